@@ -1,0 +1,91 @@
+//! Front-door detection: the request path (and method) pick the dialect the client speaks.
+
+/// The API family a client speaks, which fixes the shape of our error bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// OpenAI chat completions (also the default for errors on unknown paths).
+    OpenAiChat,
+    /// OpenAI embeddings.
+    OpenAiEmbeddings,
+    /// Anthropic Messages.
+    Anthropic,
+}
+
+/// An endpoint the gateway serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /v1/chat/completions`
+    ChatCompletions,
+    /// `POST /v1/embeddings`
+    Embeddings,
+    /// `POST /v1/messages`
+    Messages,
+    /// `GET /v1/models`, answered by the filter itself.
+    Models,
+}
+
+impl Endpoint {
+    /// Classifies a request path, ignoring the query string and one trailing slash.
+    pub fn from_path(path: &str) -> Option<Endpoint> {
+        let path = path.split(['?', '#']).next().unwrap_or(path);
+        let path = path.strip_suffix('/').unwrap_or(path);
+        match path {
+            "/v1/chat/completions" | "/chat/completions" => Some(Endpoint::ChatCompletions),
+            "/v1/embeddings" | "/embeddings" => Some(Endpoint::Embeddings),
+            "/v1/messages" => Some(Endpoint::Messages),
+            "/v1/models" | "/models" => Some(Endpoint::Models),
+            _ => None,
+        }
+    }
+
+    /// The dialect a client of this endpoint speaks.
+    pub fn dialect(self) -> Dialect {
+        match self {
+            Endpoint::Messages => Dialect::Anthropic,
+            Endpoint::Embeddings => Dialect::OpenAiEmbeddings,
+            Endpoint::ChatCompletions | Endpoint::Models => Dialect::OpenAiChat,
+        }
+    }
+
+    /// The HTTP method this endpoint accepts.
+    pub fn method(self) -> &'static str {
+        match self {
+            Endpoint::Models => "GET",
+            _ => "POST",
+        }
+    }
+
+    /// The path suffix under a provider's base path (`/v1` + this).
+    pub fn provider_suffix(self) -> &'static str {
+        match self {
+            Endpoint::ChatCompletions => "/chat/completions",
+            Endpoint::Embeddings => "/embeddings",
+            Endpoint::Messages => "/messages",
+            Endpoint::Models => "/models",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn paths() {
+        assert_eq!(Endpoint::from_path("/v1/chat/completions"), Some(Endpoint::ChatCompletions));
+        assert_eq!(Endpoint::from_path("/v1/chat/completions?x=1"), Some(Endpoint::ChatCompletions));
+        assert_eq!(Endpoint::from_path("/v1/messages/"), Some(Endpoint::Messages));
+        assert_eq!(Endpoint::from_path("/v1/models"), Some(Endpoint::Models));
+        assert_eq!(Endpoint::from_path("/v1/embeddings"), Some(Endpoint::Embeddings));
+        assert_eq!(Endpoint::from_path("/v2/foo"), None);
+        assert_eq!(Endpoint::from_path(""), None);
+    }
+
+    #[test]
+    fn dialects() {
+        assert_eq!(Endpoint::Messages.dialect(), Dialect::Anthropic);
+        assert_eq!(Endpoint::ChatCompletions.dialect(), Dialect::OpenAiChat);
+    }
+}

@@ -1,0 +1,306 @@
+//! Parse, validate, compile: JSON text to a `Config`, or a `ConfigError` naming the field.
+
+use super::dto::{ConfigDto, KeyDto, ModelDto, ProviderDto, RoleDto, TargetDto};
+use super::runtime::{Auth, AuthMode, Config, Credential, Provider, ProviderKind, Role};
+use super::{parse_rfc3339, ConfigError};
+use crate::keys::{Digest, KeyPolicy, KeyStore};
+use crate::route::{Glob, Route, Router, Target};
+use std::collections::{HashMap, HashSet};
+
+/// Parses and compiles a configuration. `env` reads the proxy's environment (provider keys).
+/// An empty document is a valid config with no providers and no keys.
+pub fn parse(json: &[u8], env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    let json: &[u8] = if json.iter().all(u8::is_ascii_whitespace) { b"{}" } else { json };
+    let dto: ConfigDto = {
+        let de = &mut serde_json::Deserializer::from_slice(json);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            ConfigError::new(path, e.into_inner().to_string())
+        })?
+    };
+    compile(dto, env)
+}
+
+fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    let providers = dto.providers.into_iter().enumerate().map(|(i, p)| provider(i, p, env)).collect::<Result<Vec<_>, _>>()?;
+    let mut by_name = HashMap::new();
+    for (i, p) in providers.iter().enumerate() {
+        if by_name.insert(p.name.clone(), i).is_some() {
+            return Err(ConfigError::new(format!("providers[{i}].name"), format!("duplicate provider name `{}`", p.name)));
+        }
+    }
+    let mut routes = Vec::with_capacity(dto.models.len());
+    let mut seen = HashSet::new();
+    for (i, m) in dto.models.into_iter().enumerate() {
+        if !seen.insert(m.name.clone()) {
+            return Err(ConfigError::new(format!("models[{i}].name"), format!("duplicate model route `{}`", m.name)));
+        }
+        routes.push(route(i, m, &by_name)?);
+    }
+    let auth = auth(&dto.auth)?;
+    let keys = keys(dto.keys, &auth.mode)?;
+    if dto.cluster_header.is_empty() || !is_header_name(&dto.cluster_header) {
+        return Err(ConfigError::new("cluster_header", "must be a lower-case HTTP header name"));
+    }
+    if dto.max_request_bytes == 0 {
+        return Err(ConfigError::new("max_request_bytes", "must be greater than 0"));
+    }
+    Ok(Config {
+        role: match dto.role {
+            RoleDto::Downstream => Role::Downstream,
+            RoleDto::Upstream => Role::Upstream,
+        },
+        providers,
+        router: Router::new(routes, by_name),
+        auth,
+        keys,
+        cluster_header: dto.cluster_header,
+        max_request_bytes: dto.max_request_bytes,
+        response_headers: dto.response_headers,
+    })
+}
+
+fn provider(i: usize, p: ProviderDto, env: &dyn Fn(&str) -> Option<String>) -> Result<Provider, ConfigError> {
+    let at = |f: &str| format!("providers[{i}].{f}");
+    if p.name.is_empty() || p.name.contains('/') {
+        return Err(ConfigError::new(at("name"), "must be non-empty and contain no `/`"));
+    }
+    let kind = ProviderKind::parse(&p.kind)
+        .ok_or_else(|| ConfigError::new(at("kind"), format!("unknown provider kind `{}` (expected openai, azure, anthropic or gemini)", p.kind)))?;
+    if p.cluster.is_empty() {
+        return Err(ConfigError::new(at("cluster"), "must name an Envoy cluster"));
+    }
+    let base_path = p.base_path.unwrap_or_else(|| kind.default_base_path().to_string());
+    if !base_path.is_empty() && (!base_path.starts_with('/') || base_path.ends_with('/')) {
+        return Err(ConfigError::new(at("base_path"), "must start with `/` and not end with `/` (or be empty)"));
+    }
+    if kind == ProviderKind::Azure && p.api_version.is_none() {
+        return Err(ConfigError::new(at("api_version"), "is required for azure providers"));
+    }
+    if let Some(e) = &p.api_key_env {
+        if e.is_empty() {
+            return Err(ConfigError::new(at("api_key_env"), "must name an environment variable"));
+        }
+    }
+    let (header, prefix) = kind.credential_header();
+    let credential = p
+        .api_key_env
+        .as_deref()
+        .and_then(env)
+        .filter(|v| !v.is_empty())
+        .map(|v| Credential { header, value: format!("{prefix}{v}") });
+    Ok(Provider {
+        name: p.name,
+        kind,
+        cluster: p.cluster,
+        host: p.host,
+        base_path,
+        api_version: p.api_version,
+        credential_env: p.api_key_env,
+        credential,
+    })
+}
+
+fn route(i: usize, m: ModelDto, providers: &HashMap<String, usize>) -> Result<Route, ConfigError> {
+    if m.name.is_empty() {
+        return Err(ConfigError::new(format!("models[{i}].name"), "must not be empty"));
+    }
+    if m.targets.is_empty() {
+        return Err(ConfigError::new(format!("models[{i}].targets"), "must list at least one target"));
+    }
+    let targets = targets_of(&format!("models[{i}].targets"), m.targets, providers)?;
+    if targets.iter().all(|t| t.weight == 0) {
+        return Err(ConfigError::new(format!("models[{i}].targets"), "at least one target needs a weight above 0"));
+    }
+    let fallbacks = targets_of(&format!("models[{i}].fallbacks"), m.fallbacks, providers)?;
+    Ok(Route { name: Glob::new(&m.name), targets, fallbacks })
+}
+
+fn targets_of(at: &str, ts: Vec<TargetDto>, providers: &HashMap<String, usize>) -> Result<Vec<Target>, ConfigError> {
+    ts.into_iter()
+        .enumerate()
+        .map(|(j, t)| {
+            let &provider = providers
+                .get(&t.provider)
+                .ok_or_else(|| ConfigError::new(format!("{at}[{j}].provider"), format!("no provider named `{}`", t.provider)))?;
+            if t.model.as_deref() == Some("") {
+                return Err(ConfigError::new(format!("{at}[{j}].model"), "must not be empty"));
+            }
+            Ok(Target { provider, model: t.model, weight: t.weight })
+        })
+        .collect()
+}
+
+fn auth(a: &super::dto::AuthDto) -> Result<Auth, ConfigError> {
+    let mode = match a.mode.as_str() {
+        "keys" => AuthMode::Keys,
+        "none" => AuthMode::None,
+        "jwt" => {
+            if a.jwt.claim.is_empty() {
+                return Err(ConfigError::new("auth.jwt.claim", "must not be empty"));
+            }
+            AuthMode::Jwt { filter: a.jwt.filter.clone(), payload_key: a.jwt.payload_key.clone(), claim: a.jwt.claim.clone() }
+        }
+        other => return Err(ConfigError::new("auth.mode", format!("unknown mode `{other}` (expected keys, jwt or none)"))),
+    };
+    let mut headers = Vec::with_capacity(a.headers.len());
+    for (i, h) in a.headers.iter().enumerate() {
+        let h = h.to_ascii_lowercase();
+        if !is_header_name(&h) {
+            return Err(ConfigError::new(format!("auth.headers[{i}]"), "is not an HTTP header name"));
+        }
+        headers.push(h);
+    }
+    if mode == AuthMode::Keys && headers.is_empty() {
+        return Err(ConfigError::new("auth.headers", "must list at least one header in mode `keys`"));
+    }
+    if let Some(t) = &a.tenant_header {
+        if !is_header_name(t) {
+            return Err(ConfigError::new("auth.tenant_header", "is not a lower-case HTTP header name"));
+        }
+    }
+    Ok(Auth { mode, headers, tenant_header: a.tenant_header.clone() })
+}
+
+fn keys(dtos: Vec<KeyDto>, mode: &AuthMode) -> Result<KeyStore, ConfigError> {
+    let mut store = KeyStore::default();
+    let mut ids = HashSet::new();
+    for (i, k) in dtos.into_iter().enumerate() {
+        let at = |f: &str| format!("keys[{i}].{f}");
+        if k.id.is_empty() {
+            return Err(ConfigError::new(at("id"), "must not be empty"));
+        }
+        if !ids.insert(k.id.clone()) {
+            return Err(ConfigError::new(at("id"), format!("duplicate key id `{}`; list several digests under one id to rotate", k.id)));
+        }
+        let mut digests = Vec::with_capacity(k.digests.len());
+        for (j, d) in k.digests.iter().enumerate() {
+            let digest = Digest::parse(d).map_err(|m| ConfigError::new(format!("keys[{i}].digests[{j}]"), m))?;
+            if store.contains_digest(&digest) || digests.contains(&digest) {
+                return Err(ConfigError::new(format!("keys[{i}].digests[{j}]"), "digest is already used by another key"));
+            }
+            digests.push(digest);
+        }
+        for (j, p) in k.principals.iter().enumerate() {
+            if p.is_empty() || store.contains_principal(p) {
+                return Err(ConfigError::new(format!("keys[{i}].principals[{j}]"), "must be non-empty and unique"));
+            }
+        }
+        if *mode == AuthMode::Keys && digests.is_empty() {
+            return Err(ConfigError::new(at("digests"), "must list at least one `sha256:` digest in auth mode `keys`"));
+        }
+        let time = |f: &str, v: &Option<String>| -> Result<Option<i64>, ConfigError> {
+            v.as_deref()
+                .map(|s| parse_rfc3339(s).ok_or_else(|| ConfigError::new(at(f), "is not an RFC 3339 timestamp (e.g. 2026-01-31T00:00:00Z)")))
+                .transpose()
+        };
+        let not_before = time("not_before", &k.not_before)?;
+        let expires_at = time("expires_at", &k.expires_at)?;
+        if let (Some(a), Some(b)) = (not_before, expires_at) {
+            if b <= a {
+                return Err(ConfigError::new(at("expires_at"), "must be after not_before"));
+            }
+        }
+        let policy = KeyPolicy {
+            id: k.id,
+            tenant: k.tenant,
+            models: k.models.iter().map(|m| Glob::new(m)).collect(),
+            disabled: k.disabled,
+            not_before,
+            expires_at,
+            labels: k.labels,
+        };
+        store.insert(policy, digests, k.principals);
+    }
+    Ok(store)
+}
+
+fn is_header_name(h: &str) -> bool {
+    !h.is_empty() && h.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn err(json: &str) -> ConfigError {
+        parse(json.as_bytes(), &no_env).unwrap_err()
+    }
+
+    const GOOD: &str = r#"{
+        "providers": [
+            {"name": "openai", "kind": "openai", "cluster": "openai", "host": "api.openai.com", "api_key_env": "OPENAI_API_KEY"},
+            {"name": "mock", "kind": "openai", "cluster": "mock"}
+        ],
+        "models": [{"name": "gpt-4o-mini", "targets": [{"provider": "openai"}], "fallbacks": [{"provider": "mock"}]}],
+        "keys": [{"id": "team-a", "tenant": "acme", "digests": ["sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"], "expires_at": "2030-01-01T00:00:00Z"}]
+    }"#;
+
+    #[test]
+    fn good_config_compiles() {
+        let env = |k: &str| (k == "OPENAI_API_KEY").then(|| "sk-test".to_string());
+        let c = parse(GOOD.as_bytes(), &env).unwrap();
+        assert_eq!(c.providers.len(), 2);
+        let cred = c.providers[0].credential.as_ref().unwrap();
+        assert_eq!((cred.header, cred.value.as_str()), ("authorization", "Bearer sk-test"));
+        assert!(!format!("{c:?}").contains("sk-test"), "Debug must not print credentials");
+        assert_eq!(c.keys.by_secret("abc"), Some(0));
+        assert_eq!(c.router.resolve("gpt-4o-mini", 0).unwrap().attempts.len(), 2);
+    }
+
+    #[test]
+    fn missing_env_makes_provider_unavailable() {
+        let c = parse(GOOD.as_bytes(), &no_env).unwrap();
+        assert!(!c.providers[0].available());
+        assert!(c.providers[1].available());
+    }
+
+    #[test]
+    fn empty_config_is_valid() {
+        let c = parse(b"", &no_env).unwrap();
+        assert!(c.providers.is_empty());
+        assert_eq!(c.auth.mode, AuthMode::Keys);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases = [
+            (r#"{"bogus": 1}"#, "bogus"),
+            (r#"{"providers": [{"name": "a", "kind": "openai", "cluster": "c", "typo": 1}]}"#, "providers[0].typo"),
+            (r#"{"providers": [{"name": "a", "kind": "openai"}]}"#, "providers[0]"),
+            (r#"{"keys": [{"id": "k", "digests": "sha256:x"}]}"#, "keys[0].digests"),
+            (r#"{"providers": [{"name": "a", "kind": "nope", "cluster": "c"}]}"#, "providers[0].kind"),
+            (r#"{"providers": [{"name": "a", "kind": "azure", "cluster": "c"}]}"#, "providers[0].api_version"),
+            (r#"{"providers": [{"name": "a", "kind": "openai", "cluster": "c"}, {"name": "a", "kind": "openai", "cluster": "d"}]}"#, "providers[1].name"),
+            (r#"{"models": [{"name": "m", "targets": [{"provider": "ghost"}]}]}"#, "models[0].targets[0].provider"),
+            (r#"{"models": [{"name": "m", "targets": []}]}"#, "models[0].targets"),
+            (r#"{"keys": [{"id": "k", "digests": ["sha256:zz"]}]}"#, "keys[0].digests[0]"),
+            (r#"{"keys": [{"id": "k", "digests": []}]}"#, "keys[0].digests"),
+            (r#"{"keys": [{"id": "k", "digests": ["sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"], "expires_at": "tomorrow"}]}"#, "keys[0].expires_at"),
+            (r#"{"auth": {"mode": "magic"}}"#, "auth.mode"),
+            (r#"{"cluster_header": "X Bad"}"#, "cluster_header"),
+            (r#"{"max_request_bytes": -1}"#, "max_request_bytes"),
+        ];
+        for (json, field) in cases {
+            let e = err(json);
+            assert_eq!(e.field, field, "{json}: {e}");
+        }
+        assert!(err(r#"{"bogus": 1}"#).message.contains("bogus"));
+        assert!(err("{not json").to_string().contains("invalid tollgate config"));
+    }
+
+    #[test]
+    fn duplicate_ids_and_digests_refused() {
+        let d = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let dup_id = format!(r#"{{"keys": [{{"id": "k", "digests": ["{d}"]}}, {{"id": "k", "digests": []}}]}}"#);
+        assert_eq!(err(&dup_id).field, "keys[1].id");
+        let dup_digest = format!(r#"{{"keys": [{{"id": "k", "digests": ["{d}"]}}, {{"id": "j", "digests": ["{d}"]}}]}}"#);
+        assert_eq!(err(&dup_digest).field, "keys[1].digests[0]");
+    }
+}

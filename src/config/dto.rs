@@ -1,0 +1,196 @@
+//! Wire shape of the filter configuration: strict serde DTOs with explicit defaults.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The whole filter configuration, as written by an operator.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigDto {
+    /// `downstream` (the listener filter, default) or `upstream` (per-attempt, on a cluster).
+    #[serde(default)]
+    pub role: RoleDto,
+    /// Upstream LLM providers, each reached through one Envoy cluster.
+    #[serde(default)]
+    pub providers: Vec<ProviderDto>,
+    /// Model routes: exact names, aliases and globs, each with its targets.
+    #[serde(default)]
+    pub models: Vec<ModelDto>,
+    /// How clients authenticate.
+    #[serde(default)]
+    pub auth: AuthDto,
+    /// Virtual API keys (digests only) or JWT-mapped policies.
+    #[serde(default)]
+    pub keys: Vec<KeyDto>,
+    /// Request header the filter sets to pick the Envoy cluster (`cluster_header` in the route).
+    #[serde(default = "default_cluster_header")]
+    pub cluster_header: String,
+    /// Largest request body the filter buffers; larger bodies get 413.
+    #[serde(default = "default_max_request_bytes")]
+    pub max_request_bytes: usize,
+    /// Add `x-tollgate-*` response headers naming the provider and model that answered.
+    #[serde(default = "default_true")]
+    pub response_headers: bool,
+}
+
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleDto {
+    #[default]
+    Downstream,
+    Upstream,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderDto {
+    /// Unique name, used by targets and in `provider/model` requests.
+    pub name: String,
+    /// API family: `openai` (and compatible servers), `azure`, `anthropic`, `gemini`.
+    pub kind: String,
+    /// Envoy cluster that reaches this provider.
+    pub cluster: String,
+    /// `:authority` to send (e.g. `api.openai.com`); unchanged when absent.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Path prefix before the endpoint (default `/v1`; `/v1beta` for Gemini; `/openai` for Azure).
+    #[serde(default)]
+    pub base_path: Option<String>,
+    /// Environment variable (of the proxy) holding the provider key; none for keyless servers.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Azure `api-version` query parameter.
+    #[serde(default)]
+    pub api_version: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelDto {
+    /// A model name, an alias, or a glob (`gpt-4o*`).
+    pub name: String,
+    /// Where requests for it go; several targets split traffic by weight.
+    pub targets: Vec<TargetDto>,
+    /// Tried in order after the chosen target fails.
+    #[serde(default)]
+    pub fallbacks: Vec<TargetDto>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetDto {
+    pub provider: String,
+    /// Upstream model name; defaults to the requested name.
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthDto {
+    /// `keys` (virtual API keys, default), `jwt` (claims from Envoy's jwt_authn) or `none`.
+    #[serde(default = "default_auth_mode")]
+    pub mode: String,
+    /// Request headers that may carry a virtual key, in order of preference.
+    #[serde(default = "default_key_headers")]
+    pub headers: Vec<String>,
+    /// When set, the key's tenant is forwarded upstream in this header.
+    #[serde(default)]
+    pub tenant_header: Option<String>,
+    /// Where to find the JWT claim that names the caller (mode `jwt`).
+    #[serde(default)]
+    pub jwt: JwtDto,
+}
+
+impl Default for AuthDto {
+    fn default() -> Self {
+        AuthDto {
+            mode: default_auth_mode(),
+            headers: default_key_headers(),
+            tenant_header: None,
+            jwt: JwtDto::default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtDto {
+    /// Filter namespace of the dynamic metadata that holds the payload.
+    #[serde(default = "default_jwt_filter")]
+    pub filter: String,
+    /// `payload_in_metadata` value of the jwt_authn provider.
+    #[serde(default = "default_jwt_metadata_key")]
+    pub payload_key: String,
+    /// Claim matched against each key's `principals` (a string or a list of strings).
+    #[serde(default = "default_jwt_claim")]
+    pub claim: String,
+}
+
+impl Default for JwtDto {
+    fn default() -> Self {
+        JwtDto { filter: default_jwt_filter(), payload_key: default_jwt_metadata_key(), claim: default_jwt_claim() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyDto {
+    /// Stable identity, reported in accounting; several digests may share it.
+    pub id: String,
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// `sha256:<64 hex>` digests of the secret keys.
+    #[serde(default)]
+    pub digests: Vec<String>,
+    /// JWT claim values that map to this policy (auth mode `jwt`).
+    #[serde(default)]
+    pub principals: Vec<String>,
+    /// Allowed models: exact names, aliases, or globs. Default: all.
+    #[serde(default = "default_models")]
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub disabled: bool,
+    /// RFC 3339.
+    #[serde(default)]
+    pub not_before: Option<String>,
+    /// RFC 3339.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// Free labels, copied into accounting.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+fn default_cluster_header() -> String {
+    "x-tollgate-cluster".to_string()
+}
+fn default_max_request_bytes() -> usize {
+    4 * 1024 * 1024
+}
+fn default_true() -> bool {
+    true
+}
+fn default_weight() -> u32 {
+    1
+}
+fn default_auth_mode() -> String {
+    "keys".to_string()
+}
+fn default_key_headers() -> Vec<String> {
+    vec!["authorization".into(), "x-api-key".into(), "api-key".into()]
+}
+fn default_jwt_filter() -> String {
+    "envoy.filters.http.jwt_authn".to_string()
+}
+fn default_jwt_metadata_key() -> String {
+    "jwt_payload".to_string()
+}
+fn default_jwt_claim() -> String {
+    "sub".to_string()
+}
+fn default_models() -> Vec<String> {
+    vec!["*".to_string()]
+}

@@ -1,0 +1,13 @@
+//! Configuration: JSON DTOs (`dto`), compiled into validated runtime types (`runtime`) at load.
+
+mod compile;
+mod dto;
+mod error;
+mod runtime;
+mod time;
+
+pub use compile::parse;
+pub use dto::ConfigDto;
+pub use error::ConfigError;
+pub use runtime::{AuthMode, Config, Credential, Provider, ProviderKind};
+pub use time::parse_rfc3339;

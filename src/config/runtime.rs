@@ -1,0 +1,140 @@
+//! Runtime configuration: validated, compiled types the request path reads without re-checking.
+
+use crate::keys::KeyStore;
+use crate::route::Router;
+use std::fmt;
+
+/// Which side of Envoy's router this filter instance runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Listener filter: authenticates, routes, translates.
+    Downstream,
+    /// Cluster filter: rewrites each attempt for the provider it actually reaches.
+    Upstream,
+}
+
+/// The compiled configuration.
+#[derive(Debug)]
+pub struct Config {
+    pub role: Role,
+    pub providers: Vec<Provider>,
+    pub router: Router,
+    pub auth: Auth,
+    pub keys: KeyStore,
+    pub cluster_header: String,
+    pub max_request_bytes: usize,
+    pub response_headers: bool,
+}
+
+impl Config {
+    pub fn provider(&self, idx: usize) -> Option<&Provider> {
+        self.providers.get(idx)
+    }
+}
+
+/// An API family a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// OpenAI and OpenAI-compatible servers (vLLM, Ollama, Groq, Mistral, DeepSeek, Together).
+    OpenAi,
+    /// Azure OpenAI: deployment paths and `api-version`.
+    Azure,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Google Gemini `generateContent`.
+    Gemini,
+}
+
+impl ProviderKind {
+    pub fn parse(s: &str) -> Option<ProviderKind> {
+        match s {
+            "openai" => Some(ProviderKind::OpenAi),
+            "azure" => Some(ProviderKind::Azure),
+            "anthropic" => Some(ProviderKind::Anthropic),
+            "gemini" => Some(ProviderKind::Gemini),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::Azure => "azure",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Gemini => "gemini",
+        }
+    }
+
+    /// Default path prefix before the endpoint.
+    pub fn default_base_path(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi | ProviderKind::Anthropic => "/v1",
+            ProviderKind::Azure => "/openai",
+            ProviderKind::Gemini => "/v1beta",
+        }
+    }
+
+    /// The header that carries this provider's credential, and the value's prefix.
+    pub fn credential_header(self) -> (&'static str, &'static str) {
+        match self {
+            ProviderKind::OpenAi => ("authorization", "Bearer "),
+            ProviderKind::Azure => ("api-key", ""),
+            ProviderKind::Anthropic => ("x-api-key", ""),
+            ProviderKind::Gemini => ("x-goog-api-key", ""),
+        }
+    }
+}
+
+/// One upstream provider.
+#[derive(Debug)]
+pub struct Provider {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub cluster: String,
+    pub host: Option<String>,
+    pub base_path: String,
+    pub api_version: Option<String>,
+    /// Name of the environment variable the credential comes from, if any.
+    pub credential_env: Option<String>,
+    /// The credential, read from the proxy's environment at load; `None` when the variable is unset.
+    pub credential: Option<Credential>,
+}
+
+impl Provider {
+    /// A provider that needs a key but has none in the environment cannot serve requests.
+    pub fn available(&self) -> bool {
+        self.credential_env.is_none() || self.credential.is_some()
+    }
+}
+
+/// A provider credential header. Its `Debug` never prints the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub header: &'static str,
+    pub value: String,
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Credential({}: <redacted>)", self.header)
+    }
+}
+
+/// How clients authenticate.
+#[derive(Debug)]
+pub struct Auth {
+    pub mode: AuthMode,
+    /// Lower-case header names that may carry a virtual key; all are stripped before forwarding.
+    pub headers: Vec<String>,
+    pub tenant_header: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Virtual API keys, looked up by digest.
+    Keys,
+    /// A claim from Envoy's jwt_authn payload in dynamic metadata.
+    Jwt { filter: String, payload_key: String, claim: String },
+    /// No client authentication.
+    None,
+}

@@ -1,0 +1,23 @@
+//! Filter-state names the filter publishes for Envoy's access log and rate-limit filter.
+
+/// A value published as filter state `wasm.<name>` (`%FILTER_STATE(wasm.<name>:PLAIN)%`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterStateName {
+    KeyId,
+    Tenant,
+    RequestedModel,
+    Provider,
+    UpstreamModel,
+}
+
+impl FilterStateName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FilterStateName::KeyId => "tollgate.key_id",
+            FilterStateName::Tenant => "tollgate.tenant",
+            FilterStateName::RequestedModel => "tollgate.model",
+            FilterStateName::Provider => "tollgate.provider",
+            FilterStateName::UpstreamModel => "tollgate.upstream_model",
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! `HttpFilter`: headers → (hold) → body → plan → forward, or a local reply at any step.
+
+use super::FilterStateName;
+use crate::api::{Dialect, Endpoint};
+use crate::config::{AuthMode, Config};
+use crate::error::{ApiError, ErrorKind};
+use crate::gateway::{self, Admission, Head, Identity, Plan};
+use crate::host::Host;
+use std::rc::Rc;
+
+/// What the host should do after a callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Stop iteration: hold headers or buffer the body.
+    Pause,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the request headers.
+    Start,
+    /// Admitted; buffering the body.
+    Body,
+    /// Sent upstream with a plan.
+    Forwarded,
+    /// Answered locally; nothing more to do.
+    Replied,
+}
+
+/// One request's filter state.
+pub struct HttpFilter {
+    config: Option<Rc<Config>>,
+    context_id: u32,
+    /// Config load time, Unix seconds (the `created` of `/v1/models`).
+    loaded_at: i64,
+    phase: Phase,
+    admission: Option<Admission>,
+    plan: Option<Plan>,
+}
+
+impl HttpFilter {
+    pub fn new(config: Option<Rc<Config>>, context_id: u32, loaded_at: i64) -> HttpFilter {
+        HttpFilter { config, context_id, loaded_at, phase: Phase::Start, admission: None, plan: None }
+    }
+
+    /// The plan the request was forwarded with, if any.
+    pub fn plan(&self) -> Option<&Plan> {
+        self.plan.as_ref()
+    }
+
+    pub fn on_request_headers(&mut self, host: &mut impl Host, end_of_stream: bool) -> Flow {
+        let Some(config) = self.config.clone() else {
+            return self.reply(host, Dialect::OpenAiChat, &ApiError::new(ErrorKind::NotConfigured, "The gateway has no valid configuration."));
+        };
+        let method = host.request_header(":method").unwrap_or_default();
+        let path = host.request_header(":path").unwrap_or_default();
+        let principals = match &config.auth.mode {
+            AuthMode::Jwt { filter, payload_key, claim } => host.property_strings(&["metadata", "filter_metadata", filter, payload_key, claim]),
+            _ => Vec::new(),
+        };
+        let names = &config.auth.headers;
+        let values: Vec<Option<String>> = names.iter().map(|n| host.request_header(n)).collect();
+        let lookup = |n: &str| names.iter().position(|h| h == n).and_then(|i| values[i].as_deref());
+        let now = i64::try_from(host.now_nanos() / 1_000_000_000).unwrap_or(i64::MAX);
+        let head = Head { method: &method, path: &path, header: &lookup, principals: &principals, now };
+        let admission = match gateway::admit(&config, &head) {
+            Ok(a) => a,
+            Err(r) => {
+                if let Some(why) = r.refusal {
+                    log::info!("ctx={} key refused: {}", self.context_id, why.as_str());
+                }
+                let dialect = r.endpoint.map_or(Dialect::OpenAiChat, Endpoint::dialect);
+                return self.reply(host, dialect, &r.error);
+            }
+        };
+        if admission.endpoint == Endpoint::Models {
+            let body = gateway::models_list(&config, &admission.identity, self.loaded_at);
+            host.send_reply(200, &[("content-type", "application/json"), ("x-tollgate", crate::VERSION)], body.as_bytes());
+            self.phase = Phase::Replied;
+            return Flow::Pause;
+        }
+        for h in &config.auth.headers {
+            host.set_request_header(h, None);
+        }
+        host.set_request_header("content-length", None);
+        host.set_request_header("accept-encoding", None);
+        self.admission = Some(admission);
+        self.phase = Phase::Body;
+        if end_of_stream {
+            // No body at all: plan on the empty body, which answers 400.
+            return self.on_request_body(host, 0, true);
+        }
+        Flow::Pause
+    }
+
+    pub fn on_request_body(&mut self, host: &mut impl Host, body_size: usize, end_of_stream: bool) -> Flow {
+        if self.phase != Phase::Body {
+            return Flow::Continue;
+        }
+        let (Some(config), Some(admission)) = (self.config.clone(), self.admission.clone()) else {
+            return Flow::Continue;
+        };
+        let dialect = admission.endpoint.dialect();
+        if body_size > config.max_request_bytes {
+            let msg = format!("The request body exceeds the gateway's limit of {} bytes.", config.max_request_bytes);
+            return self.reply(host, dialect, &ApiError::new(ErrorKind::BodyTooLarge, msg));
+        }
+        if !end_of_stream {
+            return Flow::Pause;
+        }
+        let body = if body_size == 0 { Vec::new() } else { host.request_body(body_size).unwrap_or_default() };
+        let seed = mix(host.now_nanos() ^ u64::from(self.context_id));
+        let plan = match gateway::plan(&config, &admission, &body, seed) {
+            Ok(p) => p,
+            Err(e) => return self.reply(host, dialect, &e),
+        };
+        self.apply(host, &config, &admission, &plan, body_size);
+        self.plan = Some(plan);
+        self.phase = Phase::Forwarded;
+        Flow::Continue
+    }
+
+    pub fn on_response_headers(&mut self, host: &mut impl Host) -> Flow {
+        let show = self.config.as_ref().is_some_and(|c| c.response_headers);
+        if let (Some(plan), true) = (&self.plan, show) {
+            host.set_response_header("x-tollgate", Some(crate::VERSION));
+            host.set_response_header("x-tollgate-provider", Some(&plan.provider_name));
+            host.set_response_header("x-tollgate-model", Some(&plan.upstream_model));
+        }
+        Flow::Continue
+    }
+
+    fn apply(&self, host: &mut impl Host, config: &Config, admission: &Admission, plan: &Plan, body_size: usize) {
+        host.set_request_header(&config.cluster_header, Some(&plan.cluster));
+        host.set_request_header(":path", Some(&plan.path));
+        if let Some(a) = &plan.authority {
+            host.set_request_header(":authority", Some(a));
+        }
+        if let Some(c) = &plan.credential {
+            host.set_request_header(c.header, Some(&c.value));
+        }
+        if plan.provider_kind == crate::config::ProviderKind::Anthropic && host.request_header("anthropic-version").is_none() {
+            host.set_request_header("anthropic-version", Some("2023-06-01"));
+        }
+        if let Some(b) = &plan.body {
+            host.replace_request_body(body_size, b);
+        }
+        if let Identity::Key(i) = admission.identity {
+            if let Some(p) = config.keys.get(i) {
+                host.set_filter_state(FilterStateName::KeyId.as_str(), &p.id);
+                if let Some(t) = &p.tenant {
+                    host.set_filter_state(FilterStateName::Tenant.as_str(), t);
+                    if let Some(h) = &config.auth.tenant_header {
+                        host.set_request_header(h, Some(t));
+                    }
+                }
+            }
+        }
+        host.set_filter_state(FilterStateName::RequestedModel.as_str(), &plan.requested_model);
+        host.set_filter_state(FilterStateName::Provider.as_str(), &plan.provider_name);
+        host.set_filter_state(FilterStateName::UpstreamModel.as_str(), &plan.upstream_model);
+    }
+
+    fn reply(&mut self, host: &mut impl Host, dialect: Dialect, error: &ApiError) -> Flow {
+        let body = error.body(dialect);
+        host.send_reply(error.status(), &[("content-type", "application/json"), ("x-tollgate", crate::VERSION)], body.as_bytes());
+        self.phase = Phase::Replied;
+        Flow::Pause
+    }
+}
+
+/// SplitMix64 finaliser: spreads a clock-derived number for weighted choice.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+    use crate::host::fake::FakeHost;
+    use crate::keys::Digest;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn config() -> Rc<Config> {
+        let json = format!(
+            r#"{{"providers": [{{"name": "mock", "kind": "openai", "cluster": "mock_cluster", "host": "mock.local", "api_key_env": "MOCK_KEY"}},
+                               {{"name": "claude", "kind": "anthropic", "cluster": "anthropic"}}],
+                "models": [{{"name": "gpt-4o-mini", "targets": [{{"provider": "mock"}}]}},
+                           {{"name": "fast", "targets": [{{"provider": "mock", "model": "gpt-4o-mini"}}]}},
+                           {{"name": "claude-*", "targets": [{{"provider": "claude"}}]}}],
+                "auth": {{"tenant_header": "x-tenant"}},
+                "keys": [{{"id": "team-a", "tenant": "acme", "digests": ["{}"], "models": ["gpt-4o-mini", "fast", "claude-*"]}}]}}"#,
+            Digest::of(b"tg-good")
+        );
+        Rc::new(parse(json.as_bytes(), &|k| (k == "MOCK_KEY").then(|| "sk-upstream".into())).unwrap())
+    }
+
+    fn run(host: &mut FakeHost) -> (Flow, Flow, HttpFilter) {
+        let mut f = HttpFilter::new(Some(config()), 7, 0);
+        let a = f.on_request_headers(host, false);
+        let size = host.request_body.len();
+        let b = if host.reply.is_none() { f.on_request_body(host, size, true) } else { Flow::Pause };
+        (a, b, f)
+    }
+
+    #[test]
+    fn forwards_with_provider_credential_and_cluster() {
+        let body = br#"{"model":"fast","messages":[]}"#;
+        let mut h = FakeHost::request("POST", "/v1/chat/completions", &[("authorization", "Bearer tg-good"), ("content-length", "30"), ("accept-encoding", "gzip")], body);
+        let (a, b, f) = run(&mut h);
+        assert_eq!((a, b), (Flow::Pause, Flow::Continue));
+        assert!(h.reply.is_none());
+        assert_eq!(h.header("x-tollgate-cluster"), Some("mock_cluster"));
+        assert_eq!(h.header("authorization"), Some("Bearer sk-upstream"));
+        assert_eq!(h.header(":authority"), Some("mock.local"));
+        assert_eq!(h.header("content-length"), None);
+        assert_eq!(h.header("accept-encoding"), None);
+        assert_eq!(h.header("x-tenant"), Some("acme"));
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&h.request_body).unwrap()["model"], "gpt-4o-mini");
+        assert_eq!(h.filter_state["tollgate.key_id"], "team-a");
+        assert_eq!(h.filter_state["tollgate.tenant"], "acme");
+        assert_eq!(f.plan().unwrap().upstream_model, "gpt-4o-mini");
+    }
+
+    #[test]
+    fn client_credentials_never_forwarded() {
+        let mut h = FakeHost::request("POST", "/v1/messages", &[("x-api-key", "tg-good"), ("api-key", "junk")], br#"{"model":"claude-sonnet-4-5"}"#);
+        run(&mut h);
+        assert!(h.reply.is_none(), "{:?}", h.reply);
+        assert_eq!(h.header("authorization"), None);
+        assert_eq!(h.header("api-key"), None);
+        assert_eq!(h.header("x-api-key"), None, "keyless provider gets no key at all");
+        assert_eq!(h.header("anthropic-version"), Some("2023-06-01"));
+    }
+
+    #[test]
+    fn rejects_in_dialect() {
+        let mut h = FakeHost::request("POST", "/v1/messages", &[("x-api-key", "wrong")], b"{}");
+        run(&mut h);
+        assert_eq!(h.reply.as_ref().unwrap().0, 401);
+        assert_eq!(h.reply_json()["error"]["type"], "authentication_error");
+
+        let mut h = FakeHost::request("POST", "/v1/chat/completions", &[("authorization", "Bearer tg-good")], br#"{"model":"gpt-4o"}"#);
+        run(&mut h);
+        assert_eq!(h.reply.as_ref().unwrap().0, 403);
+        assert_eq!(h.reply_json()["error"]["code"], "model_not_allowed");
+    }
+
+    #[test]
+    fn models_endpoint_answers_locally() {
+        let mut h = FakeHost::request("GET", "/v1/models", &[("authorization", "Bearer tg-good")], b"");
+        let mut f = HttpFilter::new(Some(config()), 1, 5);
+        assert_eq!(f.on_request_headers(&mut h, true), Flow::Pause);
+        let v = h.reply_json();
+        assert_eq!(v["data"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn oversized_and_missing_bodies() {
+        let mut h = FakeHost::request("POST", "/v1/chat/completions", &[("authorization", "Bearer tg-good")], b"");
+        let mut f = HttpFilter::new(Some(config()), 1, 0);
+        f.on_request_headers(&mut h, true);
+        assert_eq!(h.reply.as_ref().unwrap().0, 400);
+
+        let mut h = FakeHost::request("POST", "/v1/chat/completions", &[("authorization", "Bearer tg-good")], b"");
+        let mut f = HttpFilter::new(Some(config()), 1, 0);
+        f.on_request_headers(&mut h, false);
+        assert_eq!(f.on_request_body(&mut h, 10, false), Flow::Pause);
+        f.on_request_body(&mut h, 5 * 1024 * 1024, false);
+        assert_eq!(h.reply.as_ref().unwrap().0, 413);
+    }
+
+    #[test]
+    fn unconfigured_filter_refuses() {
+        let mut h = FakeHost::request("POST", "/v1/chat/completions", &[], b"");
+        let mut f = HttpFilter::new(None, 1, 0);
+        f.on_request_headers(&mut h, false);
+        assert_eq!(h.reply.as_ref().unwrap().0, 503);
+    }
+
+    #[test]
+    fn response_headers_name_the_route() {
+        let mut h = FakeHost::request("POST", "/v1/chat/completions", &[("authorization", "Bearer tg-good")], br#"{"model":"gpt-4o-mini"}"#);
+        let (_, _, mut f) = run(&mut h);
+        f.on_response_headers(&mut h);
+        assert!(h.response_headers.contains(&("x-tollgate-provider".into(), "mock".into())));
+    }
+}

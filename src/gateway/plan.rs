@@ -1,0 +1,218 @@
+//! Request-body decision: resolve the model, check the key's allow-list, and plan the upstream request.
+
+use super::{Admission, Identity};
+use crate::api::Endpoint;
+use crate::config::{Config, Credential, ProviderKind};
+use crate::error::{ApiError, ErrorKind};
+use serde_json::Value;
+
+/// Everything the filter needs to send the request upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The model the client asked for.
+    pub requested_model: String,
+    /// The route that matched (alias or glob), if any.
+    pub route: Option<String>,
+    /// Index of the provider of the first attempt.
+    pub provider: usize,
+    pub provider_name: String,
+    pub provider_kind: ProviderKind,
+    /// Model name sent upstream.
+    pub upstream_model: String,
+    pub cluster: String,
+    /// New `:path`.
+    pub path: String,
+    /// New `:authority`, if the provider sets one.
+    pub authority: Option<String>,
+    pub credential: Option<Credential>,
+    /// The rewritten body, when it differs from the client's.
+    pub body: Option<Vec<u8>>,
+    pub stream: bool,
+}
+
+/// Plans the upstream request for an admitted request's complete body. `seed` picks among weighted targets.
+pub fn plan(config: &Config, admission: &Admission, body: &[u8], seed: u64) -> Result<Plan, ApiError> {
+    let invalid = |m: &str| ApiError::new(ErrorKind::InvalidRequest, m);
+    if body.is_empty() {
+        return Err(invalid("The request body is empty; send a JSON object."));
+    }
+    let mut json: Value = serde_json::from_slice(body).map_err(|_| invalid("The request body is not valid JSON."))?;
+    let obj = json.as_object_mut().ok_or_else(|| invalid("The request body must be a JSON object."))?;
+    let requested = match obj.get("model") {
+        Some(Value::String(m)) if !m.is_empty() => m.clone(),
+        Some(_) => return Err(invalid("`model` must be a non-empty string.").with_param("model")),
+        None => return Err(invalid("You must provide a `model` parameter.").with_param("model")),
+    };
+    let stream = match obj.get("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(invalid("`stream` must be a boolean.").with_param("stream")),
+    };
+    let policy = match &admission.identity {
+        Identity::Key(i) => config.keys.get(*i),
+        Identity::Anonymous => None,
+    };
+    let not_allowed = || {
+        ApiError::new(ErrorKind::ModelNotAllowed, format!("This API key is not allowed to use the model `{requested}`.")).with_param("model")
+    };
+    let Some(resolution) = config.router.resolve(&requested, seed) else {
+        if policy.is_some_and(|p| !p.allows(&requested, None)) {
+            return Err(not_allowed());
+        }
+        return Err(ApiError::new(ErrorKind::ModelNotFound, format!("The model `{requested}` does not exist or you do not have access to it.")).with_param("model"));
+    };
+    if policy.is_some_and(|p| !p.allows(&requested, resolution.route.as_deref())) {
+        return Err(not_allowed());
+    }
+    let (attempt, provider) = resolution
+        .attempts
+        .iter()
+        .filter_map(|a| config.provider(a.provider).map(|p| (a, p)))
+        .find(|(_, p)| p.available())
+        .ok_or_else(|| ApiError::new(ErrorKind::ProviderUnavailable, format!("No provider for `{requested}` is configured with a credential.")))?;
+    if !compatible(admission.endpoint, provider.kind) {
+        return Err(ApiError::new(
+            ErrorKind::InvalidRequest,
+            format!("The model `{requested}` is served by a {} provider, which this endpoint cannot reach.", provider.kind.as_str()),
+        )
+        .with_param("model"));
+    }
+    let new_body = if attempt.model != requested {
+        obj.insert("model".to_string(), Value::String(attempt.model.clone()));
+        Some(json.to_string().into_bytes())
+    } else {
+        None
+    };
+    Ok(Plan {
+        requested_model: requested,
+        route: resolution.route,
+        provider: attempt.provider,
+        provider_name: provider.name.clone(),
+        provider_kind: provider.kind,
+        upstream_model: attempt.model.clone(),
+        cluster: provider.cluster.clone(),
+        path: upstream_path(admission.endpoint, provider, &attempt.model, stream),
+        authority: provider.host.clone(),
+        credential: provider.credential.clone(),
+        body: new_body,
+        stream,
+    })
+}
+
+/// Whether the endpoint's dialect can be sent to this provider kind without translation.
+fn compatible(endpoint: Endpoint, kind: ProviderKind) -> bool {
+    match endpoint {
+        Endpoint::ChatCompletions | Endpoint::Embeddings => matches!(kind, ProviderKind::OpenAi | ProviderKind::Azure),
+        Endpoint::Messages => kind == ProviderKind::Anthropic,
+        Endpoint::Models => true,
+    }
+}
+
+/// The upstream `:path` for an endpoint at a provider.
+fn upstream_path(endpoint: Endpoint, provider: &crate::config::Provider, model: &str, stream: bool) -> String {
+    let base = &provider.base_path;
+    match provider.kind {
+        ProviderKind::Azure => format!(
+            "{base}/deployments/{model}{}?api-version={}",
+            endpoint.provider_suffix(),
+            provider.api_version.as_deref().unwrap_or_default()
+        ),
+        ProviderKind::Gemini => {
+            if stream {
+                format!("{base}/models/{model}:streamGenerateContent?alt=sse")
+            } else {
+                format!("{base}/models/{model}:generateContent")
+            }
+        }
+        ProviderKind::OpenAi | ProviderKind::Anthropic => format!("{base}{}", endpoint.provider_suffix()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+    use crate::keys::Digest;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn config() -> Config {
+        let json = format!(
+            r#"{{"providers": [
+                    {{"name": "openai", "kind": "openai", "cluster": "openai", "host": "api.openai.com", "api_key_env": "OPENAI_API_KEY"}},
+                    {{"name": "mock", "kind": "openai", "cluster": "mock"}},
+                    {{"name": "azure", "kind": "azure", "cluster": "azure", "api_version": "2024-10-21", "api_key_env": "AZURE_KEY"}},
+                    {{"name": "anthropic", "kind": "anthropic", "cluster": "anthropic", "api_key_env": "ANTHROPIC_API_KEY"}},
+                    {{"name": "local", "kind": "openai", "cluster": "vllm", "base_path": "/api/v1"}}
+                ],
+                "models": [
+                    {{"name": "gpt-4o-mini", "targets": [{{"provider": "openai"}}], "fallbacks": [{{"provider": "mock"}}]}},
+                    {{"name": "fast", "targets": [{{"provider": "mock", "model": "gpt-4o-mini"}}]}},
+                    {{"name": "az", "targets": [{{"provider": "azure", "model": "my-deployment"}}]}},
+                    {{"name": "llama*", "targets": [{{"provider": "local"}}]}}
+                ],
+                "keys": [{{"id": "k", "digests": ["{}"], "models": ["gpt-4o*", "fast", "az", "llama*", "anthropic/*"]}}]}}"#,
+            Digest::of(b"x")
+        );
+        let env = |k: &str| (k != "OPENAI_API_KEY").then(|| format!("secret-{k}"));
+        parse(json.as_bytes(), &env).unwrap()
+    }
+
+    fn adm(endpoint: Endpoint) -> Admission {
+        Admission { endpoint, identity: Identity::Key(0) }
+    }
+
+    fn chat(body: &str) -> Result<Plan, ApiError> {
+        plan(&config(), &adm(Endpoint::ChatCompletions), body.as_bytes(), 0)
+    }
+
+    #[test]
+    fn bad_bodies() {
+        for (body, param) in [("", None), ("{", None), ("[1]", None), ("{}", Some("model")), (r#"{"model": 3}"#, Some("model")), (r#"{"model": "fast", "stream": "yes"}"#, Some("stream"))] {
+            let e = chat(body).unwrap_err();
+            assert_eq!((e.kind, e.param), (ErrorKind::InvalidRequest, param), "{body}");
+        }
+    }
+
+    #[test]
+    fn unknown_and_forbidden_models() {
+        assert_eq!(chat(r#"{"model": "gpt-4o-nano"}"#).unwrap_err().kind, ErrorKind::ModelNotFound);
+        assert_eq!(chat(r#"{"model": "claude-3"}"#).unwrap_err().kind, ErrorKind::ModelNotAllowed);
+    }
+
+    #[test]
+    fn skips_provider_without_credential() {
+        let p = chat(r#"{"model": "gpt-4o-mini", "messages": []}"#).unwrap();
+        assert_eq!((p.provider_name.as_str(), p.cluster.as_str(), p.path.as_str()), ("mock", "mock", "/v1/chat/completions"));
+        assert_eq!(p.body, None, "same model, body untouched");
+        assert_eq!(p.credential, None);
+    }
+
+    #[test]
+    fn alias_rewrites_model() {
+        let p = chat(r#"{"model": "fast", "stream": true}"#).unwrap();
+        assert_eq!(p.upstream_model, "gpt-4o-mini");
+        assert!(p.stream);
+        let body: Value = serde_json::from_slice(p.body.as_ref().unwrap()).unwrap();
+        assert_eq!(body["model"], "gpt-4o-mini");
+        assert_eq!(body["stream"], true);
+    }
+
+    #[test]
+    fn azure_and_base_path() {
+        let p = chat(r#"{"model": "az"}"#).unwrap();
+        assert_eq!(p.path, "/openai/deployments/my-deployment/chat/completions?api-version=2024-10-21");
+        let cred = p.credential.unwrap();
+        assert_eq!((cred.header, cred.value.as_str()), ("api-key", "secret-AZURE_KEY"));
+        assert_eq!(chat(r#"{"model": "llama3"}"#).unwrap().path, "/api/v1/chat/completions");
+    }
+
+    #[test]
+    fn anthropic_front_door() {
+        let p = plan(&config(), &adm(Endpoint::Messages), br#"{"model": "anthropic/claude-sonnet-4-5"}"#, 0).unwrap();
+        assert_eq!((p.path.as_str(), p.upstream_model.as_str()), ("/v1/messages", "claude-sonnet-4-5"));
+        assert_eq!(p.credential.unwrap().header, "x-api-key");
+        let e = chat(r#"{"model": "anthropic/claude-sonnet-4-5"}"#).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidRequest);
+    }
+}

@@ -1,0 +1,94 @@
+//! proxy-wasm root and HTTP contexts: load the config, then hand each callback to `HttpFilter`.
+
+use super::wasm::WasmHost;
+use super::Host;
+use crate::config::{self, Config};
+use crate::filter::{Flow, HttpFilter};
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel};
+use std::rc::Rc;
+
+/// Registers the root context; called once per VM from `_initialize`.
+pub fn start() {
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| Box::new(Root { config: None, loaded_at: 0 }));
+}
+
+struct Root {
+    config: Option<Rc<Config>>,
+    loaded_at: i64,
+}
+
+impl Context for Root {}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, size: usize) -> bool {
+        let bytes = match hostcalls::get_buffer(BufferType::PluginConfiguration, 0, size) {
+            Ok(b) => b.unwrap_or_default(),
+            Err(s) => {
+                log::error!("tollgate: cannot read plugin configuration: {s:?}");
+                return false;
+            }
+        };
+        let env = |name: &str| std::env::var(name).ok();
+        match config::parse(&bytes, &env) {
+            Ok(c) => {
+                for p in c.providers.iter().filter(|p| !p.available()) {
+                    if let Some(var) = &p.credential_env {
+                        log::warn!("tollgate: provider `{}` is unavailable: environment variable {var} is not set", p.name);
+                    }
+                }
+                log::info!(
+                    "tollgate {} configured: {} providers, {} keys, role {:?}",
+                    crate::VERSION,
+                    c.providers.len(),
+                    c.keys.len(),
+                    c.role
+                );
+                self.loaded_at = i64::try_from(WasmHost.now_nanos() / 1_000_000_000).unwrap_or(0);
+                self.config = Some(Rc::new(c));
+                true
+            }
+            Err(e) => {
+                log::error!("tollgate: {e}");
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Http { filter: HttpFilter::new(self.config.clone(), context_id, self.loaded_at) }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+struct Http {
+    filter: HttpFilter,
+}
+
+fn action(flow: Flow) -> Action {
+    match flow {
+        Flow::Continue => Action::Continue,
+        Flow::Pause => Action::Pause,
+    }
+}
+
+impl Context for Http {}
+
+impl HttpContext for Http {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        action(self.filter.on_request_headers(&mut WasmHost, end_of_stream))
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        action(self.filter.on_request_body(&mut WasmHost, body_size, end_of_stream))
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        action(self.filter.on_response_headers(&mut WasmHost))
+    }
+}

@@ -1,0 +1,70 @@
+//! A recording in-memory `Host` for native tests of the filter state machine.
+
+use super::Host;
+use std::collections::BTreeMap;
+
+/// What the filter did, recorded for assertions.
+#[derive(Debug, Default)]
+pub struct FakeHost {
+    pub request_headers: Vec<(String, String)>,
+    pub request_body: Vec<u8>,
+    pub response_headers: Vec<(String, String)>,
+    pub reply: Option<(u16, Vec<(String, String)>, Vec<u8>)>,
+    pub filter_state: BTreeMap<String, String>,
+    pub properties: BTreeMap<String, Vec<String>>,
+    pub now_nanos: u64,
+}
+
+impl FakeHost {
+    pub fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> FakeHost {
+        let mut h = vec![(":method".to_string(), method.to_string()), (":path".to_string(), path.to_string())];
+        h.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        FakeHost { request_headers: h, request_body: body.to_vec(), now_nanos: 1_800_000_000_000_000_000, ..FakeHost::default() }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.request_headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn reply_json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.reply.as_ref().expect("a reply").2).expect("json reply")
+    }
+}
+
+fn set(headers: &mut Vec<(String, String)>, name: &str, value: Option<&str>) {
+    headers.retain(|(k, _)| k != name);
+    if let Some(v) = value {
+        headers.push((name.to_string(), v.to_string()));
+    }
+}
+
+impl Host for FakeHost {
+    fn request_header(&self, name: &str) -> Option<String> {
+        self.header(name).map(str::to_string)
+    }
+    fn set_request_header(&mut self, name: &str, value: Option<&str>) {
+        set(&mut self.request_headers, name, value)
+    }
+    fn request_body(&self, size: usize) -> Option<Vec<u8>> {
+        Some(self.request_body[..size.min(self.request_body.len())].to_vec())
+    }
+    fn replace_request_body(&mut self, _size: usize, body: &[u8]) {
+        self.request_body = body.to_vec();
+    }
+    fn set_response_header(&mut self, name: &str, value: Option<&str>) {
+        set(&mut self.response_headers, name, value)
+    }
+    fn send_reply(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8]) {
+        let h = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        self.reply = Some((status, h, body.to_vec()));
+    }
+    fn now_nanos(&self) -> u64 {
+        self.now_nanos
+    }
+    fn set_filter_state(&mut self, name: &str, value: &str) {
+        self.filter_state.insert(name.to_string(), value.to_string());
+    }
+    fn property_strings(&self, path: &[&str]) -> Vec<String> {
+        self.properties.get(&path.join("/")).cloned().unwrap_or_default()
+    }
+}

@@ -1,0 +1,36 @@
+//! The host boundary: what the filter needs from Envoy, as a trait. `wasm` implements it over
+//! `proxy_wasm` (the only code naming that crate); `fake` implements it for native tests.
+
+#[cfg(test)]
+pub mod fake;
+#[cfg(all(target_arch = "wasm32", not(test)))]
+mod context;
+#[cfg(all(target_arch = "wasm32", not(test)))]
+pub use context::start;
+pub mod property;
+#[cfg(all(target_arch = "wasm32", not(test)))]
+mod wasm;
+
+/// Per-request access to the proxy. Every call is infallible from the filter's view: the wasm
+/// implementation maps host errors to `None`/no-ops and logs them, never panics.
+pub trait Host {
+    /// A request header by lower-case name; `None` when absent or not valid UTF-8.
+    fn request_header(&self, name: &str) -> Option<String>;
+    /// Sets (`Some`) or removes (`None`) a request header.
+    fn set_request_header(&mut self, name: &str, value: Option<&str>);
+    /// The buffered request body, `size` bytes from the start.
+    fn request_body(&self, size: usize) -> Option<Vec<u8>>;
+    /// Replaces the buffered request body (`size` is the current length).
+    fn replace_request_body(&mut self, size: usize, body: &[u8]);
+    /// Sets (`Some`) or removes (`None`) a response header.
+    fn set_response_header(&mut self, name: &str, value: Option<&str>);
+    /// Ends the request with a local reply.
+    fn send_reply(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8]);
+    /// Wall-clock time, Unix nanoseconds.
+    fn now_nanos(&self) -> u64;
+    /// Writes filter state `wasm.<name>`, readable as `%FILTER_STATE(wasm.<name>:PLAIN)%`.
+    fn set_filter_state(&mut self, name: &str, value: &str);
+    /// A property (e.g. dynamic metadata) as strings: a string leaf gives one value, a list of
+    /// strings gives each; absent gives none.
+    fn property_strings(&self, path: &[&str]) -> Vec<String>;
+}

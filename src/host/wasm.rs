@@ -1,0 +1,86 @@
+//! `Host` over `proxy_wasm::hostcalls`: every `Result` handled, failures logged and degraded.
+
+use super::Host;
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::{BufferType, MapType};
+use std::time::UNIX_EPOCH;
+
+/// The current HTTP stream, as seen through the proxy-wasm ABI.
+pub struct WasmHost;
+
+fn warn(what: &str, status: proxy_wasm::types::Status) {
+    log::warn!("host call {what} failed: {status:?}");
+}
+
+impl Host for WasmHost {
+    fn request_header(&self, name: &str) -> Option<String> {
+        match hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name) {
+            Ok(v) => v.and_then(|b| String::from_utf8(b).ok()),
+            Err(s) => {
+                warn("get_request_header", s);
+                None
+            }
+        }
+    }
+
+    fn set_request_header(&mut self, name: &str, value: Option<&str>) {
+        if let Err(s) = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value) {
+            warn("set_request_header", s);
+        }
+    }
+
+    fn request_body(&self, size: usize) -> Option<Vec<u8>> {
+        match hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size) {
+            Ok(b) => b,
+            Err(s) => {
+                warn("get_request_body", s);
+                None
+            }
+        }
+    }
+
+    fn replace_request_body(&mut self, size: usize, body: &[u8]) {
+        if let Err(s) = hostcalls::set_buffer(BufferType::HttpRequestBody, 0, size, body) {
+            warn("set_request_body", s);
+        }
+    }
+
+    fn set_response_header(&mut self, name: &str, value: Option<&str>) {
+        if let Err(s) = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value) {
+            warn("set_response_header", s);
+        }
+    }
+
+    fn send_reply(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8]) {
+        if let Err(s) = hostcalls::send_http_response(u32::from(status), headers.to_vec(), Some(body)) {
+            warn("send_http_response", s);
+        }
+    }
+
+    fn now_nanos(&self) -> u64 {
+        match hostcalls::get_current_time() {
+            Ok(t) => t.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+            Err(s) => {
+                warn("get_current_time", s);
+                0
+            }
+        }
+    }
+
+    fn set_filter_state(&mut self, name: &str, value: &str) {
+        if let Err(s) = hostcalls::set_property(vec![name], Some(value.as_bytes())) {
+            warn("set_property", s);
+        }
+    }
+
+    fn property_strings(&self, path: &[&str]) -> Vec<String> {
+        match hostcalls::get_property(path.to_vec()) {
+            Ok(Some(bytes)) => super::property::strings(&bytes),
+            Ok(None) => Vec::new(),
+            Err(s) => {
+                warn("get_property", s);
+                Vec::new()
+            }
+        }
+    }
+}

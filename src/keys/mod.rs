@@ -1,0 +1,11 @@
+//! Virtual API keys: digests, policies, lookup and the checks each request passes.
+
+mod digest;
+mod extract;
+mod policy;
+mod store;
+
+pub use digest::Digest;
+pub use extract::presented_key;
+pub use policy::{KeyPolicy, TimeCheck};
+pub use store::KeyStore;

@@ -1,0 +1,36 @@
+//! Tollgate: a proxy-wasm filter that turns Envoy (or an Istio mesh) into a self-hosted LLM gateway.
+//!
+//! Clients speak the OpenAI or Anthropic API to the proxy. Tollgate authenticates them with
+//! virtual keys, resolves the requested `model` to a provider cluster, injects the provider's
+//! credential from the proxy's environment, and rewrites path, authority and body on the way.
+//!
+//! # Layout
+//! - [`config`]: JSON DTOs (`deny_unknown_fields`) compiled into runtime types; errors name the field.
+//! - [`api`]: API dialects and front-door endpoints.
+//! - [`keys`]: virtual keys: digests, policies, O(1) lookup, SDK header forms.
+//! - [`route`]: model resolution: exact names, aliases, globs, `provider/model`, weights, fallbacks.
+//! - [`gateway`]: the decisions (admit on headers, plan on body) over plain data.
+//! - [`error`]: client-facing errors, rendered per dialect at one boundary.
+//! - [`filter`]: the per-request state machine, generic over [`host::Host`].
+//! - [`host`]: the only code that names `proxy_wasm`: the `Host` trait's wasm implementation
+//!   and the root/HTTP context glue; a fake host for native tests.
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod filter;
+pub mod gateway;
+pub mod host;
+pub mod keys;
+pub mod route;
+
+/// Crate version, reported in the `x-tollgate` response header and logs.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[cfg(all(target_arch = "wasm32", not(test)))]
+#[allow(unsafe_code)] // `proxy_wasm::main!` expands to the `#[no_mangle]` `_initialize` export.
+mod entry {
+    proxy_wasm::main! {{
+        crate::host::start();
+    }}
+}

@@ -1,0 +1,175 @@
+//! The router: resolves a requested model to an ordered list of attempts (provider + upstream model).
+
+use super::Glob;
+use std::collections::HashMap;
+
+/// One place a route can send a request.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Index into `Config::providers`.
+    pub provider: usize,
+    /// Upstream model name; `None` keeps the requested name.
+    pub model: Option<String>,
+    pub weight: u32,
+}
+
+/// A configured model route (an exact name, an alias or a glob).
+#[derive(Debug)]
+pub struct Route {
+    pub name: Glob,
+    pub targets: Vec<Target>,
+    pub fallbacks: Vec<Target>,
+}
+
+/// One attempt: a provider and the model name to send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub provider: usize,
+    pub model: String,
+}
+
+/// The outcome of resolving a model name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    /// The route's name (alias or glob), or `None` for a `provider/model` request.
+    pub route: Option<String>,
+    /// The chosen target first, then the other targets, then the fallbacks.
+    pub attempts: Vec<Attempt>,
+}
+
+/// All routes, indexed for lookup.
+#[derive(Debug, Default)]
+pub struct Router {
+    routes: Vec<Route>,
+    exact: HashMap<String, usize>,
+    globs: Vec<usize>,
+    providers: HashMap<String, usize>,
+}
+
+impl Router {
+    /// Builds the router; names are unique (checked by the config compiler).
+    pub fn new(routes: Vec<Route>, providers: HashMap<String, usize>) -> Router {
+        let mut exact = HashMap::new();
+        let mut globs = Vec::new();
+        for (i, r) in routes.iter().enumerate() {
+            if r.name.is_literal() {
+                exact.insert(r.name.as_string(), i);
+            } else {
+                globs.push(i);
+            }
+        }
+        Router { routes, exact, globs, providers }
+    }
+
+    /// Exact names and aliases, for `/v1/models`.
+    pub fn listed_names(&self) -> impl Iterator<Item = String> + '_ {
+        self.routes.iter().filter(|r| r.name.is_literal()).map(|r| r.name.as_string())
+    }
+
+    /// Resolves `requested`: exact name or alias, then globs in config order, then `provider/model`.
+    /// `seed` picks among weighted targets (any uniformly spread number).
+    pub fn resolve(&self, requested: &str, seed: u64) -> Option<Resolution> {
+        let route = self
+            .exact
+            .get(requested)
+            .or_else(|| self.globs.iter().find(|&&i| self.routes[i].name.matches(requested)))
+            .map(|&i| &self.routes[i]);
+        if let Some(route) = route {
+            return Some(Resolution { route: Some(route.name.as_string()), attempts: order(route, requested, seed) });
+        }
+        let (provider, model) = requested.split_once('/')?;
+        let &p = self.providers.get(provider)?;
+        if model.is_empty() {
+            return None;
+        }
+        Some(Resolution { route: None, attempts: vec![Attempt { provider: p, model: model.to_string() }] })
+    }
+}
+
+fn attempt(t: &Target, requested: &str) -> Attempt {
+    Attempt { provider: t.provider, model: t.model.clone().unwrap_or_else(|| requested.to_string()) }
+}
+
+/// Weighted choice first, the remaining targets in config order, then the fallbacks.
+fn order(route: &Route, requested: &str, seed: u64) -> Vec<Attempt> {
+    let total: u64 = route.targets.iter().map(|t| u64::from(t.weight)).sum();
+    let mut chosen = 0;
+    if total > 0 {
+        let mut point = seed % total;
+        for (i, t) in route.targets.iter().enumerate() {
+            let w = u64::from(t.weight);
+            if point < w {
+                chosen = i;
+                break;
+            }
+            point -= w;
+        }
+    }
+    let mut out = Vec::with_capacity(route.targets.len() + route.fallbacks.len());
+    if let Some(t) = route.targets.get(chosen) {
+        out.push(attempt(t, requested));
+    }
+    for (i, t) in route.targets.iter().enumerate() {
+        if i != chosen {
+            out.push(attempt(t, requested));
+        }
+    }
+    out.extend(route.fallbacks.iter().map(|t| attempt(t, requested)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn t(provider: usize, model: Option<&str>, weight: u32) -> Target {
+        Target { provider, model: model.map(str::to_string), weight }
+    }
+
+    fn router() -> Router {
+        let routes = vec![
+            Route { name: Glob::new("gpt-4o-mini"), targets: vec![t(0, None, 1)], fallbacks: vec![t(1, Some("claude-haiku"), 1)] },
+            Route { name: Glob::new("fast"), targets: vec![t(0, Some("gpt-4o-mini"), 3), t(1, Some("claude-haiku"), 1)], fallbacks: vec![] },
+            Route { name: Glob::new("claude-*"), targets: vec![t(1, None, 1)], fallbacks: vec![] },
+            Route { name: Glob::new("*"), targets: vec![t(2, None, 1)], fallbacks: vec![] },
+        ];
+        let providers = [("openai".to_string(), 0), ("anthropic".to_string(), 1), ("local".to_string(), 2)].into_iter().collect();
+        Router::new(routes, providers)
+    }
+
+    #[test]
+    fn exact_with_fallback() {
+        let r = router().resolve("gpt-4o-mini", 0).unwrap();
+        assert_eq!(r.route.as_deref(), Some("gpt-4o-mini"));
+        assert_eq!(r.attempts, vec![Attempt { provider: 0, model: "gpt-4o-mini".into() }, Attempt { provider: 1, model: "claude-haiku".into() }]);
+    }
+
+    #[test]
+    fn weights_split_three_to_one() {
+        let router = router();
+        let firsts: Vec<usize> = (0..400).map(|s| router.resolve("fast", s).unwrap().attempts[0].provider).collect();
+        assert_eq!(firsts.iter().filter(|&&p| p == 0).count(), 300);
+        // the other target is still there, as the next attempt
+        assert_eq!(router.resolve("fast", 3).unwrap().attempts[1].provider, 0);
+    }
+
+    #[test]
+    fn globs_then_catch_all() {
+        let r = router();
+        assert_eq!(r.resolve("claude-sonnet-4-5", 0).unwrap().attempts[0], Attempt { provider: 1, model: "claude-sonnet-4-5".into() });
+        assert_eq!(r.resolve("llama3", 0).unwrap().attempts[0].provider, 2);
+    }
+
+    #[test]
+    fn provider_prefix() {
+        let r = Router::new(vec![], [("anthropic".to_string(), 1)].into_iter().collect());
+        let res = r.resolve("anthropic/claude-sonnet-4-5", 0).unwrap();
+        assert_eq!(res.route, None);
+        assert_eq!(res.attempts, vec![Attempt { provider: 1, model: "claude-sonnet-4-5".into() }]);
+        assert!(r.resolve("nobody/x", 0).is_none());
+        assert!(r.resolve("anthropic/", 0).is_none());
+        assert!(r.resolve("plain", 0).is_none());
+    }
+}
