@@ -1,0 +1,59 @@
+//! The benchmark "floor": the cheapest possible proxy-wasm HTTP filter that
+//! still does what any body-inspecting gateway must do — buffer the whole
+//! request body and copy it into the wasm VM. Nothing else: no parsing, no
+//! header changes, no logging. Comparing tollgate against this isolates the
+//! cost of tollgate's own logic from the fixed cost of the wasm runtime and
+//! body buffering.
+
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel};
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(LogLevel::Warn);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FloorRoot) });
+}}
+
+struct FloorRoot;
+
+impl Context for FloorRoot {}
+
+impl RootContext for FloorRoot {
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Floor { bytes_seen: 0 }))
+    }
+}
+
+struct Floor {
+    bytes_seen: usize,
+}
+
+impl Context for Floor {}
+
+impl HttpContext for Floor {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        Action::Continue
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if !end_of_stream {
+            // Let the host keep buffering until the whole body is there.
+            return Action::Pause;
+        }
+        match proxy_wasm::hostcalls::get_buffer(BufferType::HttpRequestBody, 0, body_size) {
+            Ok(Some(body)) => {
+                // "Touch" the body so the copy cannot be optimised away.
+                self.bytes_seen = self.bytes_seen.wrapping_add(body.len());
+                if body.first() == Some(&0) {
+                    self.bytes_seen = self.bytes_seen.wrapping_add(1);
+                }
+            }
+            Ok(None) => {}
+            Err(_) => {}
+        }
+        Action::Continue
+    }
+}
