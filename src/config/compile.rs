@@ -1,7 +1,7 @@
 //! Parse, validate, compile: JSON text to a `Config`, or a `ConfigError` naming the field.
 
-use super::dto::{ConfigDto, KeyDto, ModelDto, ProviderDto, RoleDto, TargetDto};
-use super::runtime::{Auth, AuthMode, Config, Credential, Provider, ProviderKind, Role};
+use super::dto::{ConfigDto, KeyDto, ModelDto, ProviderDto, TargetDto};
+use super::runtime::{Auth, AuthMode, Config, Credential, Provider, ProviderKind};
 use super::{parse_rfc3339, ConfigError};
 use crate::keys::{Digest, KeyPolicy, KeyStore};
 use crate::route::{Glob, Route, Router, Target};
@@ -46,10 +46,6 @@ fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
         return Err(ConfigError::new("max_request_bytes", "must be greater than 0"));
     }
     Ok(Config {
-        role: match dto.role {
-            RoleDto::Downstream => Role::Downstream,
-            RoleDto::Upstream => Role::Upstream,
-        },
         providers,
         router: Router::new(routes, by_name),
         auth,

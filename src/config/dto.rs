@@ -7,9 +7,6 @@ use std::collections::BTreeMap;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigDto {
-    /// `downstream` (the listener filter, default) or `upstream` (per-attempt, on a cluster).
-    #[serde(default)]
-    pub role: RoleDto,
     /// Upstream LLM providers, each reached through one Envoy cluster.
     #[serde(default)]
     pub providers: Vec<ProviderDto>,
@@ -31,14 +28,6 @@ pub struct ConfigDto {
     /// Add `x-tollgate-*` response headers naming the provider and model that answered.
     #[serde(default = "default_true")]
     pub response_headers: bool,
-}
-
-#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum RoleDto {
-    #[default]
-    Downstream,
-    Upstream,
 }
 
 #[derive(Debug, Deserialize)]

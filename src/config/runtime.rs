@@ -4,19 +4,9 @@ use crate::keys::KeyStore;
 use crate::route::Router;
 use std::fmt;
 
-/// Which side of Envoy's router this filter instance runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Listener filter: authenticates, routes, translates.
-    Downstream,
-    /// Cluster filter: rewrites each attempt for the provider it actually reaches.
-    Upstream,
-}
-
 /// The compiled configuration.
 #[derive(Debug)]
 pub struct Config {
-    pub role: Role,
     pub providers: Vec<Provider>,
     pub router: Router,
     pub auth: Auth,

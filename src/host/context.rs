@@ -40,11 +40,10 @@ impl RootContext for Root {
                     }
                 }
                 log::info!(
-                    "tollgate {} configured: {} providers, {} keys, role {:?}",
+                    "tollgate {} configured: {} providers, {} keys",
                     crate::VERSION,
                     c.providers.len(),
-                    c.keys.len(),
-                    c.role
+                    c.keys.len()
                 );
                 self.loaded_at = i64::try_from(WasmHost.now_nanos() / 1_000_000_000).unwrap_or(0);
                 self.config = Some(Rc::new(c));
