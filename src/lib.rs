@@ -9,6 +9,8 @@
 //! - [`api`]: API dialects and front-door endpoints.
 //! - [`keys`]: virtual keys: digests, policies, O(1) lookup, SDK header forms.
 //! - [`route`]: model resolution: exact names, aliases, globs, `provider/model`, weights, fallbacks.
+//! - [`sse`]: incremental Server-Sent Events framer (pure parsing; bytes pass through unchanged).
+//! - [`usage`]: token usage from JSON bodies and SSE streams per provider, and estimates when it is missing.
 //! - [`gateway`]: the decisions (admit on headers, plan on body) over plain data.
 //! - [`error`]: client-facing errors, rendered per dialect at one boundary.
 //! - [`filter`]: the per-request state machine, generic over [`host::Host`].
@@ -23,6 +25,8 @@ pub mod gateway;
 pub mod host;
 pub mod keys;
 pub mod route;
+pub mod sse;
+pub mod usage;
 
 /// Crate version, reported in the `x-tollgate` response header and logs.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,104 @@
+//! Usage from a complete (non-streaming) JSON response body.
+
+use serde::Deserialize;
+
+use super::model::{Usage, UsageDialect};
+use super::wire::{AnthropicUsage, GeminiUsage, OpenAiUsage};
+
+#[derive(Deserialize)]
+struct WithUsage<T> {
+    usage: Option<T>,
+}
+
+#[derive(Deserialize)]
+struct WithUsageMetadata {
+    #[serde(default, rename = "usageMetadata")]
+    usage_metadata: Option<GeminiUsage>,
+}
+
+/// The provider-reported usage in a response body, normalised (see [`Usage`]).
+///
+/// `None` when the body is not JSON, or has no usage object (absent or `null`), e.g. an error
+/// body. Only the usage object is materialised; the rest of the body is skipped.
+pub fn from_response(dialect: UsageDialect, body: &[u8]) -> Option<Usage> {
+    match dialect {
+        UsageDialect::OpenAi => {
+            let parsed: WithUsage<OpenAiUsage> = serde_json::from_slice(body).ok()?;
+            parsed.usage.map(|u| u.normalise())
+        }
+        UsageDialect::Anthropic => {
+            let parsed: WithUsage<AnthropicUsage> = serde_json::from_slice(body).ok()?;
+            parsed.usage.map(|u| u.normalise())
+        }
+        UsageDialect::Gemini => {
+            let parsed: WithUsageMetadata = serde_json::from_slice(body).ok()?;
+            parsed.usage_metadata.map(|u| u.normalise())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const OPENAI: &str = include_str!("../../tests/fixtures/openai_chat.json");
+    const EMBEDDINGS: &str = include_str!("../../tests/fixtures/openai_embeddings.json");
+    const ANTHROPIC: &str = include_str!("../../tests/fixtures/anthropic_messages.json");
+    const GEMINI: &str = include_str!("../../tests/fixtures/gemini_generate.json");
+
+    fn usage(p: u64, c: u64, cached: u64, creation: u64, reasoning: u64) -> Usage {
+        Usage {
+            prompt_tokens: p,
+            completion_tokens: c,
+            cached_prompt_tokens: cached,
+            cache_creation_tokens: creation,
+            reasoning_tokens: reasoning,
+            estimated: false,
+        }
+    }
+
+    #[test]
+    fn fixtures() {
+        assert_eq!(
+            from_response(UsageDialect::OpenAi, OPENAI.as_bytes()),
+            Some(usage(42, 17, 16, 0, 4))
+        );
+        assert_eq!(
+            from_response(UsageDialect::OpenAi, EMBEDDINGS.as_bytes()),
+            Some(usage(8, 0, 0, 0, 0))
+        );
+        // 31 uncached + 12 written + 64 read.
+        let anthropic = from_response(UsageDialect::Anthropic, ANTHROPIC.as_bytes());
+        assert_eq!(anthropic, Some(usage(107, 19, 64, 12, 0)));
+        // 14 candidates + 6 thoughts; total 47 as Gemini reports it.
+        let gemini = from_response(UsageDialect::Gemini, GEMINI.as_bytes());
+        assert_eq!(gemini, Some(usage(27, 20, 10, 0, 6)));
+        assert_eq!(gemini.map(|u| u.total_tokens()), Some(47));
+    }
+
+    #[test]
+    fn missing_null_or_garbage() {
+        for dialect in [UsageDialect::OpenAi, UsageDialect::Anthropic, UsageDialect::Gemini] {
+            assert_eq!(
+                from_response(dialect, b"{\"usage\": null, \"usageMetadata\": null}"),
+                None
+            );
+            assert_eq!(from_response(dialect, b"{\"error\": {\"message\": \"x\"}}"), None);
+            assert_eq!(from_response(dialect, b"not json"), None);
+            assert_eq!(from_response(dialect, b"[1, 2]"), None);
+        }
+    }
+
+    #[test]
+    fn responses_api_names_and_partial_fields() {
+        let body = br#"{"usage": {"input_tokens": 5, "output_tokens": 7,
+            "input_tokens_details": {"cached_tokens": 2}, "output_tokens_details": {"reasoning_tokens": 3}}}"#;
+        assert_eq!(from_response(UsageDialect::OpenAi, body), Some(usage(5, 7, 2, 0, 3)));
+        let body = br#"{"usage": {"input_tokens": 5, "output_tokens": 7}}"#;
+        assert_eq!(from_response(UsageDialect::Anthropic, body), Some(usage(5, 7, 0, 0, 0)));
+        let body = br#"{"usageMetadata": {"promptTokenCount": 3, "toolUsePromptTokenCount": 2}}"#;
+        assert_eq!(from_response(UsageDialect::Gemini, body), Some(usage(5, 0, 0, 0, 0)));
+    }
+}

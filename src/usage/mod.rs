@@ -1,0 +1,13 @@
+//! Token usage: extraction from JSON bodies and SSE streams per provider, and estimation.
+
+pub mod estimate;
+pub mod json;
+mod model;
+mod replay;
+pub mod stream;
+mod wire;
+
+pub use estimate::{estimate_prompt_tokens, estimate_tokens, TokenCounter};
+pub use json::from_response;
+pub use model::{Usage, UsageDialect};
+pub use stream::{is_usage_only_chunk, Seen, StreamUsage};

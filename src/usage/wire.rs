@@ -1,0 +1,199 @@
+//! Serde shapes of the providers' usage objects and the chunks that carry them.
+//!
+//! Every field is optional and unknown fields are ignored, so a provider adding fields (or an
+//! OpenAI-compatible server leaving some out) does not break extraction.
+
+use serde::Deserialize;
+
+use super::model::Usage;
+
+/// OpenAI `usage` (chat, embeddings; Responses API names as fallbacks).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct OpenAiUsage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    prompt_tokens_details: Option<Details>,
+    input_tokens_details: Option<Details>,
+    completion_tokens_details: Option<Details>,
+    output_tokens_details: Option<Details>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Details {
+    cached_tokens: Option<u64>,
+    reasoning_tokens: Option<u64>,
+}
+
+impl OpenAiUsage {
+    pub(crate) fn normalise(&self) -> Usage {
+        let details = |a: &Option<Details>, b: &Option<Details>, f: fn(&Details) -> Option<u64>| {
+            a.as_ref().and_then(f).or_else(|| b.as_ref().and_then(f)).unwrap_or(0)
+        };
+        Usage {
+            prompt_tokens: self.prompt_tokens.or(self.input_tokens).unwrap_or(0),
+            completion_tokens: self.completion_tokens.or(self.output_tokens).unwrap_or(0),
+            cached_prompt_tokens: details(&self.prompt_tokens_details, &self.input_tokens_details, |d| {
+                d.cached_tokens
+            }),
+            cache_creation_tokens: 0,
+            reasoning_tokens: details(&self.completion_tokens_details, &self.output_tokens_details, |d| {
+                d.reasoning_tokens
+            }),
+            estimated: false,
+        }
+    }
+}
+
+/// Anthropic `usage`; in streams, a field absent from an event keeps its earlier value.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub(crate) struct AnthropicUsage {
+    pub(crate) input_tokens: Option<u64>,
+    pub(crate) output_tokens: Option<u64>,
+    pub(crate) cache_creation_input_tokens: Option<u64>,
+    pub(crate) cache_read_input_tokens: Option<u64>,
+}
+
+impl AnthropicUsage {
+    /// Takes every field `later` reports (Anthropic's stream figures are cumulative).
+    pub(crate) fn merge(&mut self, later: &AnthropicUsage) {
+        self.input_tokens = later.input_tokens.or(self.input_tokens);
+        self.output_tokens = later.output_tokens.or(self.output_tokens);
+        self.cache_creation_input_tokens = later.cache_creation_input_tokens.or(self.cache_creation_input_tokens);
+        self.cache_read_input_tokens = later.cache_read_input_tokens.or(self.cache_read_input_tokens);
+    }
+
+    pub(crate) fn normalise(&self) -> Usage {
+        let creation = self.cache_creation_input_tokens.unwrap_or(0);
+        let read = self.cache_read_input_tokens.unwrap_or(0);
+        Usage {
+            prompt_tokens: self
+                .input_tokens
+                .unwrap_or(0)
+                .saturating_add(creation)
+                .saturating_add(read),
+            completion_tokens: self.output_tokens.unwrap_or(0),
+            cached_prompt_tokens: read,
+            cache_creation_tokens: creation,
+            reasoning_tokens: 0,
+            estimated: false,
+        }
+    }
+}
+
+/// Gemini `usageMetadata`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct GeminiUsage {
+    prompt_token_count: Option<u64>,
+    candidates_token_count: Option<u64>,
+    cached_content_token_count: Option<u64>,
+    thoughts_token_count: Option<u64>,
+    tool_use_prompt_token_count: Option<u64>,
+}
+
+impl GeminiUsage {
+    pub(crate) fn normalise(&self) -> Usage {
+        let thoughts = self.thoughts_token_count.unwrap_or(0);
+        let prompt = self.prompt_token_count.unwrap_or(0);
+        Usage {
+            prompt_tokens: prompt.saturating_add(self.tool_use_prompt_token_count.unwrap_or(0)),
+            completion_tokens: self.candidates_token_count.unwrap_or(0).saturating_add(thoughts),
+            cached_prompt_tokens: self.cached_content_token_count.unwrap_or(0),
+            cache_creation_tokens: 0,
+            reasoning_tokens: thoughts,
+            estimated: false,
+        }
+    }
+}
+
+/// An OpenAI response body or stream chunk, reduced to what usage needs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct OpenAiBody {
+    pub(crate) usage: Option<OpenAiUsage>,
+    pub(crate) choices: Option<Vec<OpenAiChoice>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct OpenAiChoice {
+    pub(crate) delta: Option<OpenAiDelta>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct OpenAiDelta {
+    pub(crate) content: Option<String>,
+    pub(crate) reasoning_content: Option<String>,
+    pub(crate) refusal: Option<String>,
+    pub(crate) tool_calls: Option<Vec<OpenAiToolCall>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct OpenAiToolCall {
+    pub(crate) function: Option<OpenAiFunction>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct OpenAiFunction {
+    pub(crate) name: Option<String>,
+    pub(crate) arguments: Option<String>,
+}
+
+/// An Anthropic response body or stream event, reduced to what usage needs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct AnthropicBody {
+    #[serde(rename = "type")]
+    pub(crate) kind: Option<String>,
+    pub(crate) usage: Option<AnthropicUsage>,
+    pub(crate) message: Option<AnthropicMessage>,
+    pub(crate) delta: Option<AnthropicDelta>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct AnthropicMessage {
+    pub(crate) usage: Option<AnthropicUsage>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct AnthropicDelta {
+    pub(crate) text: Option<String>,
+    pub(crate) partial_json: Option<String>,
+    pub(crate) thinking: Option<String>,
+}
+
+/// A Gemini response body or stream chunk, reduced to what usage needs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct GeminiBody {
+    pub(crate) usage_metadata: Option<GeminiUsage>,
+    pub(crate) candidates: Option<Vec<GeminiCandidate>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct GeminiCandidate {
+    pub(crate) content: Option<GeminiContent>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct GeminiContent {
+    pub(crate) parts: Option<Vec<GeminiPart>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct GeminiPart {
+    pub(crate) text: Option<String>,
+}
