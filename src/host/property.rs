@@ -1,15 +1,54 @@
-//! Decoding property values returned by the host: plain strings, or protobuf-encoded string lists.
+//! Decoding property values returned by the host: plain strings, or lists of strings.
+//!
+//! Envoy (checked on 1.40) returns a string leaf of dynamic metadata as its raw UTF-8 bytes, and
+//! a list (e.g. a JWT `groups` claim in jwt_authn's `payload_in_metadata`) in the proxy-wasm
+//! map ("pairs") serialization, one pair per element with an empty value:
+//! `u32 count, count × (u32 key_len, u32 value_len), count × (key \0 value \0)`, little-endian.
+//! A serialized `google.protobuf.ListValue` of strings is accepted too.
 
-/// Values of a property: a UTF-8 string leaf is one value; a serialized `google.protobuf.ListValue`
-/// of strings gives each string. Anything else gives none.
+/// Values of a property: a UTF-8 string leaf is one value; a list of strings gives each string
+/// (non-string elements are skipped). Anything else (maps, numbers, binary) gives none.
 pub fn strings(bytes: &[u8]) -> Vec<String> {
-    if let Some(list) = list_value(bytes) {
+    if let Some(list) = pairs_list(bytes).or_else(|| list_value(bytes)) {
         return list;
     }
-    match std::str::from_utf8(bytes) {
-        Ok(s) if !s.is_empty() && !s.chars().any(char::is_control) => vec![s.to_string()],
-        _ => Vec::new(),
+    text(bytes).map(str::to_string).into_iter().collect()
+}
+
+/// A non-empty UTF-8 string without control characters (so never a serialized list or map).
+fn text(bytes: &[u8]) -> Option<&str> {
+    std::str::from_utf8(bytes).ok().filter(|s| !s.is_empty() && !s.chars().any(char::is_control))
+}
+
+/// Decodes Envoy's serialization of a list: proxy-wasm pairs whose values are all empty.
+/// `None` when the bytes are not exactly that shape (a map has non-empty values).
+fn pairs_list(bytes: &[u8]) -> Option<Vec<String>> {
+    let u32_at = |i: usize| -> Option<usize> {
+        let b = bytes.get(i..i.checked_add(4)?)?;
+        usize::try_from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])).ok()
+    };
+    let count = u32_at(0)?;
+    let mut data = count.checked_mul(8)?.checked_add(4)?;
+    if data > bytes.len() {
+        return None;
     }
+    let mut out = Vec::new();
+    for i in 0..count {
+        let klen = u32_at(4 + 8 * i)?;
+        if u32_at(8 + 8 * i)? != 0 {
+            return None;
+        }
+        let key = bytes.get(data..data.checked_add(klen)?)?;
+        // The key's NUL terminator, then the empty value's.
+        if bytes.get(data + klen..data + klen + 2)? != [0, 0] {
+            return None;
+        }
+        data += klen + 2;
+        if let Some(s) = text(key) {
+            out.push(s.to_string());
+        }
+    }
+    (data == bytes.len()).then_some(out)
 }
 
 /// Decodes `ListValue { repeated Value values = 1; }` where each `Value` is `string_value = 3`.
@@ -90,5 +129,38 @@ mod tests {
         assert!(strings(b"").is_empty());
         assert!(strings(&[0xff, 0xfe]).is_empty());
         assert!(strings(&[0x0a, 0x05, 0x1a]).is_empty(), "truncated list is not a string either");
+    }
+
+    /// Envoy's encoding of a list, as `pairs` (element, empty value).
+    fn pairs(items: &[&[u8]], values: &[&[u8]]) -> Vec<u8> {
+        let mut out = (items.len() as u32).to_le_bytes().to_vec();
+        for (k, v) in items.iter().zip(values) {
+            out.extend((k.len() as u32).to_le_bytes());
+            out.extend((v.len() as u32).to_le_bytes());
+        }
+        for (k, v) in items.iter().zip(values) {
+            out.extend(*k);
+            out.push(0);
+            out.extend(*v);
+            out.push(0);
+        }
+        out
+    }
+
+    #[test]
+    fn envoy_pairs_lists() {
+        // Bytes Envoy 1.40 returned for jwt_authn metadata `groups: ["guests", "nobody"]`.
+        let real = [2, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 103, 117, 101, 115, 116, 115, 0, 0, 110, 111, 98, 111, 100, 121, 0, 0];
+        assert_eq!(strings(&real), vec!["guests", "nobody"]);
+        assert_eq!(strings(&pairs(&[b"admins"], &[b""])), vec!["admins"]);
+        assert!(strings(&pairs(&[], &[])).is_empty(), "empty list");
+        assert_eq!(strings(&pairs(&[b"a", &[0xff, 0x01], b"b"], &[b"", b"", b""])), vec!["a", "b"], "non-string elements skipped");
+        assert!(strings(&pairs(&[b"role"], &[b"admins"])).is_empty(), "a map is not a list");
+        let mut cut = real.to_vec();
+        cut.pop();
+        assert!(strings(&cut).is_empty(), "truncated");
+        cut.extend([0, 0]);
+        assert!(strings(&cut).is_empty(), "trailing bytes");
+        assert!(strings(&[0xff, 0xff, 0xff, 0xff]).is_empty(), "huge count");
     }
 }

@@ -72,7 +72,7 @@ impl Envoy {
         cmd.current_dir(repo())
             .arg("-c")
             .arg(&cfg)
-            .args(["--disable-hot-restart", "--concurrency", "1", "-l", "info", "--base-id"])
+            .args(["--disable-hot-restart", "--concurrency", "1", "-l", "info", "--file-flush-interval-msec", "100", "--base-id"])
             .arg(base_id.to_string())
             .arg("--admin-address-path")
             .arg(&admin_file)
