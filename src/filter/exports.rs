@@ -8,6 +8,13 @@ pub enum FilterStateName {
     RequestedModel,
     Provider,
     UpstreamModel,
+    PromptTokens,
+    CompletionTokens,
+    CachedTokens,
+    ReasoningTokens,
+    TotalTokens,
+    /// `true` when any usage figure is the gateway's estimate.
+    UsageEstimated,
 }
 
 impl FilterStateName {
@@ -18,6 +25,12 @@ impl FilterStateName {
             FilterStateName::RequestedModel => "tollgate.model",
             FilterStateName::Provider => "tollgate.provider",
             FilterStateName::UpstreamModel => "tollgate.upstream_model",
+            FilterStateName::PromptTokens => "tollgate.prompt_tokens",
+            FilterStateName::CompletionTokens => "tollgate.completion_tokens",
+            FilterStateName::CachedTokens => "tollgate.cached_tokens",
+            FilterStateName::ReasoningTokens => "tollgate.reasoning_tokens",
+            FilterStateName::TotalTokens => "tollgate.total_tokens",
+            FilterStateName::UsageEstimated => "tollgate.usage_estimated",
         }
     }
 }

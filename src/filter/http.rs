@@ -2,10 +2,11 @@
 
 use super::FilterStateName;
 use crate::api::{Dialect, Endpoint};
-use crate::config::{AuthMode, Config};
+use crate::config::{AuthMode, Config, ProviderKind};
 use crate::error::{ApiError, ErrorKind};
 use crate::gateway::{self, Admission, Head, Identity, Plan};
 use crate::host::Host;
+use crate::usage::{ResponseMeter, Usage, UsageDialect};
 use std::rc::Rc;
 
 /// What the host should do after a callback.
@@ -37,11 +38,15 @@ pub struct HttpFilter {
     phase: Phase,
     admission: Option<Admission>,
     plan: Option<Plan>,
+    /// Follows the upstream response for usage, once its headers are known.
+    meter: Option<ResponseMeter>,
+    /// The usage has been published (at most once per request).
+    usage_published: bool,
 }
 
 impl HttpFilter {
     pub fn new(config: Option<Rc<Config>>, context_id: u32, loaded_at: i64) -> HttpFilter {
-        HttpFilter { config, context_id, loaded_at, phase: Phase::Start, admission: None, plan: None }
+        HttpFilter { config, context_id, loaded_at, phase: Phase::Start, admission: None, plan: None, meter: None, usage_published: false }
     }
 
     /// The plan the request was forwarded with, if any.
@@ -122,13 +127,72 @@ impl HttpFilter {
     }
 
     pub fn on_response_headers(&mut self, host: &mut impl Host) -> Flow {
-        let show = self.config.as_ref().is_some_and(|c| c.response_headers);
-        if let (Some(plan), true) = (&self.plan, show) {
+        let Some(plan) = &self.plan else { return Flow::Continue };
+        if self.config.as_ref().is_some_and(|c| c.response_headers) {
             host.set_response_header("x-tollgate", Some(crate::VERSION));
             host.set_response_header("x-tollgate-provider", Some(&plan.provider_name));
             host.set_response_header("x-tollgate-model", Some(&plan.upstream_model));
         }
+        let status = host.response_header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let content_type = host.response_header("content-type").unwrap_or_default();
+        self.meter = Some(ResponseMeter::for_response(usage_dialect(plan.provider_kind), status, &content_type));
         Flow::Continue
+    }
+
+    /// Meters the response: JSON bodies are held to their end and read once; SSE chunks are
+    /// framed as they pass and never held back.
+    pub fn on_response_body(&mut self, host: &mut impl Host, body_size: usize, end_of_stream: bool) -> Flow {
+        let Some(meter) = self.meter.as_mut() else { return Flow::Continue };
+        if meter.buffers_body() {
+            if !end_of_stream {
+                return Flow::Pause;
+            }
+            let body = host.response_body(body_size).unwrap_or_default();
+            if let Some(u) = meter.json_usage(&body) {
+                self.publish(host, &u);
+            }
+            return Flow::Continue;
+        }
+        if body_size > 0 {
+            if let Some(chunk) = host.response_body(body_size) {
+                meter.feed(&chunk);
+            }
+        }
+        if end_of_stream {
+            self.finish_stream(host);
+        }
+        Flow::Continue
+    }
+
+    /// End of the exchange: a stream that never ended (cut, or the client went away) still
+    /// produces a usage record, estimated where the provider reported nothing.
+    pub fn on_log(&mut self, host: &mut impl Host) {
+        self.finish_stream(host);
+    }
+
+    fn finish_stream(&mut self, host: &mut impl Host) {
+        if self.usage_published {
+            return;
+        }
+        let estimate = self.plan.as_ref().map_or(0, |p| p.prompt_estimate);
+        if let Some(u) = self.meter.as_mut().and_then(|m| m.stream_usage(estimate)) {
+            self.publish(host, &u);
+        }
+    }
+
+    fn publish(&mut self, host: &mut impl Host, u: &Usage) {
+        self.usage_published = true;
+        let figures = [
+            (FilterStateName::PromptTokens, u.prompt_tokens),
+            (FilterStateName::CompletionTokens, u.completion_tokens),
+            (FilterStateName::CachedTokens, u.cached_prompt_tokens),
+            (FilterStateName::ReasoningTokens, u.reasoning_tokens),
+            (FilterStateName::TotalTokens, u.total_tokens()),
+        ];
+        for (name, value) in figures {
+            host.set_filter_state(name.as_str(), &value.to_string());
+        }
+        host.set_filter_state(FilterStateName::UsageEstimated.as_str(), if u.estimated { "true" } else { "false" });
     }
 
     fn apply(&self, host: &mut impl Host, config: &Config, admission: &Admission, plan: &Plan, body_size: usize) {
@@ -140,7 +204,7 @@ impl HttpFilter {
         if let Some(c) = &plan.credential {
             host.set_request_header(c.header, Some(&c.value));
         }
-        if plan.provider_kind == crate::config::ProviderKind::Anthropic && host.request_header("anthropic-version").is_none() {
+        if plan.provider_kind == ProviderKind::Anthropic && host.request_header("anthropic-version").is_none() {
             host.set_request_header("anthropic-version", Some("2023-06-01"));
         }
         if let Some(b) = &plan.body {
@@ -167,6 +231,14 @@ impl HttpFilter {
         host.send_reply(error.status(), &[("content-type", "application/json"), ("x-tollgate", crate::VERSION)], body.as_bytes());
         self.phase = Phase::Replied;
         Flow::Pause
+    }
+}
+
+fn usage_dialect(kind: ProviderKind) -> UsageDialect {
+    match kind {
+        ProviderKind::OpenAi | ProviderKind::Azure => UsageDialect::OpenAi,
+        ProviderKind::Anthropic => UsageDialect::Anthropic,
+        ProviderKind::Gemini => UsageDialect::Gemini,
     }
 }
 
@@ -282,6 +354,49 @@ mod tests {
         let mut f = HttpFilter::new(None, 1, 0);
         f.on_request_headers(&mut h, false);
         assert_eq!(h.reply.as_ref().unwrap().0, 503);
+    }
+
+    #[test]
+    fn json_usage_is_published_at_the_end_of_the_body() {
+        let mut h = FakeHost::request("POST", "/v1/chat/completions", &[("authorization", "Bearer tg-good")], br#"{"model":"gpt-4o-mini"}"#);
+        let (_, _, mut f) = run(&mut h);
+        h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into())];
+        f.on_response_headers(&mut h);
+        h.response_body = include_bytes!("../../tests/fixtures/openai_chat.json").to_vec();
+        assert_eq!(f.on_response_body(&mut h, 10, false), Flow::Pause);
+        let n = h.response_body.len();
+        assert_eq!(f.on_response_body(&mut h, n, true), Flow::Continue);
+        assert_eq!(h.filter_state["tollgate.prompt_tokens"], "42");
+        assert_eq!(h.filter_state["tollgate.completion_tokens"], "17");
+        assert_eq!(h.filter_state["tollgate.cached_tokens"], "16");
+        assert_eq!(h.filter_state["tollgate.usage_estimated"], "false");
+    }
+
+    #[test]
+    fn streams_pass_through_and_cut_streams_are_estimated_at_log() {
+        let mut h = FakeHost::request("POST", "/v1/chat/completions", &[("authorization", "Bearer tg-good")], br#"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Tell me a story about a lighthouse keeper."}]}"#);
+        let (_, _, mut f) = run(&mut h);
+        h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "text/event-stream".into())];
+        f.on_response_headers(&mut h);
+        let sse = include_bytes!("../../tests/fixtures/openai_chat_stream.sse");
+        h.response_body = sse[..sse.len() / 2].to_vec();
+        let n = h.response_body.len();
+        assert_eq!(f.on_response_body(&mut h, n, false), Flow::Continue, "never held back");
+        assert!(!h.filter_state.contains_key("tollgate.prompt_tokens"));
+        f.on_log(&mut h);
+        assert_eq!(h.filter_state["tollgate.usage_estimated"], "true");
+        assert_ne!(h.filter_state["tollgate.prompt_tokens"], "0");
+    }
+
+    #[test]
+    fn error_responses_are_not_metered() {
+        let mut h = FakeHost::request("POST", "/v1/chat/completions", &[("authorization", "Bearer tg-good")], br#"{"model":"gpt-4o-mini"}"#);
+        let (_, _, mut f) = run(&mut h);
+        h.response_headers = vec![(":status".into(), "503".into()), ("content-type".into(), "application/json".into())];
+        f.on_response_headers(&mut h);
+        assert_eq!(f.on_response_body(&mut h, 5, false), Flow::Continue);
+        f.on_log(&mut h);
+        assert!(!h.filter_state.contains_key("tollgate.prompt_tokens"));
     }
 
     #[test]

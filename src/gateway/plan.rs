@@ -28,6 +28,8 @@ pub struct Plan {
     /// The rewritten body, when it differs from the client's.
     pub body: Option<Vec<u8>>,
     pub stream: bool,
+    /// Estimated prompt tokens, computed for streams only (used when the provider never reports usage).
+    pub prompt_estimate: u64,
 }
 
 /// Plans the upstream request for an admitted request's complete body. `seed` picks among weighted targets.
@@ -77,6 +79,8 @@ pub fn plan(config: &Config, admission: &Admission, body: &[u8], seed: u64) -> R
         )
         .with_param("model"));
     }
+    let prompt_estimate = if stream { crate::usage::estimate_prompt_tokens(&json) } else { 0 };
+    let obj = json.as_object_mut().ok_or_else(|| invalid("The request body must be a JSON object."))?;
     let new_body = if attempt.model != requested {
         obj.insert("model".to_string(), Value::String(attempt.model.clone()));
         Some(json.to_string().into_bytes())
@@ -96,6 +100,7 @@ pub fn plan(config: &Config, admission: &Admission, body: &[u8], seed: u64) -> R
         credential: provider.credential.clone(),
         body: new_body,
         stream,
+        prompt_estimate,
     })
 }
 

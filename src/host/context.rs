@@ -90,4 +90,12 @@ impl HttpContext for Http {
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         action(self.filter.on_response_headers(&mut WasmHost))
     }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        action(self.filter.on_response_body(&mut WasmHost, body_size, end_of_stream))
+    }
+
+    fn on_log(&mut self) {
+        self.filter.on_log(&mut WasmHost);
+    }
 }

@@ -9,6 +9,7 @@ pub struct FakeHost {
     pub request_headers: Vec<(String, String)>,
     pub request_body: Vec<u8>,
     pub response_headers: Vec<(String, String)>,
+    pub response_body: Vec<u8>,
     pub reply: Option<(u16, Vec<(String, String)>, Vec<u8>)>,
     pub filter_state: BTreeMap<String, String>,
     pub properties: BTreeMap<String, Vec<String>>,
@@ -50,6 +51,12 @@ impl Host for FakeHost {
     }
     fn replace_request_body(&mut self, _size: usize, body: &[u8]) {
         self.request_body = body.to_vec();
+    }
+    fn response_header(&self, name: &str) -> Option<String> {
+        self.response_headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+    fn response_body(&self, size: usize) -> Option<Vec<u8>> {
+        Some(self.response_body[..size.min(self.response_body.len())].to_vec())
     }
     fn set_response_header(&mut self, name: &str, value: Option<&str>) {
         set(&mut self.response_headers, name, value)

@@ -22,6 +22,10 @@ pub trait Host {
     fn request_body(&self, size: usize) -> Option<Vec<u8>>;
     /// Replaces the buffered request body (`size` is the current length).
     fn replace_request_body(&mut self, size: usize, body: &[u8]);
+    /// A response header by lower-case name; `None` when absent or not valid UTF-8.
+    fn response_header(&self, name: &str) -> Option<String>;
+    /// The response body bytes the host currently holds (the current chunk when streaming).
+    fn response_body(&self, size: usize) -> Option<Vec<u8>>;
     /// Sets (`Some`) or removes (`None`) a response header.
     fn set_response_header(&mut self, name: &str, value: Option<&str>);
     /// Ends the request with a local reply.

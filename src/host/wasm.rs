@@ -45,6 +45,26 @@ impl Host for WasmHost {
         }
     }
 
+    fn response_header(&self, name: &str) -> Option<String> {
+        match hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, name) {
+            Ok(v) => v.and_then(|b| String::from_utf8(b).ok()),
+            Err(s) => {
+                warn("get_response_header", s);
+                None
+            }
+        }
+    }
+
+    fn response_body(&self, size: usize) -> Option<Vec<u8>> {
+        match hostcalls::get_buffer(BufferType::HttpResponseBody, 0, size) {
+            Ok(b) => b,
+            Err(s) => {
+                warn("get_response_body", s);
+                None
+            }
+        }
+    }
+
     fn set_response_header(&mut self, name: &str, value: Option<&str>) {
         if let Err(s) = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value) {
             warn("set_response_header", s);

@@ -2,6 +2,7 @@
 
 pub mod estimate;
 pub mod json;
+mod meter;
 mod model;
 mod replay;
 pub mod stream;
@@ -9,5 +10,6 @@ mod wire;
 
 pub use estimate::{estimate_prompt_tokens, estimate_tokens, TokenCounter};
 pub use json::from_response;
+pub use meter::{ResponseMeter, MAX_SSE_EVENT_BYTES};
 pub use model::{Usage, UsageDialect};
 pub use stream::{is_usage_only_chunk, Seen, StreamUsage};

@@ -218,6 +218,12 @@ static_resources:
                   model: "%FILTER_STATE(wasm.tollgate.model:PLAIN)%"
                   provider: "%FILTER_STATE(wasm.tollgate.provider:PLAIN)%"
                   upstream_model: "%FILTER_STATE(wasm.tollgate.upstream_model:PLAIN)%"
+                  prompt_tokens: "%FILTER_STATE(wasm.tollgate.prompt_tokens:PLAIN)%"
+                  completion_tokens: "%FILTER_STATE(wasm.tollgate.completion_tokens:PLAIN)%"
+                  cached_tokens: "%FILTER_STATE(wasm.tollgate.cached_tokens:PLAIN)%"
+                  reasoning_tokens: "%FILTER_STATE(wasm.tollgate.reasoning_tokens:PLAIN)%"
+                  total_tokens: "%FILTER_STATE(wasm.tollgate.total_tokens:PLAIN)%"
+                  usage_estimated: "%FILTER_STATE(wasm.tollgate.usage_estimated:PLAIN)%"
           route_config:
             virtual_hosts:
             - name: llm

@@ -1,0 +1,90 @@
+//! Real-Envoy tests of usage accounting: exact token figures from JSON and SSE responses reach
+//! the access log, streams are never held back, and cut streams still leave an estimated record.
+
+mod support;
+
+use std::time::Duration;
+use support::envoy::{Envoy, Gateway};
+use support::http_client::{post_json, request_streamed};
+use support::mock_provider::*;
+
+fn gateway(openai: &MockProvider, anthropic: &MockProvider) -> Envoy {
+    let config = r#"{"providers": [{"name": "openai", "kind": "openai", "cluster": "openai"},
+                                  {"name": "anthropic", "kind": "anthropic", "cluster": "anthropic"}],
+                     "models": [{"name": "gpt-*", "targets": [{"provider": "openai"}]},
+                                {"name": "claude-*", "targets": [{"provider": "anthropic"}]}],
+                     "auth": {"mode": "none"}}"#;
+    let clusters = [("openai", openai.port()), ("anthropic", anthropic.port())];
+    Envoy::start(&Gateway { config, clusters: &clusters, pre_filters: "", env_keys: &[] }.yaml())
+}
+
+fn num(v: &serde_json::Value, k: &str) -> u64 {
+    v[k].as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{k} missing in {v}"))
+}
+
+fn chat(stream: bool, include_usage: bool) -> Vec<u8> {
+    let mut b = serde_json::json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Write a haiku about gateways."}]});
+    if stream {
+        b["stream"] = true.into();
+    }
+    if include_usage {
+        b["stream_options"] = serde_json::json!({"include_usage": true});
+    }
+    b.to_string().into_bytes()
+}
+
+#[test]
+fn json_responses_give_exact_usage_per_dialect() {
+    let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
+    let envoy = gateway(&openai, &anthropic);
+    let r = post_json(envoy.port, "/v1/chat/completions", &[], &serde_json::from_slice(&chat(false, false)).unwrap()).unwrap();
+    assert_eq!(r.status, 200);
+    let msg = serde_json::json!({"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]});
+    let r = post_json(envoy.port, "/v1/messages", &[], &msg).unwrap();
+    assert_eq!(r.status, 200);
+    let log = envoy.wait_access_log(2);
+    let o = log.iter().find(|l| l["provider"] == "openai").unwrap();
+    assert_eq!((num(o, "prompt_tokens"), num(o, "completion_tokens"), num(o, "cached_tokens"), num(o, "reasoning_tokens")), (OPENAI_PROMPT_TOKENS, OPENAI_COMPLETION_TOKENS, OPENAI_CACHED_TOKENS, OPENAI_REASONING_TOKENS));
+    assert_eq!(o["usage_estimated"], "false");
+    let a = log.iter().find(|l| l["provider"] == "anthropic").unwrap();
+    let prompt = ANTHROPIC_INPUT_TOKENS + ANTHROPIC_CACHE_CREATION_INPUT_TOKENS + ANTHROPIC_CACHE_READ_INPUT_TOKENS;
+    assert_eq!((num(a, "prompt_tokens"), num(a, "completion_tokens"), num(a, "cached_tokens")), (prompt, ANTHROPIC_OUTPUT_TOKENS, ANTHROPIC_CACHE_READ_INPUT_TOKENS));
+    assert_eq!(num(a, "total_tokens"), prompt + ANTHROPIC_OUTPUT_TOKENS);
+}
+
+#[test]
+fn streams_are_not_held_back_and_their_usage_is_exact() {
+    let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
+    let envoy = gateway(&openai, &anthropic);
+    let r = request_streamed(envoy.port, "POST", "/v1/chat/completions", &[("x-mock-chunk-delay-ms", "150")], &chat(true, true)).unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.complete);
+    let (first, last) = (r.first_chunk_after().unwrap(), r.last_chunk_after().unwrap());
+    assert!(last - first >= Duration::from_millis(600), "the first event reached the client while the provider was still streaming ({first:?} vs {last:?})");
+    assert!(r.text().contains("data: [DONE]"));
+    let body = serde_json::json!({"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    let r = request_streamed(envoy.port, "POST", "/v1/messages", &[], body.to_string().as_bytes()).unwrap();
+    assert!(r.text().contains("message_stop"));
+    let log = envoy.wait_access_log(2);
+    let o = log.iter().find(|l| l["provider"] == "openai").unwrap();
+    assert_eq!((num(o, "prompt_tokens"), num(o, "completion_tokens"), o["usage_estimated"].as_str()), (OPENAI_PROMPT_TOKENS, OPENAI_COMPLETION_TOKENS, Some("false")));
+    let a = log.iter().find(|l| l["provider"] == "anthropic").unwrap();
+    assert_eq!(num(a, "completion_tokens"), ANTHROPIC_OUTPUT_TOKENS, "message_delta usage is cumulative, not added");
+    assert_eq!(a["usage_estimated"], "false");
+}
+
+#[test]
+fn missing_usage_and_cut_streams_are_estimated() {
+    let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
+    let envoy = gateway(&openai, &anthropic);
+    let r = request_streamed(envoy.port, "POST", "/v1/chat/completions", &[], &chat(true, false)).unwrap();
+    assert!(r.complete);
+    let r = request_streamed(envoy.port, "POST", "/v1/chat/completions", &[("x-mock-cut-after-events", "2")], &chat(true, true)).unwrap();
+    assert!(!r.complete, "a cut stream must not look complete to the client");
+    let log = envoy.wait_access_log(2);
+    assert_eq!(log.len(), 2, "{log:?}");
+    for l in &log {
+        assert_eq!(l["usage_estimated"], "true", "{l}");
+        assert!(num(l, "prompt_tokens") > 0 && num(l, "completion_tokens") > 0, "{l}");
+    }
+}
