@@ -49,12 +49,12 @@ lint:
 	cargo clippy --release --target wasm32-wasip1 --lib --target-dir target/clippy -- -D warnings
 
 integration: build envoy
-	cargo test --tests --examples
+	cargo test --tests
 
 validate-bench: build envoy
 	$(PYTHON) bench/run.py --validate-only
 
-test: unit wasm-test lint integration validate-bench
+test: unit wasm-test lint validate-bench integration
 
 run: build envoy
 	cargo build --example mock_provider
