@@ -391,6 +391,8 @@ def default_variants() -> list[Variant]:
         Variant("none", None),
         Variant("floor", FLOOR_WASM),
         Variant("tollgate", tg_path, TOLLGATE_CONFIG, root_id="tollgate"),
+        # Same, with token accounting off: the price of metering responses.
+        Variant("tollgate-no-acct", tg_path, BENCH_DIR / "tollgate-config-no-accounting.json", root_id="tollgate"),
     ]
 
 

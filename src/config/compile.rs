@@ -53,6 +53,7 @@ fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
         cluster_header: dto.cluster_header,
         max_request_bytes: dto.max_request_bytes,
         response_headers: dto.response_headers,
+        accounting: dto.accounting.enabled,
     })
 }
 

@@ -28,6 +28,23 @@ pub struct ConfigDto {
     /// Add `x-tollgate-*` response headers naming the provider and model that answered.
     #[serde(default = "default_true")]
     pub response_headers: bool,
+    /// Token accounting on responses.
+    #[serde(default)]
+    pub accounting: AccountingDto,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountingDto {
+    /// Read token usage from responses and publish it as filter state.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+impl Default for AccountingDto {
+    fn default() -> Self {
+        AccountingDto { enabled: true }
+    }
 }
 
 #[derive(Debug, Deserialize)]

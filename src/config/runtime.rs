@@ -14,6 +14,8 @@ pub struct Config {
     pub cluster_header: String,
     pub max_request_bytes: usize,
     pub response_headers: bool,
+    /// Meter responses for token usage.
+    pub accounting: bool,
 }
 
 impl Config {

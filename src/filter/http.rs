@@ -133,6 +133,9 @@ impl HttpFilter {
             host.set_response_header("x-tollgate-provider", Some(&plan.provider_name));
             host.set_response_header("x-tollgate-model", Some(&plan.upstream_model));
         }
+        if !self.config.as_ref().is_some_and(|c| c.accounting) {
+            return Flow::Continue;
+        }
         let status = host.response_header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
         let content_type = host.response_header("content-type").unwrap_or_default();
         self.meter = Some(ResponseMeter::for_response(usage_dialect(plan.provider_kind), status, &content_type));
@@ -386,6 +389,23 @@ mod tests {
         f.on_log(&mut h);
         assert_eq!(h.filter_state["tollgate.usage_estimated"], "true");
         assert_ne!(h.filter_state["tollgate.prompt_tokens"], "0");
+    }
+
+    #[test]
+    fn accounting_can_be_switched_off() {
+        let json = r#"{"providers": [{"name": "p", "kind": "openai", "cluster": "c"}],
+                       "models": [{"name": "*", "targets": [{"provider": "p"}]}],
+                       "auth": {"mode": "none"}, "accounting": {"enabled": false}}"#;
+        let config = Rc::new(parse(json.as_bytes(), &|_| None).unwrap());
+        let mut h = FakeHost::request("POST", "/v1/chat/completions", &[], br#"{"model":"m"}"#);
+        let mut f = HttpFilter::new(Some(config), 1, 0);
+        f.on_request_headers(&mut h, false);
+        let n = h.request_body.len();
+        f.on_request_body(&mut h, n, true);
+        h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into())];
+        f.on_response_headers(&mut h);
+        assert_eq!(f.on_response_body(&mut h, 5, false), Flow::Continue, "not held when accounting is off");
+        assert!(!h.filter_state.contains_key("tollgate.prompt_tokens"));
     }
 
     #[test]

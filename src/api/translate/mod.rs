@@ -1,0 +1,16 @@
+//! Dialect translation between OpenAI Chat Completions and Anthropic Messages: requests,
+//! responses, streams and error bodies, as pure functions and state machines over JSON.
+
+mod error;
+mod request;
+mod request_to_chat;
+mod response;
+mod stream;
+mod stream_to_anthropic;
+
+pub use error::{error_body, TranslateError};
+pub use request::chat_to_messages;
+pub use request_to_chat::messages_to_chat;
+pub use response::{completion_to_message, message_to_completion};
+pub use stream::AnthropicToOpenAiStream;
+pub use stream_to_anthropic::OpenAiToAnthropicStream;

@@ -1,0 +1,255 @@
+//! Anthropic Messages request → OpenAI Chat Completions request.
+//!
+//! `system` becomes a leading system message; `tool_result` blocks become `tool` messages placed
+//! before the rest of their user turn; `thinking` blocks of earlier assistant turns are dropped
+//! (OpenAI cannot take them back) and `cache_control` hints are ignored. A streaming request also
+//! asks for `stream_options.include_usage`, so the stream translator can report usage.
+//! Refused: `top_k`, enabled `thinking`, server tools, `document` blocks and images in tool results.
+//! Lost: `is_error` on tool results (the content is passed on as is).
+
+use super::TranslateError;
+use crate::api::openai::{arguments_string, image_url};
+use serde_json::{json, Map, Value};
+
+/// Translates an Anthropic Messages request into an OpenAI chat request for `model`.
+pub fn messages_to_chat(req: &Value, model: &str) -> Result<Value, TranslateError> {
+    let obj = req.as_object().ok_or_else(|| TranslateError::new("messages", "The request body must be a JSON object."))?;
+    let get = |k: &str| obj.get(k).filter(|v| !v.is_null());
+    if get("top_k").is_some() {
+        return Err(TranslateError::new("top_k", "`top_k` is not supported for this model."));
+    }
+    if get("thinking").is_some_and(|t| t.get("type").and_then(Value::as_str) != Some("disabled")) {
+        return Err(TranslateError::new("thinking", "Extended thinking is not supported for this model."));
+    }
+    for param in ["container", "mcp_servers"] {
+        if get(param).is_some() {
+            return Err(TranslateError::new(if param == "container" { "container" } else { "mcp_servers" }, format!("`{param}` is not supported for this model.")));
+        }
+    }
+    let mut messages = Vec::new();
+    match get("system") {
+        None => {}
+        Some(system) => {
+            let text = block_text(system, "system")?;
+            if !text.is_empty() {
+                messages.push(json!({"role": "system", "content": text}));
+            }
+        }
+    }
+    let list = get("messages").and_then(Value::as_array).ok_or_else(|| TranslateError::new("messages", "`messages` must be an array."))?;
+    for m in list {
+        match m.get("role").and_then(Value::as_str) {
+            Some("user") => user_messages(m.get("content"), &mut messages)?,
+            Some("assistant") => messages.push(assistant_message(m.get("content"))?),
+            _ => return Err(TranslateError::new("messages", "Each message's `role` must be `user` or `assistant`.")),
+        }
+    }
+    let mut out = Map::new();
+    out.insert("model".into(), json!(model));
+    out.insert("messages".into(), Value::Array(messages));
+    if let Some(max) = get("max_tokens") {
+        out.insert("max_completion_tokens".into(), max.clone());
+    }
+    for key in ["temperature", "top_p"] {
+        if let Some(v) = get(key) {
+            out.insert(key.into(), v.clone());
+        }
+    }
+    if let Some(stop) = get("stop_sequences") {
+        out.insert("stop".into(), stop.clone());
+    }
+    if get("stream").and_then(Value::as_bool) == Some(true) {
+        out.insert("stream".into(), json!(true));
+        out.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    if let Some(user) = get("metadata").and_then(|m| m.get("user_id")).and_then(Value::as_str) {
+        out.insert("user".into(), json!(user));
+    }
+    if let Some(tools) = get("tools") {
+        out.insert("tools".into(), convert_tools(tools)?);
+    }
+    if let Some(choice) = get("tool_choice") {
+        let kind = choice.get("type").and_then(Value::as_str);
+        let converted = match kind {
+            Some("auto") => json!("auto"),
+            Some("any") => json!("required"),
+            Some("none") => json!("none"),
+            Some("tool") => match choice.get("name").and_then(Value::as_str) {
+                Some(name) => json!({"type": "function", "function": {"name": name}}),
+                None => return Err(TranslateError::new("tool_choice", "A `tool` choice needs a `name`.")),
+            },
+            _ => return Err(TranslateError::new("tool_choice", "`tool_choice.type` must be `auto`, `any`, `tool` or `none`.")),
+        };
+        out.insert("tool_choice".into(), converted);
+        if choice.get("disable_parallel_tool_use").and_then(Value::as_bool) == Some(true) && kind != Some("none") {
+            out.insert("parallel_tool_calls".into(), json!(false));
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+/// The text of a string or a list of text blocks (joined with blank lines); other blocks are refused.
+fn block_text(content: &Value, param: &'static str) -> Result<String, TranslateError> {
+    match content {
+        Value::String(s) => Ok(s.clone()),
+        Value::Array(blocks) => {
+            let texts = blocks
+                .iter()
+                .map(|b| match (b.get("type").and_then(Value::as_str), b.get("text").and_then(Value::as_str)) {
+                    (Some("text"), Some(t)) => Ok(t),
+                    _ => Err(TranslateError::new(param, "Only text blocks are supported here.")),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(texts.join("\n\n"))
+        }
+        _ => Err(TranslateError::new(param, "Content must be a string or an array of blocks.")),
+    }
+}
+
+/// One Anthropic user turn becomes its `tool` messages followed by a user message with the rest.
+fn user_messages(content: Option<&Value>, out: &mut Vec<Value>) -> Result<(), TranslateError> {
+    let bad = |m: &str| TranslateError::new("messages", m);
+    let blocks = match content {
+        Some(Value::String(s)) => {
+            out.push(json!({"role": "user", "content": s}));
+            return Ok(());
+        }
+        Some(Value::Array(blocks)) => blocks,
+        _ => return Err(bad("Message `content` must be a string or an array of blocks.")),
+    };
+    let mut parts = Vec::new();
+    for b in blocks {
+        match b.get("type").and_then(Value::as_str) {
+            Some("text") => parts.push(json!({"type": "text", "text": b.get("text").cloned().unwrap_or_default()})),
+            Some("image") => {
+                let url = b.get("source").and_then(image_url).ok_or_else(|| bad("An image needs a `base64` or `url` source."))?;
+                parts.push(json!({"type": "image_url", "image_url": {"url": url}}));
+            }
+            Some("tool_result") => {
+                let id = b.get("tool_use_id").and_then(Value::as_str).ok_or_else(|| bad("A `tool_result` needs a `tool_use_id`."))?;
+                let text = match b.get("content").filter(|c| !c.is_null()) {
+                    None => String::new(),
+                    Some(c) => block_text(c, "messages")?,
+                };
+                out.push(json!({"role": "tool", "tool_call_id": id, "content": text}));
+            }
+            other => return Err(bad(&format!("A `{}` block is not supported for this model.", other.unwrap_or("?")))),
+        }
+    }
+    match parts.as_slice() {
+        [] => {}
+        [only] if only.get("type") == Some(&json!("text")) => out.push(json!({"role": "user", "content": only.get("text")})),
+        _ => out.push(json!({"role": "user", "content": parts})),
+    }
+    Ok(())
+}
+
+fn assistant_message(content: Option<&Value>) -> Result<Value, TranslateError> {
+    let blocks = match content {
+        Some(Value::String(s)) => return Ok(json!({"role": "assistant", "content": s})),
+        Some(Value::Array(blocks)) => blocks,
+        _ => return Err(TranslateError::new("messages", "Message `content` must be a string or an array of blocks.")),
+    };
+    let mut text = String::new();
+    let mut calls = Vec::new();
+    for b in blocks {
+        match b.get("type").and_then(Value::as_str) {
+            Some("text") => text.push_str(b.get("text").and_then(Value::as_str).unwrap_or_default()),
+            Some("tool_use") => {
+                let field = |k: &str| b.get(k).and_then(Value::as_str);
+                let (Some(id), Some(name)) = (field("id"), field("name")) else {
+                    return Err(TranslateError::new("messages", "A `tool_use` block needs an `id` and a `name`."));
+                };
+                let args = arguments_string(b.get("input").unwrap_or(&json!({})));
+                calls.push(json!({"id": id, "type": "function", "function": {"name": name, "arguments": args}}));
+            }
+            Some("thinking" | "redacted_thinking") => {}
+            other => return Err(TranslateError::new("messages", format!("A `{}` block is not supported for this model.", other.unwrap_or("?")))),
+        }
+    }
+    let mut msg = json!({"role": "assistant", "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) }});
+    if let (false, Some(map)) = (calls.is_empty(), msg.as_object_mut()) {
+        map.insert("tool_calls".into(), Value::Array(calls));
+    }
+    Ok(msg)
+}
+
+fn convert_tools(tools: &Value) -> Result<Value, TranslateError> {
+    let bad = |m: &str| TranslateError::new("tools", m);
+    let list = tools.as_array().ok_or_else(|| bad("`tools` must be an array."))?;
+    list.iter()
+        .map(|t| {
+            if t.get("type").and_then(Value::as_str).is_some_and(|k| k != "custom") {
+                return Err(bad("Server tools are not supported for this model."));
+            }
+            let name = t.get("name").and_then(Value::as_str).ok_or_else(|| bad("A tool needs a `name`."))?;
+            let mut function = json!({"name": name, "parameters": t.get("input_schema").cloned().unwrap_or_else(|| json!({"type": "object"}))});
+            if let (Some(d), Some(map)) = (t.get("description").filter(|d| d.is_string()), function.as_object_mut()) {
+                map.insert("description".into(), d.clone());
+            }
+            Ok(json!({"type": "function", "function": function}))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const OPENAI: &str = include_str!("../../../tests/fixtures/translate/openai_tool_request.json");
+    const ANTHROPIC: &str = include_str!("../../../tests/fixtures/translate/anthropic_tool_request.json");
+
+    fn translate(v: Value) -> Result<Value, TranslateError> {
+        messages_to_chat(&v, "claude-sonnet")
+    }
+
+    #[test]
+    fn tool_conversation_fixture_round_trips() {
+        let got = translate(serde_json::from_str(ANTHROPIC).unwrap()).unwrap();
+        let want: Value = serde_json::from_str(OPENAI).unwrap();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn system_blocks_images_and_streaming() {
+        let got = translate(json!({"model": "m", "max_tokens": 10, "stream": true, "top_p": 0.9,
+            "system": [{"type": "text", "text": "A", "cache_control": {"type": "ephemeral"}}, {"type": "text", "text": "B"}],
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "see"}, {"type": "image", "source": {"type": "url", "url": "https://x/i.png"}}]},
+                {"role": "assistant", "content": [{"type": "thinking", "thinking": "hm", "signature": "s"}, {"type": "tool_use", "id": "t1", "name": "f", "input": {"_raw_arguments": "bad"}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "ok"}], "is_error": true}]}
+            ],
+            "tool_choice": {"type": "any", "disable_parallel_tool_use": true}}))
+        .unwrap();
+        assert_eq!(got["messages"][0], json!({"role": "system", "content": "A\n\nB"}));
+        assert_eq!(got["messages"][1]["content"][1], json!({"type": "image_url", "image_url": {"url": "https://x/i.png"}}));
+        assert_eq!(got["messages"][2], json!({"role": "assistant", "content": null, "tool_calls": [{"id": "t1", "type": "function", "function": {"name": "f", "arguments": "bad"}}]}));
+        assert_eq!(got["messages"][3], json!({"role": "tool", "tool_call_id": "t1", "content": "ok"}));
+        assert_eq!(got["messages"].as_array().map(Vec::len), Some(4));
+        assert_eq!((got["stream"].clone(), got["stream_options"].clone()), (json!(true), json!({"include_usage": true})));
+        assert_eq!((got["tool_choice"].clone(), got["parallel_tool_calls"].clone()), (json!("required"), json!(false)));
+        assert_eq!((got["max_completion_tokens"].clone(), got["top_p"].clone()), (json!(10), json!(0.9)));
+    }
+
+    #[test]
+    fn unsupported_features_are_refused() {
+        let base = |extra: Value| {
+            let mut req = json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]});
+            if let (Some(r), Some(e)) = (req.as_object_mut(), extra.as_object()) {
+                r.extend(e.clone());
+            }
+            translate(req)
+        };
+        assert_eq!(base(json!({"top_k": 5})).unwrap_err().param, "top_k");
+        assert_eq!(base(json!({"thinking": {"type": "enabled", "budget_tokens": 1024}})).unwrap_err().param, "thinking");
+        assert!(base(json!({"thinking": {"type": "disabled"}})).is_ok());
+        assert_eq!(base(json!({"tools": [{"type": "web_search_20250305", "name": "web_search"}]})).unwrap_err().param, "tools");
+        let doc = json!({"messages": [{"role": "user", "content": [{"type": "document", "source": {}}]}]});
+        assert_eq!(base(doc).unwrap_err().param, "messages");
+        let img = json!({"messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": [{"type": "image", "source": {}}]}]}]});
+        assert_eq!(base(img).unwrap_err().param, "messages");
+        assert_eq!(base(json!({"messages": [{"role": "system", "content": "x"}]})).unwrap_err().param, "messages");
+    }
+}

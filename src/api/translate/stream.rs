@@ -1,0 +1,234 @@
+//! Streaming Anthropic Messages → OpenAI chat completion chunks.
+//!
+//! [`AnthropicToOpenAiStream`] is fed one parsed Anthropic SSE event at a time (event name and
+//! data) and returns the OpenAI `data: ...\n\n` frames it produces, ending with `data: [DONE]`.
+//! Text deltas become `delta.content`; each `tool_use` block becomes one entry of
+//! `delta.tool_calls` (numbered from 0 in block order) whose `input_json_delta`s stream as
+//! `function.arguments`. Thinking deltas and pings produce nothing.
+
+use super::error_body;
+use crate::api::openai::{data_frame, finish_reason_from_anthropic, usage_from_anthropic, DONE_FRAME};
+use crate::api::Dialect;
+use serde_json::{json, Map, Value};
+
+/// Anthropic SSE events in, OpenAI chunk frames out, for one response.
+#[derive(Debug, Clone)]
+pub struct AnthropicToOpenAiStream {
+    model: String,
+    created: u64,
+    include_usage: bool,
+    id: String,
+    /// Anthropic usage seen so far (`message_start`, then `message_delta` updates).
+    usage: Map<String, Value>,
+    /// Anthropic content-block index of each tool call, in OpenAI `tool_calls[].index` order.
+    tool_blocks: Vec<u64>,
+    done: bool,
+}
+
+impl AnthropicToOpenAiStream {
+    /// `model` is the name to report (the one the client asked for); `created` the Unix time to
+    /// report; `include_usage` the client's `stream_options.include_usage`.
+    pub fn new(model: &str, created: u64, include_usage: bool) -> Self {
+        AnthropicToOpenAiStream {
+            model: model.to_string(),
+            created,
+            include_usage,
+            id: "chatcmpl-tollgate".to_string(),
+            usage: Map::new(),
+            tool_blocks: Vec::new(),
+            done: false,
+        }
+    }
+
+    /// Whether the final `[DONE]` frame has been produced.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Translates one event. `event` may be empty, in which case the data's `type` names it.
+    /// Data that is not JSON is skipped.
+    pub fn push(&mut self, event: &str, data: &str) -> Vec<u8> {
+        if self.done {
+            return Vec::new();
+        }
+        let Ok(v) = serde_json::from_str::<Value>(data) else {
+            return Vec::new();
+        };
+        let name = if event.is_empty() { v.get("type").and_then(Value::as_str).unwrap_or_default() } else { event };
+        let index = v.get("index").and_then(Value::as_u64);
+        match name {
+            "message_start" => {
+                if let Some(id) = v.pointer("/message/id").and_then(Value::as_str) {
+                    self.id = id.to_string();
+                }
+                self.merge_usage(v.pointer("/message/usage"));
+                self.chunk(json!({"role": "assistant", "content": ""}), None)
+            }
+            "content_block_start" => {
+                let block = v.get("content_block");
+                match block.and_then(|b| b.get("type")).and_then(Value::as_str) {
+                    Some("tool_use") => {
+                        let call = self.tool_blocks.len();
+                        self.tool_blocks.push(index.unwrap_or_default());
+                        let field = |k: &str| block.and_then(|b| b.get(k)).cloned().unwrap_or(Value::Null);
+                        let function = json!({"name": field("name"), "arguments": ""});
+                        self.chunk(json!({"tool_calls": [{"index": call, "id": field("id"), "type": "function", "function": function}]}), None)
+                    }
+                    Some("text") => match block.and_then(|b| b.get("text")).and_then(Value::as_str) {
+                        Some(text) if !text.is_empty() => self.chunk(json!({"content": text}), None),
+                        _ => Vec::new(),
+                    },
+                    _ => Vec::new(),
+                }
+            }
+            "content_block_delta" => {
+                let delta = v.get("delta");
+                let text = |k: &str| delta.and_then(|d| d.get(k)).and_then(Value::as_str);
+                match delta.and_then(|d| d.get("type")).and_then(Value::as_str) {
+                    Some("text_delta") => self.chunk(json!({"content": text("text").unwrap_or_default()}), None),
+                    Some("input_json_delta") => {
+                        let partial = text("partial_json").unwrap_or_default();
+                        match self.tool_blocks.iter().position(|b| Some(*b) == index) {
+                            Some(call) if !partial.is_empty() => self.chunk(json!({"tool_calls": [{"index": call, "function": {"arguments": partial}}]}), None),
+                            _ => Vec::new(),
+                        }
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            "message_delta" => {
+                self.merge_usage(v.get("usage"));
+                let reason = v.pointer("/delta/stop_reason").and_then(Value::as_str).map(finish_reason_from_anthropic);
+                self.chunk(json!({}), Some(reason.unwrap_or("stop")))
+            }
+            "message_stop" => {
+                let mut out = Vec::new();
+                if self.include_usage {
+                    let usage = usage_from_anthropic(&Value::Object(self.usage.clone()));
+                    out = data_frame(&json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model, "choices": [], "usage": usage}));
+                }
+                out.extend(self.finish());
+                out
+            }
+            "error" => {
+                let mut out = format!("data: {}\n\n", String::from_utf8_lossy(&error_body(data.as_bytes(), 500, Dialect::OpenAiChat))).into_bytes();
+                out.extend(self.finish());
+                out
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Ends the stream (also when the provider's stream stopped early): the `[DONE]` frame, once.
+    pub fn finish(&mut self) -> Vec<u8> {
+        if self.done {
+            return Vec::new();
+        }
+        self.done = true;
+        DONE_FRAME.to_vec()
+    }
+
+    fn merge_usage(&mut self, usage: Option<&Value>) {
+        if let Some(map) = usage.and_then(Value::as_object) {
+            for (k, v) in map.iter().filter(|(_, v)| v.is_u64()) {
+                self.usage.insert(k.clone(), v.clone());
+            }
+        }
+    }
+
+    fn chunk(&self, delta: Value, finish: Option<&str>) -> Vec<u8> {
+        data_frame(&json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
+        }))
+    }
+}
+
+/// Splits SSE text into `(event, data)` pairs (test helper for recorded streams).
+#[cfg(test)]
+pub(crate) fn sse_events(text: &str) -> Vec<(String, String)> {
+    text.split("\n\n")
+        .filter_map(|frame| {
+            let field = |name: &str| frame.lines().find_map(|l| l.strip_prefix(name)).map(|s| s.trim_start().to_string());
+            Some((field("event:").unwrap_or_default(), field("data:")?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const TEXT: &str = include_str!("../../../tests/fixtures/anthropic_messages_stream.sse");
+    const TOOL: &str = include_str!("../../../tests/fixtures/translate/anthropic_tool_stream.sse");
+
+    /// Runs a recorded stream through the translator; returns the OpenAI data payloads.
+    fn run(sse: &str, include_usage: bool) -> Vec<String> {
+        let mut t = AnthropicToOpenAiStream::new("claude-sonnet", 1_750_000_000, include_usage);
+        let mut out = Vec::new();
+        for (event, data) in sse_events(sse) {
+            out.extend(t.push(&event, &data));
+        }
+        assert!(t.is_done());
+        assert!(t.finish().is_empty());
+        sse_events(&String::from_utf8(out).unwrap()).into_iter().map(|(_, d)| d).collect()
+    }
+
+    fn chunks(frames: &[String]) -> Vec<Value> {
+        frames.iter().filter(|f| *f != "[DONE]").map(|f| serde_json::from_str(f).unwrap()).collect()
+    }
+
+    #[test]
+    fn text_stream_with_usage() {
+        let frames = run(TEXT, true);
+        assert_eq!(frames.last().map(String::as_str), Some("[DONE]"));
+        let chunks = chunks(&frames);
+        assert_eq!(chunks[0]["choices"][0]["delta"], json!({"role": "assistant", "content": ""}));
+        assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk" && c["model"] == "claude-sonnet" && c["id"] == "msg_01XFDUDYJgAACzvnptvVoYEL"));
+        let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+        assert_eq!(text, "Hello! I am the tollgate mock provider. This reply is deterministic.");
+        let n = chunks.len();
+        assert_eq!(chunks[n - 2]["choices"][0]["finish_reason"], "stop");
+        assert_eq!(chunks[n - 1]["choices"], json!([]));
+        assert_eq!(chunks[n - 1]["usage"], json!({"prompt_tokens": 107, "completion_tokens": 19, "total_tokens": 126, "prompt_tokens_details": {"cached_tokens": 64}}));
+    }
+
+    #[test]
+    fn tool_stream_without_usage() {
+        let chunks = chunks(&run(TOOL, false));
+        assert!(chunks.iter().all(|c| c.get("usage").is_none()));
+        let calls: Vec<&Value> = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["tool_calls"].get(0)).collect();
+        assert_eq!(calls[0], &json!({"index": 0, "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6", "type": "function", "function": {"name": "get_weather", "arguments": ""}}));
+        let args: String = calls.iter().filter_map(|c| c["function"]["arguments"].as_str()).collect();
+        assert_eq!(serde_json::from_str::<Value>(&args).unwrap(), json!({"location": "San Francisco, CA", "unit": "fahrenheit"}));
+        assert!(calls.iter().all(|c| c["index"] == 0));
+        assert_eq!(chunks.last().unwrap()["choices"][0]["finish_reason"], "tool_calls");
+    }
+
+    #[test]
+    fn error_event_ends_stream() {
+        let mut t = AnthropicToOpenAiStream::new("m", 0, true);
+        let out = t.push("error", r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#);
+        let frames: Vec<String> = sse_events(&String::from_utf8(out).unwrap()).into_iter().map(|(_, d)| d).collect();
+        let err: Value = serde_json::from_str(&frames[0]).unwrap();
+        assert_eq!((err["error"]["message"].as_str(), err["error"]["type"].as_str()), (Some("Overloaded"), Some("server_error")));
+        assert_eq!(frames[1], "[DONE]");
+        assert!(t.is_done());
+        assert!(t.push("message_stop", "{}").is_empty());
+    }
+
+    #[test]
+    fn event_name_from_data_and_junk() {
+        let mut t = AnthropicToOpenAiStream::new("m", 0, false);
+        assert!(t.push("", "not json").is_empty());
+        assert!(t.push("", r#"{"type":"ping"}"#).is_empty());
+        let out = String::from_utf8(t.push("", r#"{"type":"message_start","message":{"id":"msg_1","usage":{"input_tokens":3}}}"#)).unwrap();
+        assert!(out.starts_with("data: {") && out.ends_with("\n\n") && out.contains("msg_1"));
+        assert_eq!(t.finish(), DONE_FRAME.to_vec());
+    }
+}
