@@ -6,6 +6,7 @@ use crate::config::{AuthMode, Config, ProviderKind};
 use crate::error::{ApiError, ErrorKind};
 use crate::gateway::{self, Admission, Head, Identity, Plan};
 use crate::host::Host;
+use crate::api::translate::ResponseTranslator;
 use crate::usage::{ResponseMeter, Usage, UsageDialect};
 use std::rc::Rc;
 
@@ -42,11 +43,13 @@ pub struct HttpFilter {
     meter: Option<ResponseMeter>,
     /// The usage has been published (at most once per request).
     usage_published: bool,
+    /// Rewrites the response into the client's dialect when the provider speaks another.
+    translator: Option<ResponseTranslator>,
 }
 
 impl HttpFilter {
     pub fn new(config: Option<Rc<Config>>, context_id: u32, loaded_at: i64) -> HttpFilter {
-        HttpFilter { config, context_id, loaded_at, phase: Phase::Start, admission: None, plan: None, meter: None, usage_published: false }
+        HttpFilter { config, context_id, loaded_at, phase: Phase::Start, admission: None, plan: None, meter: None, usage_published: false, translator: None }
     }
 
     /// The plan the request was forwarded with, if any.
@@ -133,33 +136,49 @@ impl HttpFilter {
             host.set_response_header("x-tollgate-provider", Some(&plan.provider_name));
             host.set_response_header("x-tollgate-model", Some(&plan.upstream_model));
         }
-        if !self.config.as_ref().is_some_and(|c| c.accounting) {
-            return Flow::Continue;
-        }
         let status = host.response_header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
         let content_type = host.response_header("content-type").unwrap_or_default();
-        self.meter = Some(ResponseMeter::for_response(usage_dialect(plan.provider_kind), status, &content_type));
+        if let Some(t) = plan.translation {
+            let created = host.now_nanos() / 1_000_000_000;
+            let translator = ResponseTranslator::new(t, &plan.requested_model, created, plan.include_usage, status, &content_type);
+            if translator.rewrites() {
+                host.set_response_header("content-length", None);
+            }
+            self.translator = Some(translator);
+        }
+        if self.config.as_ref().is_some_and(|c| c.accounting) {
+            self.meter = Some(ResponseMeter::for_response(usage_dialect(plan.provider_kind), status, &content_type));
+        }
         Flow::Continue
     }
 
-    /// Meters the response: JSON bodies are held to their end and read once; SSE chunks are
-    /// framed as they pass and never held back.
+    /// Meters (and, across dialects, translates) the response: JSON bodies are held to their end
+    /// and read once; SSE chunks are framed as they pass and never held back.
     pub fn on_response_body(&mut self, host: &mut impl Host, body_size: usize, end_of_stream: bool) -> Flow {
-        let Some(meter) = self.meter.as_mut() else { return Flow::Continue };
-        if meter.buffers_body() {
+        if self.meter.is_none() && self.translator.is_none() {
+            return Flow::Continue;
+        }
+        let hold = self.meter.as_ref().is_some_and(ResponseMeter::buffers_body) || self.translator.as_ref().is_some_and(ResponseTranslator::buffers_body);
+        if hold {
             if !end_of_stream {
                 return Flow::Pause;
             }
             let body = host.response_body(body_size).unwrap_or_default();
-            if let Some(u) = meter.json_usage(&body) {
+            if let Some(u) = self.meter.as_ref().and_then(|m| m.json_usage(&body)) {
                 self.publish(host, &u);
+            }
+            if let Some(t) = &self.translator {
+                host.replace_response_body(body_size, &t.whole(&body));
             }
             return Flow::Continue;
         }
-        if body_size > 0 {
-            if let Some(chunk) = host.response_body(body_size) {
-                meter.feed(&chunk);
-            }
+        let chunk = if body_size > 0 { host.response_body(body_size).unwrap_or_default() } else { Vec::new() };
+        if let Some(m) = self.meter.as_mut() {
+            m.feed(&chunk);
+        }
+        if let Some(t) = self.translator.as_mut() {
+            let out = t.chunk(&chunk, end_of_stream);
+            host.replace_response_body(body_size, &out);
         }
         if end_of_stream {
             self.finish_stream(host);

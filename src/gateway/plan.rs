@@ -1,6 +1,7 @@
 //! Request-body decision: resolve the model, check the key's allow-list, and plan the upstream request.
 
 use super::{Admission, Identity};
+use crate::api::translate::{chat_to_messages, messages_to_chat, Translation};
 use crate::api::Endpoint;
 use crate::config::{Config, Credential, ProviderKind};
 use crate::error::{ApiError, ErrorKind};
@@ -30,6 +31,10 @@ pub struct Plan {
     pub stream: bool,
     /// Estimated prompt tokens, computed for streams only (used when the provider never reports usage).
     pub prompt_estimate: u64,
+    /// Set when the provider speaks another dialect than the client.
+    pub translation: Option<Translation>,
+    /// The OpenAI client's `stream_options.include_usage`.
+    pub include_usage: bool,
 }
 
 /// Plans the upstream request for an admitted request's complete body. `seed` picks among weighted targets.
@@ -72,20 +77,35 @@ pub fn plan(config: &Config, admission: &Admission, body: &[u8], seed: u64) -> R
         .filter_map(|a| config.provider(a.provider).map(|p| (a, p)))
         .find(|(_, p)| p.available())
         .ok_or_else(|| ApiError::new(ErrorKind::ProviderUnavailable, format!("No provider for `{requested}` is configured with a credential.")))?;
-    if !compatible(admission.endpoint, provider.kind) {
-        return Err(ApiError::new(
+    let translation = translation(admission.endpoint, provider.kind).map_err(|()| {
+        ApiError::new(
             ErrorKind::InvalidRequest,
             format!("The model `{requested}` is served by a {} provider, which this endpoint cannot reach.", provider.kind.as_str()),
         )
-        .with_param("model"));
-    }
+        .with_param("model")
+    })?;
+    let include_usage = crate::api::openai::include_usage(&json);
     let prompt_estimate = if stream { crate::usage::estimate_prompt_tokens(&json) } else { 0 };
     let obj = json.as_object_mut().ok_or_else(|| invalid("The request body must be a JSON object."))?;
-    let new_body = if attempt.model != requested {
-        obj.insert("model".to_string(), Value::String(attempt.model.clone()));
-        Some(json.to_string().into_bytes())
-    } else {
-        None
+    let new_body = match translation {
+        Some(t) => {
+            let translated = match t {
+                Translation::ChatToAnthropic => chat_to_messages(&json, &attempt.model),
+                Translation::MessagesToOpenAi => messages_to_chat(&json, &attempt.model),
+            };
+            let v = translated.map_err(|e| ApiError::new(ErrorKind::InvalidRequest, e.message).with_param(e.param))?;
+            Some(v.to_string().into_bytes())
+        }
+        None if attempt.model != requested => {
+            obj.insert("model".to_string(), Value::String(attempt.model.clone()));
+            Some(json.to_string().into_bytes())
+        }
+        None => None,
+    };
+    let upstream_endpoint = match translation {
+        Some(Translation::ChatToAnthropic) => Endpoint::Messages,
+        Some(Translation::MessagesToOpenAi) => Endpoint::ChatCompletions,
+        None => admission.endpoint,
     };
     Ok(Plan {
         requested_model: requested,
@@ -95,21 +115,28 @@ pub fn plan(config: &Config, admission: &Admission, body: &[u8], seed: u64) -> R
         provider_kind: provider.kind,
         upstream_model: attempt.model.clone(),
         cluster: provider.cluster.clone(),
-        path: upstream_path(admission.endpoint, provider, &attempt.model, stream),
+        path: upstream_path(upstream_endpoint, provider, &attempt.model, stream),
         authority: provider.host.clone(),
         credential: provider.credential.clone(),
         body: new_body,
         stream,
         prompt_estimate,
+        translation,
+        include_usage,
     })
 }
 
-/// Whether the endpoint's dialect can be sent to this provider kind without translation.
-fn compatible(endpoint: Endpoint, kind: ProviderKind) -> bool {
+/// How the endpoint's dialect reaches this provider kind: as is (`None`), translated, or not at all.
+fn translation(endpoint: Endpoint, kind: ProviderKind) -> Result<Option<Translation>, ()> {
+    let openai = matches!(kind, ProviderKind::OpenAi | ProviderKind::Azure);
     match endpoint {
-        Endpoint::ChatCompletions | Endpoint::Embeddings => matches!(kind, ProviderKind::OpenAi | ProviderKind::Azure),
-        Endpoint::Messages => kind == ProviderKind::Anthropic,
-        Endpoint::Models => true,
+        Endpoint::ChatCompletions if openai => Ok(None),
+        Endpoint::ChatCompletions if kind == ProviderKind::Anthropic => Ok(Some(Translation::ChatToAnthropic)),
+        Endpoint::Embeddings if openai => Ok(None),
+        Endpoint::Messages if kind == ProviderKind::Anthropic => Ok(None),
+        Endpoint::Messages if openai => Ok(Some(Translation::MessagesToOpenAi)),
+        Endpoint::Models => Ok(None),
+        _ => Err(()),
     }
 }
 
@@ -217,7 +244,11 @@ mod tests {
         let p = plan(&config(), &adm(Endpoint::Messages), br#"{"model": "anthropic/claude-sonnet-4-5"}"#, 0).unwrap();
         assert_eq!((p.path.as_str(), p.upstream_model.as_str()), ("/v1/messages", "claude-sonnet-4-5"));
         assert_eq!(p.credential.unwrap().header, "x-api-key");
-        let e = chat(r#"{"model": "anthropic/claude-sonnet-4-5"}"#).unwrap_err();
+        let p = chat(r#"{"model": "anthropic/claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]}"#).unwrap();
+        assert_eq!((p.path.as_str(), p.translation), ("/v1/messages", Some(Translation::ChatToAnthropic)));
+        let body: Value = serde_json::from_slice(p.body.as_ref().unwrap()).unwrap();
+        assert_eq!((body["model"].as_str(), body["max_tokens"].as_u64()), (Some("claude-sonnet-4-5"), Some(4096)));
+        let e = chat(r#"{"model": "anthropic/claude-sonnet-4-5", "messages": [], "n": 2}"#).unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidRequest);
     }
 }

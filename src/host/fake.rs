@@ -58,6 +58,9 @@ impl Host for FakeHost {
     fn response_body(&self, size: usize) -> Option<Vec<u8>> {
         Some(self.response_body[..size.min(self.response_body.len())].to_vec())
     }
+    fn replace_response_body(&mut self, _size: usize, body: &[u8]) {
+        self.response_body = body.to_vec();
+    }
     fn set_response_header(&mut self, name: &str, value: Option<&str>) {
         set(&mut self.response_headers, name, value)
     }

@@ -26,6 +26,8 @@ pub trait Host {
     fn response_header(&self, name: &str) -> Option<String>;
     /// The response body bytes the host currently holds (the current chunk when streaming).
     fn response_body(&self, size: usize) -> Option<Vec<u8>>;
+    /// Replaces the response body bytes the host holds (`size` is their current length).
+    fn replace_response_body(&mut self, size: usize, body: &[u8]);
     /// Sets (`Some`) or removes (`None`) a response header.
     fn set_response_header(&mut self, name: &str, value: Option<&str>);
     /// Ends the request with a local reply.

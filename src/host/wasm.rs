@@ -65,6 +65,12 @@ impl Host for WasmHost {
         }
     }
 
+    fn replace_response_body(&mut self, size: usize, body: &[u8]) {
+        if let Err(s) = hostcalls::set_buffer(BufferType::HttpResponseBody, 0, size, body) {
+            warn("set_response_body", s);
+        }
+    }
+
     fn set_response_header(&mut self, name: &str, value: Option<&str>) {
         if let Err(s) = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value) {
             warn("set_response_header", s);

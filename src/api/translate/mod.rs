@@ -5,6 +5,7 @@ mod error;
 mod request;
 mod request_to_chat;
 mod response;
+mod session;
 mod stream;
 mod stream_to_anthropic;
 
@@ -12,5 +13,6 @@ pub use error::{error_body, TranslateError};
 pub use request::chat_to_messages;
 pub use request_to_chat::messages_to_chat;
 pub use response::{completion_to_message, message_to_completion};
+pub use session::{ResponseTranslator, Translation};
 pub use stream::AnthropicToOpenAiStream;
 pub use stream_to_anthropic::OpenAiToAnthropicStream;

@@ -1,0 +1,110 @@
+//! Real-Envoy tests of dialect translation: an OpenAI chat client answered by an Anthropic-shaped
+//! provider and an Anthropic client answered by an OpenAI-shaped one, JSON and streaming, errors included.
+
+mod support;
+
+use std::time::Duration;
+use support::envoy::{Envoy, Gateway};
+use support::http_client::{post_json, request_streamed};
+use support::mock_provider::*;
+
+fn gateway(openai: &MockProvider, anthropic: &MockProvider) -> Envoy {
+    let config = r#"{"providers": [{"name": "openai", "kind": "openai", "cluster": "openai"},
+                                  {"name": "anthropic", "kind": "anthropic", "cluster": "anthropic"}],
+                     "models": [{"name": "gpt-*", "targets": [{"provider": "openai"}]},
+                                {"name": "claude-*", "targets": [{"provider": "anthropic"}]}],
+                     "auth": {"mode": "none"}}"#;
+    Envoy::start(&Gateway { config, clusters: &[("openai", openai.port()), ("anthropic", anthropic.port())], pre_filters: "", env_keys: &[] }.yaml())
+}
+
+fn chat(model: &str, stream: bool) -> serde_json::Value {
+    serde_json::json!({"model": model, "stream": stream, "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}]})
+}
+
+fn messages(model: &str, stream: bool) -> serde_json::Value {
+    serde_json::json!({"model": model, "max_tokens": 100, "stream": stream, "system": "Be brief.", "messages": [{"role": "user", "content": "Hello"}]})
+}
+
+#[test]
+fn openai_client_answered_by_anthropic_provider() {
+    let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
+    let envoy = gateway(&openai, &anthropic);
+    let r = post_json(envoy.port, "/v1/chat/completions", &[], &chat("claude-sonnet-4-5", false)).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["model"], "claude-sonnet-4-5");
+    assert_eq!(v["choices"][0]["message"]["content"], ASSISTANT_TEXT);
+    assert_eq!(v["usage"]["completion_tokens"], ANTHROPIC_OUTPUT_TOKENS);
+    let seen = anthropic.last_request().unwrap();
+    assert_eq!(seen.path, "/v1/messages");
+    let body = seen.json();
+    assert_eq!(body["system"], "Be brief.");
+    assert!(body["max_tokens"].as_u64().is_some());
+    assert_eq!(openai.request_count(), 0);
+}
+
+#[test]
+fn openai_stream_from_anthropic_provider_is_translated_as_it_arrives() {
+    let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
+    let envoy = gateway(&openai, &anthropic);
+    let body = chat("claude-sonnet-4-5", true).to_string();
+    let r = request_streamed(envoy.port, "POST", "/v1/chat/completions", &[("x-mock-chunk-delay-ms", "120")], body.as_bytes()).unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.complete);
+    let (first, last) = (r.first_chunk_after().unwrap(), r.last_chunk_after().unwrap());
+    assert!(last - first >= Duration::from_millis(500), "first chunk {first:?}, last {last:?}: stream was buffered");
+    let events = r.sse_events();
+    assert_eq!(events.last().unwrap().data, "[DONE]");
+    let text: String = events
+        .iter()
+        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.data).ok())
+        .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(text, ASSISTANT_TEXT);
+    assert!(events.iter().all(|e| !e.data.contains("\"usage\":{") || e.data.contains("\"choices\":[]") || !e.data.contains("prompt_tokens")), "no usage chunk unless asked");
+    let log = envoy.wait_access_log(1);
+    assert_eq!(log[0]["completion_tokens"], ANTHROPIC_OUTPUT_TOKENS.to_string(), "usage read from the provider's own stream");
+}
+
+#[test]
+fn anthropic_client_answered_by_openai_provider() {
+    let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
+    let envoy = gateway(&openai, &anthropic);
+    let r = post_json(envoy.port, "/v1/messages", &[], &messages("gpt-4o-mini", false)).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["type"], "message");
+    assert_eq!(v["model"], "gpt-4o-mini");
+    assert_eq!(v["content"][0]["text"], ASSISTANT_TEXT);
+    let seen = openai.last_request().unwrap();
+    assert_eq!(seen.path, "/v1/chat/completions");
+    assert_eq!(seen.json()["messages"][0]["role"], "system");
+
+    let body = messages("gpt-4o-mini", true).to_string();
+    let r = request_streamed(envoy.port, "POST", "/v1/messages", &[], body.as_bytes()).unwrap();
+    let events = r.sse_events();
+    let names: Vec<&str> = events.iter().filter_map(|e| e.event.as_deref()).collect();
+    assert_eq!(names.first(), Some(&"message_start"));
+    assert_eq!(names.last(), Some(&"message_stop"));
+    let text: String = events
+        .iter()
+        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.data).ok())
+        .filter_map(|v| v["delta"]["text"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(text, ASSISTANT_TEXT);
+    assert_eq!(openai.last_request().unwrap().json()["stream_options"]["include_usage"], true);
+}
+
+#[test]
+fn provider_errors_come_back_in_the_clients_shape() {
+    let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
+    let envoy = gateway(&openai, &anthropic);
+    let r = post_json(envoy.port, "/v1/chat/completions", &[("x-mock-status", "429")], &chat("claude-sonnet-4-5", false)).unwrap();
+    assert_eq!(r.status, 429);
+    assert!(r.json()["error"]["message"].is_string(), "{}", r.text());
+    assert!(r.json()["error"].as_object().unwrap().contains_key("type"));
+    let r = post_json(envoy.port, "/v1/messages", &[("x-mock-status", "503")], &messages("gpt-4o-mini", false)).unwrap();
+    assert_eq!(r.status, 503);
+    assert_eq!(r.json()["type"], "error");
+}
