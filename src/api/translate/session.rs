@@ -29,6 +29,7 @@ enum Stream {
     ToAnthropic(OpenAiToAnthropicStream),
 }
 
+#[allow(clippy::large_enum_variant)] // one per request; boxing would only add an allocation
 enum Mode {
     /// A complete JSON body, translated at its end.
     Json,
