@@ -108,3 +108,44 @@ fn provider_errors_come_back_in_the_clients_shape() {
     assert_eq!(r.status, 503);
     assert_eq!(r.json()["type"], "error");
 }
+
+#[test]
+fn openai_client_answered_by_gemini_provider_json_and_stream() {
+    let gemini = MockProvider::start();
+    let config = r#"{"providers": [{"name": "google", "kind": "gemini", "cluster": "gemini", "host": "generativelanguage.googleapis.com", "api_key_env": "TEST_GEMINI_KEY"}],
+                     "models": [{"name": "gemini-*", "targets": [{"provider": "google"}]}],
+                     "auth": {"mode": "none"}}"#;
+    let yaml = Gateway { config, clusters: &[("gemini", gemini.port())], pre_filters: "", env_keys: &["TEST_GEMINI_KEY"] }.yaml();
+    let envoy = Envoy::start_with_env(&yaml, &[("TEST_GEMINI_KEY", "gemini-test-secret")]);
+
+    let r = post_json(envoy.port, "/v1/chat/completions", &[], &chat("gemini-2.5-flash", false)).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["model"], "gemini-2.5-flash");
+    assert_eq!(v["choices"][0]["message"]["content"], ASSISTANT_TEXT);
+    assert_eq!(v["usage"]["prompt_tokens"], GEMINI_PROMPT_TOKENS);
+    let seen = gemini.last_request().unwrap();
+    assert_eq!(seen.path, "/v1beta/models/gemini-2.5-flash:generateContent");
+    assert_eq!(seen.header("x-goog-api-key"), Some("gemini-test-secret"));
+    assert_eq!(seen.json()["systemInstruction"]["parts"][0]["text"], "Be brief.");
+
+    let mut body = chat("gemini-2.5-flash", true);
+    body["stream_options"] = serde_json::json!({"include_usage": true});
+    let r = request_streamed(envoy.port, "POST", "/v1/chat/completions", &[], body.to_string().as_bytes()).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(gemini.last_request().unwrap().path, "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse");
+    let events = r.sse_events();
+    assert_eq!(events.last().unwrap().data, "[DONE]");
+    let text: String = events
+        .iter()
+        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.data).ok())
+        .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(text, ASSISTANT_TEXT);
+    let usage = events.iter().filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.data).ok()).find(|v| v["usage"].is_object()).unwrap();
+    assert_eq!(usage["usage"]["completion_tokens"], GEMINI_CANDIDATES_TOKENS + GEMINI_THOUGHTS_TOKENS);
+    let log = envoy.wait_access_log(2);
+    assert!(log.iter().all(|l| l["prompt_tokens"] == GEMINI_PROMPT_TOKENS.to_string()), "{log:?}");
+    assert!(!envoy.log().contains("gemini-test-secret"));
+}

@@ -1,7 +1,7 @@
 //! Request-body decision: resolve the model, check the key's allow-list, and plan the upstream request.
 
 use super::{Admission, Identity};
-use crate::api::translate::{chat_to_messages, messages_to_chat, Translation};
+use crate::api::translate::{chat_to_gemini, chat_to_messages, messages_to_chat, Translation};
 use crate::api::Endpoint;
 use crate::config::{Config, Credential, ProviderKind};
 use crate::error::{ApiError, ErrorKind};
@@ -92,6 +92,7 @@ pub fn plan(config: &Config, admission: &Admission, body: &[u8], seed: u64) -> R
             let translated = match t {
                 Translation::ChatToAnthropic => chat_to_messages(&json, &attempt.model),
                 Translation::MessagesToOpenAi => messages_to_chat(&json, &attempt.model),
+                Translation::ChatToGemini => chat_to_gemini(&json),
             };
             let v = translated.map_err(|e| ApiError::new(ErrorKind::InvalidRequest, e.message).with_param(e.param))?;
             Some(v.to_string().into_bytes())
@@ -105,7 +106,7 @@ pub fn plan(config: &Config, admission: &Admission, body: &[u8], seed: u64) -> R
     let upstream_endpoint = match translation {
         Some(Translation::ChatToAnthropic) => Endpoint::Messages,
         Some(Translation::MessagesToOpenAi) => Endpoint::ChatCompletions,
-        None => admission.endpoint,
+        Some(Translation::ChatToGemini) | None => admission.endpoint,
     };
     Ok(Plan {
         requested_model: requested,
@@ -132,6 +133,7 @@ fn translation(endpoint: Endpoint, kind: ProviderKind) -> Result<Option<Translat
     match endpoint {
         Endpoint::ChatCompletions if openai => Ok(None),
         Endpoint::ChatCompletions if kind == ProviderKind::Anthropic => Ok(Some(Translation::ChatToAnthropic)),
+        Endpoint::ChatCompletions if kind == ProviderKind::Gemini => Ok(Some(Translation::ChatToGemini)),
         Endpoint::Embeddings if openai => Ok(None),
         Endpoint::Messages if kind == ProviderKind::Anthropic => Ok(None),
         Endpoint::Messages if openai => Ok(Some(Translation::MessagesToOpenAi)),

@@ -10,31 +10,47 @@ use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Warn);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FloorRoot) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FloorRoot { hold: false }) });
 }}
 
-struct FloorRoot;
+/// With the plugin configuration `"hold"` (a JSON string), the floor also holds the request headers until the body
+/// is read, as tollgate must (`allow_on_headers_stop_iteration`); this isolates that cost.
+struct FloorRoot {
+    hold: bool,
+}
 
 impl Context for FloorRoot {}
 
 impl RootContext for FloorRoot {
+    fn on_configure(&mut self, size: usize) -> bool {
+        if let Ok(Some(c)) = proxy_wasm::hostcalls::get_buffer(BufferType::PluginConfiguration, 0, size) {
+            self.hold = c.trim_ascii() == b"\"hold\"";
+        }
+        true
+    }
+
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::HttpContext)
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Floor { bytes_seen: 0 }))
+        Some(Box::new(Floor { bytes_seen: 0, hold: self.hold }))
     }
 }
 
 struct Floor {
     bytes_seen: usize,
+    hold: bool,
 }
 
 impl Context for Floor {}
 
 impl HttpContext for Floor {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        if self.hold && !end_of_stream {
+            let _ = proxy_wasm::hostcalls::set_map_value(proxy_wasm::types::MapType::HttpRequestHeaders, "content-length", None);
+            return Action::Pause;
+        }
         Action::Continue
     }
 

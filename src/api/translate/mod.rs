@@ -1,7 +1,9 @@
-//! Dialect translation between OpenAI Chat Completions and Anthropic Messages: requests,
+//! Dialect translation between OpenAI Chat Completions, Anthropic Messages and Gemini: requests,
 //! responses, streams and error bodies, as pure functions and state machines over JSON.
 
 mod error;
+mod gemini;
+mod gemini_stream;
 mod request;
 mod request_to_chat;
 mod response;
@@ -10,6 +12,8 @@ mod stream;
 mod stream_to_anthropic;
 
 pub use error::{error_body, TranslateError};
+pub use gemini::{chat_to_gemini, gemini_to_completion};
+pub use gemini_stream::GeminiToOpenAiStream;
 pub use request::chat_to_messages;
 pub use request_to_chat::messages_to_chat;
 pub use response::{completion_to_message, message_to_completion};

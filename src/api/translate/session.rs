@@ -1,7 +1,10 @@
 //! `ResponseTranslator`: turns one provider response (JSON, SSE or error) into the client's
 //! dialect, chunk by chunk for streams, so nothing is held back.
 
-use super::{completion_to_message, error_body, message_to_completion, AnthropicToOpenAiStream, OpenAiToAnthropicStream};
+use super::{
+    completion_to_message, error_body, gemini_to_completion, message_to_completion, AnthropicToOpenAiStream, GeminiToOpenAiStream,
+    OpenAiToAnthropicStream,
+};
 use crate::api::Dialect;
 use crate::sse::{SseEvent, SseFramer};
 use serde_json::Value;
@@ -13,12 +16,14 @@ pub enum Translation {
     ChatToAnthropic,
     /// Anthropic Messages client, OpenAI-compatible provider.
     MessagesToOpenAi,
+    /// OpenAI chat client, Gemini provider.
+    ChatToGemini,
 }
 
 impl Translation {
     fn client(self) -> Dialect {
         match self {
-            Translation::ChatToAnthropic => Dialect::OpenAiChat,
+            Translation::ChatToAnthropic | Translation::ChatToGemini => Dialect::OpenAiChat,
             Translation::MessagesToOpenAi => Dialect::Anthropic,
         }
     }
@@ -27,6 +32,7 @@ impl Translation {
 enum Stream {
     ToOpenAi(AnthropicToOpenAiStream),
     ToAnthropic(OpenAiToAnthropicStream),
+    FromGemini(GeminiToOpenAiStream),
 }
 
 #[allow(clippy::large_enum_variant)] // one per request; boxing would only add an allocation
@@ -60,6 +66,7 @@ impl ResponseTranslator {
             let stream = match translation {
                 Translation::ChatToAnthropic => Stream::ToOpenAi(AnthropicToOpenAiStream::new(model, created, include_usage)),
                 Translation::MessagesToOpenAi => Stream::ToAnthropic(OpenAiToAnthropicStream::new(model)),
+                Translation::ChatToGemini => Stream::FromGemini(GeminiToOpenAiStream::new(model, created, include_usage)),
             };
             Mode::Sse(SseFramer::new(crate::usage::MAX_SSE_EVENT_BYTES), stream, Vec::new())
         } else if ct.starts_with("application/json") {
@@ -89,6 +96,7 @@ impl ResponseTranslator {
                 let translated = serde_json::from_slice::<Value>(body).ok().and_then(|v| match self.translation {
                     Translation::ChatToAnthropic => message_to_completion(&v, &self.model, self.created).ok(),
                     Translation::MessagesToOpenAi => completion_to_message(&v, &self.model).ok(),
+                    Translation::ChatToGemini => gemini_to_completion(&v, &self.model, self.created).ok(),
                 });
                 match translated {
                     Some(v) => v.to_string().into_bytes(),
@@ -109,6 +117,7 @@ impl ResponseTranslator {
             out.extend(match stream {
                 Stream::ToOpenAi(s) => s.push(e.event.as_deref().unwrap_or_default(), &e.data),
                 Stream::ToAnthropic(s) => s.push(&e.data),
+                Stream::FromGemini(s) => s.push(&e.data),
             });
         }
         if end {
@@ -116,6 +125,7 @@ impl ResponseTranslator {
             out.extend(match stream {
                 Stream::ToOpenAi(s) => s.finish(),
                 Stream::ToAnthropic(s) => s.finish(),
+                Stream::FromGemini(s) => s.finish(),
             });
         }
         out
@@ -159,6 +169,15 @@ mod tests {
         let out = run(&mut t, OPENAI_SSE, 5);
         assert!(out.starts_with("event: message_start"), "{out}");
         assert!(out.contains("event: message_stop"));
+    }
+
+    #[test]
+    fn gemini_stream_becomes_openai_chunks() {
+        let sse = include_str!("../../../tests/fixtures/gemini_stream.sse");
+        let mut t = ResponseTranslator::new(Translation::ChatToGemini, "gemini-x", 1, true, 200, "text/event-stream");
+        let out = run(&mut t, sse, 9);
+        assert!(out.contains("chat.completion.chunk") && out.ends_with("data: [DONE]\n\n"), "{out}");
+        assert!(out.contains("\"choices\":[]"), "usage chunk when asked");
     }
 
     #[test]
