@@ -12,6 +12,7 @@
 //! - [`sse`]: incremental Server-Sent Events framer (pure parsing; bytes pass through unchanged).
 //! - [`usage`]: token usage from JSON bodies and SSE streams per provider, and estimates when it is missing.
 //! - [`gateway`]: the decisions (admit on headers, plan on body) over plain data.
+//! - [`metrics`]: per-request stat updates, tags encoded in Envoy stat names.
 //! - [`error`]: client-facing errors, rendered per dialect at one boundary.
 //! - [`filter`]: the per-request state machine, generic over [`host::Host`].
 //! - [`host`]: the only code that names `proxy_wasm`: the `Host` trait's wasm implementation
@@ -24,6 +25,7 @@ pub mod filter;
 pub mod gateway;
 pub mod host;
 pub mod keys;
+pub mod metrics;
 pub mod route;
 pub mod sse;
 pub mod usage;

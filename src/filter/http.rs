@@ -45,11 +45,23 @@ pub struct HttpFilter {
     usage_published: bool,
     /// Rewrites the response into the client's dialect when the provider speaks another.
     translator: Option<ResponseTranslator>,
+    /// Timings (host nanoseconds) and outcome, for metrics at the end.
+    started_nanos: u64,
+    first_byte_nanos: Option<u64>,
+    status: u16,
+    usage: Option<Usage>,
 }
 
 impl HttpFilter {
     pub fn new(config: Option<Rc<Config>>, context_id: u32, loaded_at: i64) -> HttpFilter {
-        HttpFilter { config, context_id, loaded_at, phase: Phase::Start, admission: None, plan: None, meter: None, usage_published: false, translator: None }
+        HttpFilter { config, context_id, loaded_at, phase: Phase::Start, admission: None, plan: None, meter: None,
+            usage_published: false,
+            translator: None,
+            started_nanos: 0,
+            first_byte_nanos: None,
+            status: 0,
+            usage: None,
+        }
     }
 
     /// The plan the request was forwarded with, if any.
@@ -61,6 +73,7 @@ impl HttpFilter {
         let Some(config) = self.config.clone() else {
             return self.reply(host, Dialect::OpenAiChat, &ApiError::new(ErrorKind::NotConfigured, "The gateway has no valid configuration."));
         };
+        self.started_nanos = host.now_nanos();
         let method = host.request_header(":method").unwrap_or_default();
         let path = host.request_header(":path").unwrap_or_default();
         let principals = match &config.auth.mode {
@@ -85,6 +98,7 @@ impl HttpFilter {
         if admission.endpoint == Endpoint::Models {
             let body = gateway::models_list(&config, &admission.identity, self.loaded_at);
             host.send_reply(200, &[("content-type", "application/json"), ("x-tollgate", crate::VERSION)], body.as_bytes());
+            self.status = 200;
             self.phase = Phase::Replied;
             return Flow::Pause;
         }
@@ -137,6 +151,7 @@ impl HttpFilter {
             host.set_response_header("x-tollgate-model", Some(&plan.upstream_model));
         }
         let status = host.response_header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
+        self.status = status;
         let content_type = host.response_header("content-type").unwrap_or_default();
         if let Some(t) = plan.translation {
             let created = host.now_nanos() / 1_000_000_000;
@@ -155,6 +170,9 @@ impl HttpFilter {
     /// Meters (and, across dialects, translates) the response: JSON bodies are held to their end
     /// and read once; SSE chunks are framed as they pass and never held back.
     pub fn on_response_body(&mut self, host: &mut impl Host, body_size: usize, end_of_stream: bool) -> Flow {
+        if body_size > 0 && self.first_byte_nanos.is_none() && self.plan.is_some() {
+            self.first_byte_nanos = Some(host.now_nanos());
+        }
         if self.meter.is_none() && self.translator.is_none() {
             return Flow::Continue;
         }
@@ -190,6 +208,42 @@ impl HttpFilter {
     /// produces a usage record, estimated where the provider reported nothing.
     pub fn on_log(&mut self, host: &mut impl Host) {
         self.finish_stream(host);
+        if self.phase == Phase::Start || self.config.is_none() {
+            return;
+        }
+        let config = self.config.clone();
+        let policy = match (&config, self.admission.as_ref().map(|a| &a.identity)) {
+            (Some(c), Some(Identity::Key(i))) => c.keys.get(*i),
+            _ => None,
+        };
+        let principal = policy.map_or("-", |p| p.tenant.as_deref().unwrap_or(&p.id));
+        let (model, provider) = match &self.plan {
+            // Exact routes report the model; globs and `provider/model` report the route, so
+            // client-chosen names cannot grow the number of stats without bound.
+            Some(p) => (p.route.as_deref().unwrap_or("provider-prefixed"), p.provider_name.as_str()),
+            None => ("-", "-"),
+        };
+        let now = host.now_nanos();
+        let ms = |from: u64, to: u64| to.checked_sub(from).map(|d| d / 1_000_000);
+        let duration_ms = ms(self.started_nanos, now);
+        let ttft_ms = self.first_byte_nanos.and_then(|t| ms(self.started_nanos, t));
+        let tps = match (self.usage, self.first_byte_nanos) {
+            (Some(u), Some(first)) if now > first && u.completion_tokens > 0 => Some(u.completion_tokens.saturating_mul(1_000_000_000) / (now - first).max(1)),
+            _ => None,
+        };
+        let record = crate::metrics::RequestRecord {
+            model,
+            provider,
+            principal,
+            status: self.status,
+            usage: self.usage,
+            duration_ms,
+            ttft_ms,
+            output_tokens_per_second: tps,
+        };
+        for m in crate::metrics::request_metrics(&record) {
+            host.emit(&m);
+        }
     }
 
     fn finish_stream(&mut self, host: &mut impl Host) {
@@ -204,6 +258,7 @@ impl HttpFilter {
 
     fn publish(&mut self, host: &mut impl Host, u: &Usage) {
         self.usage_published = true;
+        self.usage = Some(*u);
         let figures = [
             (FilterStateName::PromptTokens, u.prompt_tokens),
             (FilterStateName::CompletionTokens, u.completion_tokens),
@@ -249,6 +304,7 @@ impl HttpFilter {
     }
 
     fn reply(&mut self, host: &mut impl Host, dialect: Dialect, error: &ApiError) -> Flow {
+        self.status = error.status();
         let body = error.body(dialect);
         host.send_reply(error.status(), &[("content-type", "application/json"), ("x-tollgate", crate::VERSION)], body.as_bytes());
         self.phase = Phase::Replied;
@@ -392,6 +448,10 @@ mod tests {
         assert_eq!(h.filter_state["tollgate.completion_tokens"], "17");
         assert_eq!(h.filter_state["tollgate.cached_tokens"], "16");
         assert_eq!(h.filter_state["tollgate.usage_estimated"], "false");
+        f.on_log(&mut h);
+        let names: Vec<&str> = h.metrics.iter().map(|m| m.name.as_str()).collect();
+        assert!(names.contains(&"tollgate.model.gpt-4o-mini.provider.mock.tenant.acme.status.2xx.requests"), "{names:?}");
+        assert!(h.metrics.iter().any(|m| m.name.ends_with(".tokens.input") && m.value == 42));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub struct FakeHost {
     pub filter_state: BTreeMap<String, String>,
     pub properties: BTreeMap<String, Vec<String>>,
     pub now_nanos: u64,
+    pub metrics: Vec<crate::metrics::Metric>,
 }
 
 impl FakeHost {
@@ -73,6 +74,9 @@ impl Host for FakeHost {
     }
     fn set_filter_state(&mut self, name: &str, value: &str) {
         self.filter_state.insert(name.to_string(), value.to_string());
+    }
+    fn emit(&mut self, metric: &crate::metrics::Metric) {
+        self.metrics.push(metric.clone());
     }
     fn property_strings(&self, path: &[&str]) -> Vec<String> {
         self.properties.get(&path.join("/")).cloned().unwrap_or_default()

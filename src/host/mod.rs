@@ -36,6 +36,8 @@ pub trait Host {
     fn now_nanos(&self) -> u64;
     /// Writes filter state `wasm.<name>`, readable as `%FILTER_STATE(wasm.<name>:PLAIN)%`.
     fn set_filter_state(&mut self, name: &str, value: &str);
+    /// Applies one stat update (the metric is defined on first use).
+    fn emit(&mut self, metric: &crate::metrics::Metric);
     /// A property (e.g. dynamic metadata) as strings: a string leaf gives one value, a list of
     /// strings gives each; absent gives none.
     fn property_strings(&self, path: &[&str]) -> Vec<String>;

@@ -3,7 +3,20 @@
 use super::Host;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType};
+use crate::metrics::{Kind, Metric};
+use proxy_wasm::types::MetricType;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::time::UNIX_EPOCH;
+
+thread_local! {
+    /// Metric ids by name, defined once per VM.
+    static METRIC_IDS: RefCell<HashMap<String, u32>> = RefCell::new(HashMap::new());
+}
+
+/// Most distinct stat names one VM defines; past it, new names are dropped (and logged once),
+/// so a misbehaving config cannot exhaust Envoy's stat memory.
+const MAX_METRICS: usize = 10_000;
 
 /// The current HTTP stream, as seen through the proxy-wasm ABI.
 pub struct WasmHost;
@@ -96,6 +109,43 @@ impl Host for WasmHost {
     fn set_filter_state(&mut self, name: &str, value: &str) {
         if let Err(s) = hostcalls::set_property(vec![name], Some(value.as_bytes())) {
             warn("set_property", s);
+        }
+    }
+
+    fn emit(&mut self, metric: &Metric) {
+        let id = METRIC_IDS.with(|ids| {
+            let mut ids = ids.borrow_mut();
+            if let Some(id) = ids.get(&metric.name) {
+                return Some(*id);
+            }
+            if ids.len() >= MAX_METRICS {
+                return None;
+            }
+            let kind = match metric.kind {
+                Kind::Counter => MetricType::Counter,
+                Kind::Histogram => MetricType::Histogram,
+            };
+            match hostcalls::define_metric(kind, &metric.name) {
+                Ok(id) => {
+                    ids.insert(metric.name.clone(), id);
+                    if ids.len() == MAX_METRICS {
+                        log::warn!("tollgate: {MAX_METRICS} distinct stats defined; further ones are dropped");
+                    }
+                    Some(id)
+                }
+                Err(s) => {
+                    warn("define_metric", s);
+                    None
+                }
+            }
+        });
+        let Some(id) = id else { return };
+        let result = match metric.kind {
+            Kind::Counter => hostcalls::increment_metric(id, i64::try_from(metric.value).unwrap_or(i64::MAX)),
+            Kind::Histogram => hostcalls::record_metric(id, metric.value),
+        };
+        if let Err(s) = result {
+            warn("update_metric", s);
         }
     }
 

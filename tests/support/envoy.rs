@@ -194,6 +194,18 @@ impl Gateway<'_> {
         format!(
             r#"admin:
   address: {{ socket_address: {{ address: 127.0.0.1, port_value: 0 }} }}
+stats_flush_interval: 0.2s
+stats_config:
+  stats_tags:
+  # tollgate encodes tags in its stat names; these turn them into Prometheus labels.
+  - tag_name: model
+    regex: '^wasmcustom\.tollgate\.(model\.([^.]+)\.)'
+  - tag_name: provider
+    regex: '^wasmcustom\.tollgate\.model\.[^.]+\.(provider\.([^.]+)\.)'
+  - tag_name: tenant
+    regex: '^wasmcustom\.tollgate\.model\.[^.]+\.provider\.[^.]+\.(tenant\.([^.]+)\.)'
+  - tag_name: status_class
+    regex: '^wasmcustom\.tollgate\.model\.[^.]+\.provider\.[^.]+\.tenant\.[^.]+\.(status\.([^.]+)\.)'
 static_resources:
   listeners:
   - name: llm

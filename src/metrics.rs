@@ -1,0 +1,117 @@
+//! Per-request metrics as Envoy stat names. proxy-wasm stats have no labels, so tags are encoded
+//! in the name (`tollgate.model.<m>.provider.<p>.tenant.<t>.status.<c>.<metric>`) and Envoy's
+//! `stats_tags` (see `envoy/demo.yaml`) turns them back into Prometheus labels.
+
+use crate::usage::Usage;
+
+/// Counter or histogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Histogram,
+}
+
+/// One stat update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metric {
+    pub kind: Kind,
+    pub name: String,
+    pub value: u64,
+}
+
+/// What one finished request contributes.
+#[derive(Debug, Default)]
+pub struct RequestRecord<'a> {
+    pub model: &'a str,
+    pub provider: &'a str,
+    /// Tenant, else key id, else `-`.
+    pub principal: &'a str,
+    pub status: u16,
+    pub usage: Option<Usage>,
+    pub duration_ms: Option<u64>,
+    pub ttft_ms: Option<u64>,
+    pub output_tokens_per_second: Option<u64>,
+}
+
+/// Stat names may not contain `.` inside a tag value (it separates tags), nor characters Envoy
+/// or Prometheus would mangle; anything else becomes `_`. Empty becomes `-`.
+pub fn tag(value: &str) -> String {
+    let v: String = value.chars().take(64).map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    if v.is_empty() {
+        "-".to_string()
+    } else {
+        v
+    }
+}
+
+fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "none",
+    }
+}
+
+/// The stat updates for one request.
+pub fn request_metrics(r: &RequestRecord<'_>) -> Vec<Metric> {
+    let prefix = format!(
+        "tollgate.model.{}.provider.{}.tenant.{}.status.{}.",
+        tag(r.model),
+        tag(r.provider),
+        tag(r.principal),
+        status_class(r.status)
+    );
+    let counter = |n: &str, v: u64| Metric { kind: Kind::Counter, name: format!("{prefix}{n}"), value: v };
+    let hist = |n: &str, v: u64| Metric { kind: Kind::Histogram, name: format!("{prefix}{n}"), value: v };
+    let mut out = vec![counter("requests", 1)];
+    if let Some(u) = r.usage {
+        out.push(counter("tokens.input", u.prompt_tokens));
+        out.push(counter("tokens.output", u.completion_tokens));
+        out.push(counter("tokens.cached", u.cached_prompt_tokens));
+        out.push(counter("tokens.reasoning", u.reasoning_tokens));
+        if u.estimated {
+            out.push(counter("usage_estimated", 1));
+        }
+        out.push(hist("output_tokens", u.completion_tokens));
+    }
+    if let Some(d) = r.duration_ms {
+        out.push(hist("request_duration_ms", d));
+    }
+    if let Some(t) = r.ttft_ms {
+        out.push(hist("time_to_first_token_ms", t));
+    }
+    if let Some(t) = r.output_tokens_per_second {
+        out.push(hist("output_tokens_per_second", t));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn tags_are_safe() {
+        assert_eq!(tag("gpt-4.1-mini"), "gpt-4_1-mini");
+        assert_eq!(tag("claude 3/x"), "claude_3_x");
+        assert_eq!(tag(""), "-");
+    }
+
+    #[test]
+    fn names_carry_tags_and_values() {
+        let u = Usage { prompt_tokens: 42, completion_tokens: 17, cached_prompt_tokens: 16, ..Usage::default() };
+        let r = RequestRecord { model: "gpt-4o-mini", provider: "openai", principal: "acme", status: 200, usage: Some(u), duration_ms: Some(12), ..Default::default() };
+        let m = request_metrics(&r);
+        assert_eq!(m[0], Metric { kind: Kind::Counter, name: "tollgate.model.gpt-4o-mini.provider.openai.tenant.acme.status.2xx.requests".into(), value: 1 });
+        assert!(m.iter().any(|x| x.name.ends_with(".tokens.input") && x.value == 42));
+        assert!(m.iter().any(|x| x.name.ends_with(".request_duration_ms") && x.kind == Kind::Histogram));
+        let rejected = request_metrics(&RequestRecord { status: 401, ..Default::default() });
+        assert_eq!(rejected.len(), 1);
+        assert!(rejected[0].name.starts_with("tollgate.model.-.provider.-.tenant.-.status.4xx"));
+    }
+}
