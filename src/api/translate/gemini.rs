@@ -7,6 +7,7 @@
 //! number them `call_<index>`. The model is not part of the body (it goes in the URL).
 //! Fields Gemini cannot honour (`n > 1`, `logprobs`, audio, ...) are refused with a [`TranslateError`].
 
+use super::request::{refuse_common, unsupported};
 use super::TranslateError;
 use crate::api::anthropic::tool_input;
 use crate::api::openai::arguments_string;
@@ -63,29 +64,9 @@ pub fn chat_to_gemini(req: &Value) -> Result<Value, TranslateError> {
 }
 
 fn refuse_unsupported<'a>(get: &impl Fn(&str) -> Option<&'a Value>) -> Result<(), TranslateError> {
-    let unsupported = |param: &'static str, what: &str| Err(TranslateError::new(param, format!("{what} is not supported for this model.")));
-    if get("n").and_then(Value::as_u64).is_some_and(|n| n != 1) {
-        return unsupported("n", "`n` other than 1");
-    }
-    if get("logprobs").and_then(Value::as_bool) == Some(true) || get("top_logprobs").is_some() {
-        return unsupported("logprobs", "`logprobs`");
-    }
-    if get("audio").is_some() {
-        return unsupported("audio", "Audio output");
-    }
-    if get("modalities").and_then(Value::as_array).is_some_and(|m| m.iter().any(|x| x != "text")) {
-        return unsupported("modalities", "A modality other than text");
-    }
+    refuse_common(get)?;
     if get("response_format").and_then(|f| f.get("type")).and_then(Value::as_str).is_some_and(|t| t != "text" && t != "json_object") {
-        return unsupported("response_format", "`response_format` other than text or json_object");
-    }
-    for (param, what) in [("functions", "`functions` (use `tools`)"), ("function_call", "`function_call` (use `tool_choice`)"), ("prediction", "`prediction`"), ("web_search_options", "`web_search_options`"), ("reasoning_effort", "`reasoning_effort`")] {
-        if get(param).is_some() {
-            return unsupported(param, what);
-        }
-    }
-    if get("logit_bias").and_then(Value::as_object).is_some_and(|m| !m.is_empty()) {
-        return unsupported("logit_bias", "`logit_bias`");
+        return Err(unsupported("response_format", "`response_format` other than text or json_object"));
     }
     Ok(())
 }

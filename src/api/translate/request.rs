@@ -80,34 +80,44 @@ pub fn chat_to_messages(req: &Value, model: &str) -> Result<Value, TranslateErro
 }
 
 fn refuse_unsupported<'a>(get: &impl Fn(&str) -> Option<&'a Value>) -> Result<(), TranslateError> {
-    let unsupported = |param: &'static str, what: &str| Err(TranslateError::new(param, format!("{what} is not supported for this model.")));
-    if get("n").and_then(Value::as_u64).is_some_and(|n| n != 1) {
-        return unsupported("n", "`n` other than 1");
-    }
-    if get("logprobs").and_then(Value::as_bool) == Some(true) || get("top_logprobs").is_some() {
-        return unsupported("logprobs", "`logprobs`");
-    }
-    if get("audio").is_some() {
-        return unsupported("audio", "Audio output");
-    }
-    if get("modalities").and_then(Value::as_array).is_some_and(|m| m.iter().any(|x| x != "text")) {
-        return unsupported("modalities", "A modality other than text");
-    }
+    refuse_common(get)?;
     if get("response_format").is_some_and(|f| f.get("type").and_then(Value::as_str) != Some("text")) {
-        return unsupported("response_format", "`response_format` other than text");
-    }
-    for (param, what) in [("functions", "`functions` (use `tools`)"), ("function_call", "`function_call` (use `tool_choice`)"), ("prediction", "`prediction`"), ("web_search_options", "`web_search_options`"), ("reasoning_effort", "`reasoning_effort`")] {
-        if get(param).is_some() {
-            return unsupported(param, what);
-        }
-    }
-    if get("logit_bias").and_then(Value::as_object).is_some_and(|m| !m.is_empty()) {
-        return unsupported("logit_bias", "`logit_bias`");
+        return Err(unsupported("response_format", "`response_format` other than text"));
     }
     for param in ["frequency_penalty", "presence_penalty"] {
         if get(param).and_then(Value::as_f64).is_some_and(|p| p != 0.0) {
-            return unsupported(if param == "frequency_penalty" { "frequency_penalty" } else { "presence_penalty" }, &format!("`{param}`"));
+            return Err(unsupported(if param == "frequency_penalty" { "frequency_penalty" } else { "presence_penalty" }, &format!("`{param}`")));
         }
+    }
+    Ok(())
+}
+
+/// The refusal for an OpenAI request field a non-OpenAI provider cannot express.
+pub(super) fn unsupported(param: &'static str, what: &str) -> TranslateError {
+    TranslateError::new(param, format!("{what} is not supported for this model."))
+}
+
+/// OpenAI chat fields that no translated provider supports (shared by every OpenAI → X translation).
+pub(super) fn refuse_common<'a>(get: &impl Fn(&str) -> Option<&'a Value>) -> Result<(), TranslateError> {
+    if get("n").and_then(Value::as_u64).is_some_and(|n| n != 1) {
+        return Err(unsupported("n", "`n` other than 1"));
+    }
+    if get("logprobs").and_then(Value::as_bool) == Some(true) || get("top_logprobs").is_some() {
+        return Err(unsupported("logprobs", "`logprobs`"));
+    }
+    if get("audio").is_some() {
+        return Err(unsupported("audio", "Audio output"));
+    }
+    if get("modalities").and_then(Value::as_array).is_some_and(|m| m.iter().any(|x| x != "text")) {
+        return Err(unsupported("modalities", "A modality other than text"));
+    }
+    for (param, what) in [("functions", "`functions` (use `tools`)"), ("function_call", "`function_call` (use `tool_choice`)"), ("prediction", "`prediction`"), ("web_search_options", "`web_search_options`"), ("reasoning_effort", "`reasoning_effort`")] {
+        if get(param).is_some() {
+            return Err(unsupported(param, what));
+        }
+    }
+    if get("logit_bias").and_then(Value::as_object).is_some_and(|m| !m.is_empty()) {
+        return Err(unsupported("logit_bias", "`logit_bias`"));
     }
     Ok(())
 }
