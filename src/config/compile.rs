@@ -42,6 +42,8 @@ fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
     if dto.cluster_header.is_empty() || !is_header_name(&dto.cluster_header) {
         return Err(ConfigError::new("cluster_header", "must be a lower-case HTTP header name"));
     }
+    let pricing = super::pricing_dto::compile(dto.pricing)?;
+    let limits = super::limits_dto::compile(dto.limits, dto.accounting.enabled, !pricing.models.is_empty())?;
     if dto.max_request_bytes == 0 {
         return Err(ConfigError::new("max_request_bytes", "must be greater than 0"));
     }
@@ -54,6 +56,8 @@ fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
         max_request_bytes: dto.max_request_bytes,
         response_headers: dto.response_headers,
         accounting: dto.accounting.enabled,
+        pricing,
+        limits,
     })
 }
 

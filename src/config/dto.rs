@@ -31,6 +31,12 @@ pub struct ConfigDto {
     /// Token accounting on responses.
     #[serde(default)]
     pub accounting: AccountingDto,
+    /// Per-model prices for cost accounting (see `pricing_dto`).
+    #[serde(default)]
+    pub pricing: Option<super::pricing_dto::PricingDto>,
+    /// Rate limits, token and spend budgets, concurrency caps (see `limits_dto`).
+    #[serde(default)]
+    pub limits: Option<super::limits_dto::LimitsDto>,
 }
 
 #[derive(Debug, Deserialize)]

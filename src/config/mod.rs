@@ -3,6 +3,8 @@
 mod compile;
 mod dto;
 mod error;
+pub mod limits_dto;
+pub mod pricing_dto;
 mod runtime;
 mod time;
 

@@ -16,6 +16,10 @@ pub struct Config {
     pub response_headers: bool,
     /// Meter responses for token usage.
     pub accounting: bool,
+    /// Prices for cost accounting (empty: no cost is computed).
+    pub pricing: crate::usage::cost::PriceTable,
+    /// Rate limits and budgets (no rules: nothing is counted).
+    pub limits: crate::limits::Limits,
 }
 
 impl Config {

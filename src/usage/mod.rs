@@ -1,6 +1,7 @@
 //! Token usage: extraction from JSON bodies and SSE streams per provider, and estimation.
 
 pub mod estimate;
+pub mod cost;
 pub mod json;
 mod meter;
 mod model;

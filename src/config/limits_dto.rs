@@ -1,0 +1,179 @@
+//! `limits`: rate limits, token and spend budgets and concurrency caps, per key or tenant.
+
+use super::pricing_dto::decimal_micros;
+use super::ConfigError;
+use crate::limits::{Kind, Limits, Period, Rule, Scope, Window};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashSet;
+
+/// The limits section, e.g.
+/// `{"rules": [{"id": "team-tpm", "scope": "tenant", "kind": "tokens", "window": "minute", "limit": 100000}]}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsDto {
+    /// Completion tokens reserved for a request that sets no `max_tokens` /
+    /// `max_completion_tokens`.
+    #[serde(default = "default_completion_tokens")]
+    pub default_completion_tokens: u64,
+    /// The limits; a request must fit every one that applies to it.
+    #[serde(default)]
+    pub rules: Vec<RuleDto>,
+}
+
+/// One limit.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDto {
+    /// Stable, unique id (letters, digits, `-`, `_`): names the counter in shared data, so a
+    /// reload that keeps the id keeps the count.
+    pub id: String,
+    /// `key` (one counter per key id) or `tenant` (one per tenant, shared by its keys).
+    pub scope: String,
+    /// Only these key ids / tenants; default: every one.
+    #[serde(default)]
+    pub subjects: Vec<String>,
+    /// Only requests for this model (requested name, route or upstream model name).
+    #[serde(default)]
+    pub model: Option<String>,
+    /// `requests`, `tokens`, `spend` or `concurrency`.
+    pub kind: String,
+    /// `minute`, `hour`, `day` or `month`; not for `concurrency`.
+    #[serde(default)]
+    pub window: Option<String>,
+    /// `calendar` (resets at UTC boundaries, default) or `rolling` (sliding window).
+    #[serde(default = "default_align")]
+    pub align: String,
+    /// The cap: requests, tokens, concurrent requests, or for `spend` an amount of the pricing
+    /// currency (decimal number or string, e.g. `"25.50"`).
+    pub limit: Value,
+    /// Count and report what would be rejected, without rejecting.
+    #[serde(default)]
+    pub shadow: bool,
+}
+
+fn default_completion_tokens() -> u64 {
+    1024
+}
+fn default_align() -> String {
+    "calendar".to_string()
+}
+
+/// Compiles the rules; `priced` says whether a price table exists (spend limits need one).
+pub fn compile(dto: Option<LimitsDto>, accounting: bool, priced: bool) -> Result<Limits, ConfigError> {
+    let Some(dto) = dto else { return Ok(Limits::default()) };
+    let mut ids = HashSet::new();
+    let mut rules = Vec::with_capacity(dto.rules.len());
+    for (i, r) in dto.rules.into_iter().enumerate() {
+        let at = |f: &str| format!("limits.rules[{i}].{f}");
+        if r.id.is_empty() || !r.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(ConfigError::new(at("id"), "must be non-empty letters, digits, `-` or `_`"));
+        }
+        if !ids.insert(r.id.clone()) {
+            return Err(ConfigError::new(at("id"), format!("duplicate limit id `{}`", r.id)));
+        }
+        let scope = match r.scope.as_str() {
+            "key" => Scope::Key,
+            "tenant" => Scope::Tenant,
+            other => return Err(ConfigError::new(at("scope"), format!("unknown scope `{other}` (expected key or tenant)"))),
+        };
+        let kind = Kind::parse(&r.kind).ok_or_else(|| ConfigError::new(at("kind"), format!("unknown kind `{}` (expected requests, tokens, spend or concurrency)", r.kind)))?;
+        let rolling = match r.align.as_str() {
+            "calendar" => false,
+            "rolling" => true,
+            other => return Err(ConfigError::new(at("align"), format!("unknown alignment `{other}` (expected calendar or rolling)"))),
+        };
+        let window = match (kind, r.window.as_deref()) {
+            (Kind::Concurrency, None) => None,
+            (Kind::Concurrency, Some(_)) => return Err(ConfigError::new(at("window"), "concurrency limits have no window")),
+            (_, None) => return Err(ConfigError::new(at("window"), "is required (minute, hour, day or month)")),
+            (_, Some(w)) => {
+                let period = Period::parse(w).ok_or_else(|| ConfigError::new(at("window"), format!("unknown window `{w}` (expected minute, hour, day or month)")))?;
+                Some(Window { period, rolling })
+            }
+        };
+        let limit = match kind {
+            Kind::Spend => decimal_micros(&at("limit"), &r.limit)?,
+            _ => r.limit.as_u64().ok_or_else(|| ConfigError::new(at("limit"), "must be a non-negative integer"))?,
+        };
+        if matches!(kind, Kind::Tokens | Kind::Spend) && !accounting {
+            return Err(ConfigError::new(at("kind"), "token and spend limits settle with the metered usage: accounting must be enabled"));
+        }
+        if kind == Kind::Spend && !priced {
+            return Err(ConfigError::new(at("kind"), "spend limits need a `pricing` table"));
+        }
+        if r.subjects.iter().any(String::is_empty) {
+            return Err(ConfigError::new(at("subjects"), "must not contain empty names"));
+        }
+        if r.model.as_deref() == Some("") {
+            return Err(ConfigError::new(at("model"), "must not be empty"));
+        }
+        rules.push(Rule { id: r.id, scope, subjects: r.subjects, model: r.model, kind, window, limit, shadow: r.shadow });
+    }
+    Ok(Limits { rules, default_completion_tokens: dto.default_completion_tokens })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parse;
+    use crate::limits::Kind;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn limits(rules: &str) -> Result<crate::limits::Limits, crate::config::ConfigError> {
+        let json = format!(r#"{{"pricing": {{"models": {{"*": {{"input": 1, "output": 2}}}}}}, "limits": {{"rules": {rules}}}}}"#);
+        parse(json.as_bytes(), &|_| None).map(|c| c.limits)
+    }
+
+    #[test]
+    fn every_kind_compiles() {
+        let l = limits(
+            r#"[{"id": "rpm", "scope": "key", "kind": "requests", "window": "minute", "limit": 60},
+                {"id": "tpd", "scope": "tenant", "kind": "tokens", "window": "day", "align": "rolling", "limit": 100000, "model": "gpt-4o"},
+                {"id": "usd", "scope": "tenant", "kind": "spend", "window": "month", "limit": "25.50", "shadow": true},
+                {"id": "cc", "scope": "key", "kind": "concurrency", "limit": 4, "subjects": ["k1"]}]"#,
+        )
+        .unwrap();
+        assert_eq!(l.rules.len(), 4);
+        assert_eq!(l.rules[2].limit, 25_500_000);
+        assert_eq!(l.rules[2].kind, Kind::Spend);
+        assert!(l.rules[1].window.unwrap().rolling);
+        assert!(l.rules[3].window.is_none());
+        assert_eq!(l.default_completion_tokens, 1024);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let field = |rules: &str| limits(rules).unwrap_err().field;
+        assert_eq!(field(r#"[{"id": "a b", "scope": "key", "kind": "requests", "window": "minute", "limit": 1}]"#), "limits.rules[0].id");
+        assert_eq!(field(r#"[{"id": "a", "scope": "team", "kind": "requests", "window": "minute", "limit": 1}]"#), "limits.rules[0].scope");
+        assert_eq!(field(r#"[{"id": "a", "scope": "key", "kind": "bytes", "window": "minute", "limit": 1}]"#), "limits.rules[0].kind");
+        assert_eq!(field(r#"[{"id": "a", "scope": "key", "kind": "requests", "limit": 1}]"#), "limits.rules[0].window");
+        assert_eq!(field(r#"[{"id": "a", "scope": "key", "kind": "requests", "window": "week", "limit": 1}]"#), "limits.rules[0].window");
+        assert_eq!(field(r#"[{"id": "a", "scope": "key", "kind": "concurrency", "window": "day", "limit": 1}]"#), "limits.rules[0].window");
+        assert_eq!(field(r#"[{"id": "a", "scope": "key", "kind": "requests", "window": "day", "align": "sliding", "limit": 1}]"#), "limits.rules[0].align");
+        assert_eq!(field(r#"[{"id": "a", "scope": "key", "kind": "tokens", "window": "day", "limit": -1}]"#), "limits.rules[0].limit");
+        assert_eq!(field(r#"[{"id": "a", "scope": "key", "kind": "spend", "window": "day", "limit": "x"}]"#), "limits.rules[0].limit");
+        assert_eq!(
+            field(r#"[{"id": "a", "scope": "key", "kind": "requests", "window": "day", "limit": 1}, {"id": "a", "scope": "key", "kind": "requests", "window": "day", "limit": 1}]"#),
+            "limits.rules[1].id"
+        );
+        assert_eq!(field(r#"[{"id": "a", "scope": "key", "kind": "requests", "window": "day", "limit": 1, "burst": 2}]"#), "limits.rules[0].burst");
+        let no_prices = r#"{"limits": {"rules": [{"id": "a", "scope": "key", "kind": "spend", "window": "day", "limit": 1}]}}"#;
+        assert_eq!(parse(no_prices.as_bytes(), &|_| None).unwrap_err().field, "limits.rules[0].kind");
+        let no_accounting = r#"{"accounting": {"enabled": false}, "limits": {"rules": [{"id": "a", "scope": "key", "kind": "tokens", "window": "day", "limit": 1}]}}"#;
+        assert_eq!(parse(no_accounting.as_bytes(), &|_| None).unwrap_err().field, "limits.rules[0].kind");
+    }
+
+    #[test]
+    fn pricing_compiles_and_names_bad_fields() {
+        let c = parse(br#"{"pricing": {"currency": "EUR", "models": {"gpt-4o-mini": {"input": 0.15, "output": "0.60"}}}}"#, &|_| None).unwrap();
+        let p = c.pricing.price(&["gpt-4o-mini"]).unwrap();
+        assert_eq!((p.input, p.output, p.cached_input), (150_000, 600_000, 150_000));
+        assert_eq!(c.pricing.currency, "EUR");
+        let e = parse(br#"{"pricing": {"models": {"m": {"input": 1e-9, "output": 1}}}}"#, &|_| None).unwrap_err();
+        assert_eq!(e.field, "pricing.models.m.input");
+        let e = parse(br#"{"pricing": {"models": {"m": {"input": 1, "output": 1, "cached": 1}}}}"#, &|_| None).unwrap_err();
+        assert!(e.field.starts_with("pricing.models"), "{e:?}");
+    }
+}
