@@ -23,6 +23,12 @@ pub enum ErrorKind {
     ProviderUnavailable,
     /// The filter has no usable configuration.
     NotConfigured,
+    /// A request or token rate limit has no room for the request.
+    RateLimitExceeded,
+    /// A spend budget has no room for the request.
+    BudgetExceeded,
+    /// The caller already has as many requests in flight as allowed.
+    ConcurrencyLimitExceeded,
 }
 
 impl ErrorKind {
@@ -36,6 +42,7 @@ impl ErrorKind {
             ErrorKind::ModelNotFound | ErrorKind::UnknownEndpoint => 404,
             ErrorKind::MethodNotAllowed => 405,
             ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured => 503,
+            ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded => 429,
         }
     }
 
@@ -51,6 +58,9 @@ impl ErrorKind {
             ErrorKind::MethodNotAllowed => "method_not_allowed",
             ErrorKind::ProviderUnavailable => "provider_unavailable",
             ErrorKind::NotConfigured => "gateway_not_configured",
+            ErrorKind::RateLimitExceeded => "rate_limit_exceeded",
+            ErrorKind::BudgetExceeded => "budget_exceeded",
+            ErrorKind::ConcurrencyLimitExceeded => "concurrency_limit_exceeded",
         }
     }
 
@@ -60,6 +70,7 @@ impl ErrorKind {
             ErrorKind::InvalidApiKey => "authentication_error",
             ErrorKind::ModelNotAllowed => "permission_error",
             ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured => "api_error",
+            ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded => "rate_limit_error",
             _ => "invalid_request_error",
         }
     }
@@ -72,6 +83,7 @@ impl ErrorKind {
             ErrorKind::ModelNotFound | ErrorKind::UnknownEndpoint => "not_found_error",
             ErrorKind::BodyTooLarge => "request_too_large",
             ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured => "api_error",
+            ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded => "rate_limit_error",
             _ => "invalid_request_error",
         }
     }
@@ -84,11 +96,19 @@ pub struct ApiError {
     pub message: String,
     /// The request field at fault, when there is one (OpenAI `error.param`).
     pub param: Option<&'static str>,
+    /// Extra response headers (e.g. `retry-after`, `x-ratelimit-*`).
+    pub headers: Vec<(String, String)>,
 }
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError { kind, message: message.into(), param: None }
+        ApiError { kind, message: message.into(), param: None, headers: Vec::new() }
+    }
+
+    /// Adds a response header to the reply.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
     }
 
     pub fn with_param(mut self, param: &'static str) -> Self {
@@ -144,6 +164,19 @@ mod tests {
         assert_eq!(v["type"], "error");
         assert_eq!(v["error"]["type"], "authentication_error");
         assert_eq!(e.status(), 401);
+    }
+
+    #[test]
+    fn limit_kinds_are_429_with_distinct_codes() {
+        for (k, code) in [(ErrorKind::RateLimitExceeded, "rate_limit_exceeded"), (ErrorKind::BudgetExceeded, "budget_exceeded"), (ErrorKind::ConcurrencyLimitExceeded, "concurrency_limit_exceeded")] {
+            let e = ApiError::new(k, "slow down").with_header("retry-after", "3");
+            assert_eq!(e.status(), 429);
+            let v: serde_json::Value = serde_json::from_str(&e.body(Dialect::OpenAiChat)).unwrap();
+            assert_eq!(v["error"]["code"], code);
+            let v: serde_json::Value = serde_json::from_str(&e.body(Dialect::Anthropic)).unwrap();
+            assert_eq!(v["error"]["type"], "rate_limit_error");
+            assert_eq!(e.headers, vec![("retry-after".to_string(), "3".to_string())]);
+        }
     }
 
     #[test]

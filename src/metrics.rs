@@ -31,6 +31,8 @@ pub struct RequestRecord<'a> {
     pub duration_ms: Option<u64>,
     pub ttft_ms: Option<u64>,
     pub output_tokens_per_second: Option<u64>,
+    /// Cost in micro-units of the pricing currency.
+    pub cost_micros: Option<u64>,
 }
 
 /// Stat names may not contain `.` inside a tag value (it separates tags), nor characters Envoy
@@ -77,6 +79,9 @@ pub fn request_metrics(r: &RequestRecord<'_>) -> Vec<Metric> {
         }
         out.push(hist("output_tokens", u.completion_tokens));
     }
+    if let Some(c) = r.cost_micros {
+        out.push(counter("cost_micros", c));
+    }
     if let Some(d) = r.duration_ms {
         out.push(hist("request_duration_ms", d));
     }
@@ -110,6 +115,9 @@ mod tests {
         assert_eq!(m[0], Metric { kind: Kind::Counter, name: "tollgate.model.gpt-4o-mini.provider.openai.tenant.acme.status.2xx.requests".into(), value: 1 });
         assert!(m.iter().any(|x| x.name.ends_with(".tokens.input") && x.value == 42));
         assert!(m.iter().any(|x| x.name.ends_with(".request_duration_ms") && x.kind == Kind::Histogram));
+        assert!(!m.iter().any(|x| x.name.ends_with(".cost_micros")), "no price, no cost");
+        let priced = request_metrics(&RequestRecord { cost_micros: Some(68_000), ..r });
+        assert!(priced.iter().any(|x| x.name == "tollgate.model.gpt-4o-mini.provider.openai.tenant.acme.status.2xx.cost_micros" && x.value == 68_000));
         let rejected = request_metrics(&RequestRecord { status: 401, ..Default::default() });
         assert_eq!(rejected.len(), 1);
         assert!(rejected[0].name.starts_with("tollgate.model.-.provider.-.tenant.-.status.4xx"));

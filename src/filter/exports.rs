@@ -15,6 +15,8 @@ pub enum FilterStateName {
     TotalTokens,
     /// `true` when any usage figure is the gateway's estimate.
     UsageEstimated,
+    /// Cost in micro-units of the pricing currency (set when the model has a price).
+    CostMicros,
 }
 
 impl FilterStateName {
@@ -31,6 +33,7 @@ impl FilterStateName {
             FilterStateName::ReasoningTokens => "tollgate.reasoning_tokens",
             FilterStateName::TotalTokens => "tollgate.total_tokens",
             FilterStateName::UsageEstimated => "tollgate.usage_estimated",
+            FilterStateName::CostMicros => "tollgate.cost_micros",
         }
     }
 }

@@ -50,6 +50,10 @@ pub struct HttpFilter {
     first_byte_nanos: Option<u64>,
     status: u16,
     usage: Option<Usage>,
+    /// Cost of `usage` in micro-units, when the model has a price.
+    cost_micros: Option<u64>,
+    /// Limit reservations to settle at the end.
+    limits: super::limits::LimitGuard,
 }
 
 impl HttpFilter {
@@ -61,6 +65,8 @@ impl HttpFilter {
             first_byte_nanos: None,
             status: 0,
             usage: None,
+            cost_micros: None,
+            limits: super::limits::LimitGuard::default(),
         }
     }
 
@@ -137,6 +143,9 @@ impl HttpFilter {
             Ok(p) => p,
             Err(e) => return self.reply(host, dialect, &e),
         };
+        if let Err(e) = self.limits.reserve(host, &config, &admission, &plan, &body) {
+            return self.reply(host, dialect, &e);
+        }
         self.apply(host, &config, &admission, &plan, body_size);
         self.plan = Some(plan);
         self.phase = Phase::Forwarded;
@@ -145,6 +154,7 @@ impl HttpFilter {
 
     pub fn on_response_headers(&mut self, host: &mut impl Host) -> Flow {
         let Some(plan) = &self.plan else { return Flow::Continue };
+        self.limits.response_headers(host);
         if self.config.as_ref().is_some_and(|c| c.response_headers) {
             host.set_response_header("x-tollgate", Some(crate::VERSION));
             host.set_response_header("x-tollgate-provider", Some(&plan.provider_name));
@@ -208,6 +218,9 @@ impl HttpFilter {
     /// produces a usage record, estimated where the provider reported nothing.
     pub fn on_log(&mut self, host: &mut impl Host) {
         self.finish_stream(host);
+        if let Some(c) = self.config.clone() {
+            self.limits.settle(host, &c, self.usage.as_ref(), self.cost_micros);
+        }
         if self.phase == Phase::Start || self.config.is_none() {
             return;
         }
@@ -240,6 +253,7 @@ impl HttpFilter {
             duration_ms,
             ttft_ms,
             output_tokens_per_second: tps,
+            cost_micros: self.cost_micros,
         };
         for m in crate::metrics::request_metrics(&record) {
             host.emit(&m);
@@ -270,6 +284,15 @@ impl HttpFilter {
             host.set_filter_state(name.as_str(), &value.to_string());
         }
         host.set_filter_state(FilterStateName::UsageEstimated.as_str(), if u.estimated { "true" } else { "false" });
+        let price = match (&self.config, &self.plan) {
+            (Some(c), Some(p)) => c.pricing.price(&[p.upstream_model.as_str(), p.requested_model.as_str(), p.route.as_deref().unwrap_or_default()]).copied(),
+            _ => None,
+        };
+        if let Some(price) = price {
+            let cost = price.cost_micros(u);
+            self.cost_micros = Some(cost);
+            host.set_filter_state(FilterStateName::CostMicros.as_str(), &cost.to_string());
+        }
     }
 
     fn apply(&self, host: &mut impl Host, config: &Config, admission: &Admission, plan: &Plan, body_size: usize) {
@@ -306,7 +329,9 @@ impl HttpFilter {
     fn reply(&mut self, host: &mut impl Host, dialect: Dialect, error: &ApiError) -> Flow {
         self.status = error.status();
         let body = error.body(dialect);
-        host.send_reply(error.status(), &[("content-type", "application/json"), ("x-tollgate", crate::VERSION)], body.as_bytes());
+        let mut headers = vec![("content-type", "application/json"), ("x-tollgate", crate::VERSION)];
+        headers.extend(error.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        host.send_reply(error.status(), &headers, body.as_bytes());
         self.phase = Phase::Replied;
         Flow::Pause
     }

@@ -2,6 +2,7 @@
 
 mod exports;
 mod http;
+mod limits;
 
 pub use exports::FilterStateName;
 pub use http::{Flow, HttpFilter};

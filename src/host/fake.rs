@@ -15,6 +15,8 @@ pub struct FakeHost {
     pub properties: BTreeMap<String, Vec<String>>,
     pub now_nanos: u64,
     pub metrics: Vec<crate::metrics::Metric>,
+    /// Shared data; clone one store into several hosts to share counters between requests.
+    pub shared: crate::limits::MemStore,
 }
 
 impl FakeHost {
@@ -80,5 +82,11 @@ impl Host for FakeHost {
     }
     fn property_strings(&self, path: &[&str]) -> Vec<String> {
         self.properties.get(&path.join("/")).cloned().unwrap_or_default()
+    }
+    fn shared_get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), crate::limits::StoreError> {
+        crate::limits::SharedStore::get(&self.shared, key)
+    }
+    fn shared_set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), crate::limits::StoreError> {
+        crate::limits::SharedStore::set(&mut self.shared, key, value, cas)
     }
 }

@@ -41,4 +41,10 @@ pub trait Host {
     /// A property (e.g. dynamic metadata) as strings: a string leaf gives one value, a list of
     /// strings gives each; absent gives none.
     fn property_strings(&self, path: &[&str]) -> Vec<String>;
+    /// Shared data (one store per `vm_id`, shared by all worker threads): the value and its cas
+    /// token, `(None, None)` when the key does not exist.
+    fn shared_get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), crate::limits::StoreError>;
+    /// Writes shared data if the key's cas still equals `cas` (0: unconditionally; a missing
+    /// key is always created). `Err(CasMismatch)` is a normal outcome: read again and retry.
+    fn shared_set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), crate::limits::StoreError>;
 }

@@ -4,7 +4,8 @@ use super::Host;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType};
 use crate::metrics::{Kind, Metric};
-use proxy_wasm::types::MetricType;
+use crate::limits::StoreError;
+use proxy_wasm::types::{MetricType, Status};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::UNIX_EPOCH;
@@ -146,6 +147,27 @@ impl Host for WasmHost {
         };
         if let Err(s) = result {
             warn("update_metric", s);
+        }
+    }
+
+    fn shared_get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), StoreError> {
+        match hostcalls::get_shared_data(key) {
+            Ok(v) => Ok(v),
+            Err(s) => {
+                warn("get_shared_data", s);
+                Err(StoreError::Unavailable)
+            }
+        }
+    }
+
+    fn shared_set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), StoreError> {
+        match hostcalls::set_shared_data(key, Some(value), (cas != 0).then_some(cas)) {
+            Ok(()) => Ok(()),
+            Err(Status::CasMismatch) => Err(StoreError::CasMismatch),
+            Err(s) => {
+                warn("set_shared_data", s);
+                Err(StoreError::Unavailable)
+            }
         }
     }
 
