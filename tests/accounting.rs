@@ -13,7 +13,9 @@ fn gateway(openai: &MockProvider, anthropic: &MockProvider) -> Envoy {
                                   {"name": "anthropic", "kind": "anthropic", "cluster": "anthropic"}],
                      "models": [{"name": "gpt-*", "targets": [{"provider": "openai"}]},
                                 {"name": "claude-*", "targets": [{"provider": "anthropic"}]}],
-                     "auth": {"mode": "none"}}"#;
+                     "auth": {"mode": "none"},
+                     "pricing": {"currency": "USD", "models": {"gpt-*": {"input": 2.50, "output": 10, "cached_input": "1.25"},
+                                                               "claude-*": {"input": 3, "output": 15, "cached_input": 0.30}}}}"#;
     let clusters = [("openai", openai.port()), ("anthropic", anthropic.port())];
     Envoy::start(&Gateway { config, clusters: &clusters, pre_filters: "", env_keys: &[] }.yaml())
 }
@@ -50,6 +52,19 @@ fn json_responses_give_exact_usage_per_dialect() {
     let prompt = ANTHROPIC_INPUT_TOKENS + ANTHROPIC_CACHE_CREATION_INPUT_TOKENS + ANTHROPIC_CACHE_READ_INPUT_TOKENS;
     assert_eq!((num(a, "prompt_tokens"), num(a, "completion_tokens"), num(a, "cached_tokens")), (prompt, ANTHROPIC_OUTPUT_TOKENS, ANTHROPIC_CACHE_READ_INPUT_TOKENS));
     assert_eq!(num(a, "total_tokens"), prompt + ANTHROPIC_OUTPUT_TOKENS);
+    // Cost in micro-USD, cached tokens at the cached rate, rounded up once per request:
+    // OpenAI (42 - 16) * 2.50 + 16 * 1.25 + 17 * 10 = 255 micros;
+    // Anthropic (107 - 64) * 3 + 64 * 0.30 + 19 * 15 = 433.2 → 434 micros.
+    assert_eq!(num(o, "cost_micros"), 255);
+    assert_eq!(num(a, "cost_micros"), 434);
+    let want = "tollgate.model.gpt-_.provider.openai.tenant.-.status.2xx.cost_micros: 255";
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let mut stats = String::new();
+    while !stats.contains(want) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        stats = envoy.admin("/stats?filter=cost_micros").unwrap_or_default();
+    }
+    assert!(stats.contains(want), "{stats}");
 }
 
 #[test]

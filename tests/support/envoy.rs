@@ -60,8 +60,20 @@ impl Envoy {
         }
     }
 
+    /// Starts Envoy with `workers` worker threads (`--concurrency`).
+    pub fn start_with_workers(yaml: &str, workers: u32) -> Envoy {
+        match Self::try_start_with(yaml, &[], workers) {
+            Ok(e) => e,
+            Err(e) => panic!("envoy did not start:\n{}", e.log),
+        }
+    }
+
     /// Starts Envoy; `Err` carries the log when it exits or never binds its listener.
     pub fn try_start(yaml: &str, env: &[(&str, &str)]) -> Result<Envoy, StartError> {
+        Self::try_start_with(yaml, env, 1)
+    }
+
+    fn try_start_with(yaml: &str, env: &[(&str, &str)], workers: u32) -> Result<Envoy, StartError> {
         let dir = scratch_dir();
         let cfg = dir.join("envoy.yaml");
         fs::write(&cfg, yaml).unwrap();
@@ -72,7 +84,7 @@ impl Envoy {
         cmd.current_dir(repo())
             .arg("-c")
             .arg(&cfg)
-            .args(["--disable-hot-restart", "--concurrency", "1", "-l", "info", "--file-flush-interval-msec", "100", "--base-id"])
+            .args(["--disable-hot-restart", "--concurrency", &workers.to_string(), "-l", "info", "--file-flush-interval-msec", "100", "--base-id"])
             .arg(base_id.to_string())
             .arg("--admin-address-path")
             .arg(&admin_file)
@@ -236,6 +248,7 @@ static_resources:
                   reasoning_tokens: "%FILTER_STATE(wasm.tollgate.reasoning_tokens:PLAIN)%"
                   total_tokens: "%FILTER_STATE(wasm.tollgate.total_tokens:PLAIN)%"
                   usage_estimated: "%FILTER_STATE(wasm.tollgate.usage_estimated:PLAIN)%"
+                  cost_micros: "%FILTER_STATE(wasm.tollgate.cost_micros:PLAIN)%"
           route_config:
             virtual_hosts:
             - name: llm
