@@ -4,3 +4,4 @@
 pub mod envoy;
 pub mod http_client;
 pub mod mock_provider;
+pub mod rls;
