@@ -18,7 +18,7 @@ LISTEN_PORT ?= 10000
 ADMIN_PORT  ?= 9901
 MOCK_PORT   ?= 18080
 
-.PHONY: all build envoy tools test unit wasm-test lint integration validate-bench run bench bench-keys keygen clean
+.PHONY: all build envoy tools test unit wasm-test lint integration validate-bench run bench bench-keys bench-limits keygen clean
 
 all: build
 
@@ -62,6 +62,15 @@ run: build envoy
 
 bench: build envoy
 	$(PYTHON) bench/run.py
+
+# Limits on vs off (same pricing; four limits on one hot key and tenant), at 1 and 2 workers.
+bench-limits: build envoy
+	$(PYTHON) bench/run.py --workers 1 --rounds 3 --duration 5 --baseline limits-off --out bench/results/limits-w1.md \
+	  --variant name=limits-off,wasm=$(WASM),config=bench/tollgate-config-limits-off.json,root_id=tollgate \
+	  --variant name=limits-on,wasm=$(WASM),config=bench/tollgate-config-limits.json,root_id=tollgate
+	$(PYTHON) bench/run.py --workers 2 --rounds 3 --duration 5 --baseline limits-off --out bench/results/limits-w2.md \
+	  --variant name=limits-off,wasm=$(WASM),config=bench/tollgate-config-limits-off.json,root_id=tollgate \
+	  --variant name=limits-on,wasm=$(WASM),config=bench/tollgate-config-limits.json,root_id=tollgate
 
 bench-keys: build envoy
 	$(PYTHON) bench/keys.py

@@ -763,10 +763,37 @@ def write_markdown(path: Path, rows, variants, args, meta: dict) -> None:
     for v in variants:
         cells = [f"{r['rps']:.0f} ({r['p50']:.3f} / {r['p99']:.3f})" for r in v.rounds]
         lines.append(f"| {v.name} | " + " | ".join(cells) + " |")
+    stats = meta.get("limit_stats") or {}
+    if any(stats.values()):
+        lines += ["", "Limit counters after the run (CAS conflicts per shared-data update):", ""]
+        lines += ["| variant | counter updates | CAS conflicts | conflicts per update |", "|---|---:|---:|---:|"]
+        for name, st in stats.items():
+            if st:
+                upd, conf = st.get("tollgate.limits.counter_updates", 0), st.get("tollgate.limits.cas_conflicts", 0)
+                lines.append(f"| {name} | {upd} | {conf} | {conf / upd if upd else 0:.5f} |")
     if meta.get("warnings"):
         lines += ["", "**Warnings:**", ""] + [f"- {w}" for w in meta["warnings"]]
     lines.append("")
     path.write_text("\n".join(lines))
+
+
+def limit_stats(v: Variant) -> dict[str, int]:
+    """tollgate's limit counters (`tollgate.limits.*`) from the variant's Envoy, summed by name."""
+    if not v.admin:
+        return {}
+    try:
+        st, body = http_get(f"http://{v.admin}/stats?filter=tollgate\\.limits")
+    except OSError:
+        return {}
+    out: dict[str, int] = {}
+    if st != 200:
+        return out
+    for line in body.decode(errors="replace").splitlines():
+        name, _, value = line.rpartition(": ")
+        if name and value.isdigit():
+            key = name.removeprefix("wasmcustom.")
+            out[key] = out.get(key, 0) + int(value)
+    return out
 
 
 def tool_version(argv: list[str]) -> str:
@@ -908,9 +935,13 @@ def main() -> int:
             "body_len": len(body),
             "resp_len": len(json.dumps(UPSTREAM_RESPONSE, separators=(",", ":"))),
             "warnings": warnings,
+            "limit_stats": {v.name: limit_stats(v) for v in variants},
         }
         print()
         print(text_table(rows))
+        for name, st in meta["limit_stats"].items():
+            if st:
+                print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in sorted(st.items())))
         for w in warnings:
             print(f"warning: {w}")
         out = Path(args.out)
