@@ -235,3 +235,50 @@ fn concurrent_requests_on_two_workers_admit_exactly_the_budget() {
     assert_eq!(r.header("x-ratelimit-remaining-tokens"), Some((limit - used - e).to_string().as_str()));
     assert_eq!(stat(&envoy, "tollgate.limits.tokens.rejected"), (N as u64) - K);
 }
+
+/// Counters live in shared data, which belongs to the process and the `vm_id`: a listener
+/// config reload (LDS from a file, with a changed tollgate config) keeps them.
+#[test]
+fn counters_survive_a_config_reload() {
+    let mock = MockProvider::start();
+    let rules = r#"[{"id": "rpd", "scope": "key", "kind": "requests", "window": "day", "limit": 2}]"#;
+    let render = |extra_key: &str| {
+        let config = config(&[("r1", "acme"), (extra_key, "other")], rules);
+        let clusters = [("openai", mock.port()), ("anthropic", mock.port())];
+        Gateway { config: &config, clusters: &clusters, pre_filters: "", env_keys: &[] }.yaml()
+    };
+    // The same bootstrap, with the listener moved to a file-based LDS resource.
+    let split = |yaml: &str| -> (String, String) {
+        let (head, rest) = yaml.split_once("  listeners:\n").unwrap();
+        let (listener, clusters) = rest.split_once("  clusters:\n").unwrap();
+        let dedented: String = listener.lines().map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l))).collect();
+        let resource = dedented.replacen("- name: llm\n", "- \"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: llm\n", 1);
+        (format!("resources:\n{resource}"), format!("{head}  clusters:\n{clusters}"))
+    };
+    let dir = std::env::temp_dir().join(format!("tollgate-lds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let lds = dir.join("lds.yaml");
+    let (listener, bootstrap) = split(&render("x1"));
+    std::fs::write(&lds, &listener).unwrap();
+    let bootstrap = bootstrap.replacen(
+        "static_resources:\n",
+        &format!("node: {{ id: tollgate-test, cluster: tollgate-test }}\ndynamic_resources:\n  lds_config:\n    resource_api_version: V3\n    path_config_source: {{ path: {} }}\nstatic_resources:\n", lds.display()),
+        1,
+    );
+    let envoy = Envoy::start(&bootstrap);
+    assert_eq!(call(&envoy, "r1", "gpt-4o-mini", &[]).status, 200);
+    assert_eq!(call(&envoy, "r1", "gpt-4o-mini", &[]).status, 200);
+    // Reload: a new tollgate config (another key added) through an atomic file swap.
+    let (listener2, _) = split(&render("x2"));
+    let tmp = dir.join("lds.yaml.tmp");
+    std::fs::write(&tmp, listener2).unwrap();
+    std::fs::rename(&tmp, &lds).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while call(&envoy, "x2", "gpt-4o-mini", &[]).status == 401 {
+        assert!(Instant::now() < deadline, "the reload did not take: {}", envoy.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let r = call(&envoy, "r1", "gpt-4o-mini", &[]);
+    assert_eq!((r.status, code(&r).as_str()), (429, "rate_limit_exceeded"), "the count of 2 survived the reload");
+    let _ = std::fs::remove_dir_all(&dir);
+}
