@@ -284,13 +284,8 @@ impl HttpFilter {
             host.set_filter_state(name.as_str(), &value.to_string());
         }
         host.set_filter_state(FilterStateName::UsageEstimated.as_str(), if u.estimated { "true" } else { "false" });
-        let price = match (&self.config, &self.plan) {
-            (Some(c), Some(p)) => c.pricing.price(&[p.upstream_model.as_str(), p.requested_model.as_str(), p.route.as_deref().unwrap_or_default()]).copied(),
-            _ => None,
-        };
-        if let Some(price) = price {
-            let cost = price.cost_micros(u);
-            self.cost_micros = Some(cost);
+        self.cost_micros = super::cost::cost_of(self.config.as_deref(), self.plan.as_ref(), u);
+        if let Some(cost) = self.cost_micros {
             host.set_filter_state(FilterStateName::CostMicros.as_str(), &cost.to_string());
         }
     }

@@ -45,7 +45,7 @@ impl LimitGuard {
             Identity::Key(i) => config.keys.get(i),
             Identity::Anonymous => None,
         };
-        let models: Vec<&str> = [Some(plan.upstream_model.as_str()), Some(plan.requested_model.as_str()), plan.route.as_deref()].into_iter().flatten().collect();
+        let models = super::cost::model_names(plan);
         let who = Who { key: policy.map_or("-", |p| p.id.as_str()), tenant: policy.and_then(|p| p.tenant.as_deref()), models: &models };
         let estimate = if limits.needs_estimate(&who) { estimate(config, admission.endpoint, &models, body) } else { Amounts::default() };
         let now = host.now_nanos() / 1_000_000_000;
