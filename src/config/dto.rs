@@ -31,6 +31,10 @@ pub struct ConfigDto {
     /// Token accounting on responses.
     #[serde(default)]
     pub accounting: AccountingDto,
+    /// Where this instance runs: `downstream` (the listener's HTTP filter, default) or
+    /// `upstream` (an upstream HTTP filter on a failover cluster, rewriting each attempt).
+    #[serde(default = "default_role")]
+    pub role: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,6 +84,10 @@ pub struct ModelDto {
     /// Tried in order after the chosen target fails.
     #[serde(default)]
     pub fallbacks: Vec<TargetDto>,
+    /// Runtime failover: send requests to this Envoy cluster (an aggregate of the provider
+    /// clusters, with a retry policy) and let the `upstream` role rewrite each attempt.
+    #[serde(default)]
+    pub failover_cluster: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,6 +178,9 @@ pub struct KeyDto {
     pub labels: BTreeMap<String, String>,
 }
 
+fn default_role() -> String {
+    "downstream".to_string()
+}
 fn default_cluster_header() -> String {
     "x-tollgate-cluster".to_string()
 }

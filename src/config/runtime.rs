@@ -7,6 +7,8 @@ use std::fmt;
 /// The compiled configuration.
 #[derive(Debug)]
 pub struct Config {
+    /// Where this instance runs in Envoy's filter chains.
+    pub role: Role,
     pub providers: Vec<Provider>,
     pub router: Router,
     pub auth: Auth,
@@ -22,6 +24,16 @@ impl Config {
     pub fn provider(&self, idx: usize) -> Option<&Provider> {
         self.providers.get(idx)
     }
+}
+
+/// Where an instance of the module runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The listener's HTTP filter: keys, routing, redaction, limits, accounting.
+    Downstream,
+    /// An upstream HTTP filter on a failover cluster: rewrites each attempt for the provider
+    /// it reaches (from the endpoint's `tollgate.provider` metadata).
+    Upstream,
 }
 
 /// An API family a provider speaks.

@@ -15,6 +15,10 @@ pub enum FilterStateName {
     TotalTokens,
     /// `true` when any usage figure is the gateway's estimate.
     UsageEstimated,
+    /// `true` when a failover route was answered by another provider than the first attempt's.
+    FailedOver,
+    /// The plan the upstream role rewrites each failover attempt from (internal).
+    Handoff,
 }
 
 impl FilterStateName {
@@ -31,6 +35,8 @@ impl FilterStateName {
             FilterStateName::ReasoningTokens => "tollgate.reasoning_tokens",
             FilterStateName::TotalTokens => "tollgate.total_tokens",
             FilterStateName::UsageEstimated => "tollgate.usage_estimated",
+            FilterStateName::FailedOver => "tollgate.failed_over",
+            FilterStateName::Handoff => "tollgate.handoff",
         }
     }
 }

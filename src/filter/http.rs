@@ -144,6 +144,9 @@ impl HttpFilter {
     }
 
     pub fn on_response_headers(&mut self, host: &mut impl Host) -> Flow {
+        if self.plan.as_ref().is_some_and(|p| p.failover.is_some()) {
+            self.note_attempt(host);
+        }
         let Some(plan) = &self.plan else { return Flow::Continue };
         if self.config.as_ref().is_some_and(|c| c.response_headers) {
             host.set_response_header("x-tollgate", Some(crate::VERSION));
@@ -246,6 +249,34 @@ impl HttpFilter {
         }
     }
 
+    /// Failover: the upstream role names the provider that answered; the response is then
+    /// translated and metered for that provider.
+    fn note_attempt(&mut self, host: &mut impl Host) {
+        let answered = host.response_header(gateway::ATTEMPT_HEADER);
+        host.set_response_header(gateway::ATTEMPT_HEADER, None);
+        let (Some(config), Some(admission), Some(plan)) = (self.config.clone(), self.admission.as_ref(), self.plan.as_mut()) else {
+            return;
+        };
+        let Some(name) = answered else {
+            // Envoy's own reply (no healthy upstream, timeout): nothing to translate.
+            plan.translation = None;
+            return;
+        };
+        let Some((idx, provider)) = config.providers.iter().enumerate().find(|(_, p)| p.name == name) else { return };
+        plan.provider = idx;
+        plan.provider_kind = provider.kind;
+        plan.translation = gateway::translation(admission.endpoint, provider.kind).ok().flatten();
+        if let Some(a) = plan.failover.as_ref().and_then(|f| f.attempts.iter().find(|a| a.provider == idx)) {
+            plan.upstream_model = a.model.clone();
+        }
+        if plan.provider_name != name {
+            plan.provider_name = name;
+            host.set_filter_state(FilterStateName::Provider.as_str(), &plan.provider_name);
+            host.set_filter_state(FilterStateName::UpstreamModel.as_str(), &plan.upstream_model);
+            host.set_filter_state(FilterStateName::FailedOver.as_str(), "true");
+        }
+    }
+
     fn finish_stream(&mut self, host: &mut impl Host) {
         if self.usage_published {
             return;
@@ -274,15 +305,23 @@ impl HttpFilter {
 
     fn apply(&self, host: &mut impl Host, config: &Config, admission: &Admission, plan: &Plan, body_size: usize) {
         host.set_request_header(&config.cluster_header, Some(&plan.cluster));
-        host.set_request_header(":path", Some(&plan.path));
-        if let Some(a) = &plan.authority {
-            host.set_request_header(":authority", Some(a));
-        }
-        if let Some(c) = &plan.credential {
-            host.set_request_header(c.header, Some(&c.value));
-        }
-        if plan.provider_kind == ProviderKind::Anthropic && host.request_header("anthropic-version").is_none() {
-            host.set_request_header("anthropic-version", Some("2023-06-01"));
+        if let Some(f) = &plan.failover {
+            // The upstream role sets path, authority and credential per attempt.
+            let mut handoff = f.handoff.clone();
+            handoff.path = host.request_header(":path").unwrap_or_default();
+            handoff.authority = host.request_header(":authority").unwrap_or_default();
+            host.set_filter_state(FilterStateName::Handoff.as_str(), &handoff.encode());
+        } else {
+            host.set_request_header(":path", Some(&plan.path));
+            if let Some(a) = &plan.authority {
+                host.set_request_header(":authority", Some(a));
+            }
+            if let Some(c) = &plan.credential {
+                host.set_request_header(c.header, Some(&c.value));
+            }
+            if plan.provider_kind == ProviderKind::Anthropic && host.request_header("anthropic-version").is_none() {
+                host.set_request_header("anthropic-version", Some("2023-06-01"));
+            }
         }
         if let Some(b) = &plan.body {
             host.replace_request_body(body_size, b);

@@ -2,6 +2,8 @@
 
 mod exports;
 mod http;
+mod upstream;
 
 pub use exports::FilterStateName;
 pub use http::{Flow, HttpFilter};
+pub use upstream::UpstreamFilter;

@@ -2,8 +2,8 @@
 
 use super::wasm::WasmHost;
 use super::Host;
-use crate::config::{self, Config};
-use crate::filter::{Flow, HttpFilter};
+use crate::config::{self, Config, Role};
+use crate::filter::{Flow, HttpFilter, UpstreamFilter};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel};
@@ -40,8 +40,9 @@ impl RootContext for Root {
                     }
                 }
                 log::info!(
-                    "tollgate {} configured: {} providers, {} keys",
+                    "tollgate {} configured ({:?} role): {} providers, {} keys",
                     crate::VERSION,
+                    c.role,
                     c.providers.len(),
                     c.keys.len()
                 );
@@ -57,6 +58,9 @@ impl RootContext for Root {
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        if self.config.as_ref().is_some_and(|c| c.role == Role::Upstream) {
+            return Some(Box::new(Upstream { filter: UpstreamFilter::new(self.config.clone(), context_id) }));
+        }
         Some(Box::new(Http { filter: HttpFilter::new(self.config.clone(), context_id, self.loaded_at) }))
     }
 
@@ -97,5 +101,26 @@ impl HttpContext for Http {
 
     fn on_log(&mut self) {
         self.filter.on_log(&mut WasmHost);
+    }
+}
+
+/// The `upstream` role: one context per attempt.
+struct Upstream {
+    filter: UpstreamFilter,
+}
+
+impl Context for Upstream {}
+
+impl HttpContext for Upstream {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        action(self.filter.on_request_headers(&mut WasmHost, end_of_stream))
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        action(self.filter.on_request_body(&mut WasmHost, body_size, end_of_stream))
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        action(self.filter.on_response_headers(&mut WasmHost))
     }
 }
