@@ -149,3 +149,25 @@ fn openai_client_answered_by_gemini_provider_json_and_stream() {
     assert!(log.iter().all(|l| l["prompt_tokens"] == GEMINI_PROMPT_TOKENS.to_string()), "{log:?}");
     assert!(!envoy.log().contains("gemini-test-secret"));
 }
+
+#[test]
+fn a_stream_the_provider_ends_early_ends_with_an_error_event() {
+    let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
+    let envoy = gateway(&openai, &anthropic);
+    let end_early = [("x-mock-end-after-events", "3")];
+    // Same dialect, passed through: the guard adds the error event.
+    let r = request_streamed(envoy.port, "POST", "/v1/chat/completions", &end_early, chat("gpt-4o-mini", true).to_string().as_bytes()).unwrap();
+    assert!(r.complete, "the HTTP response itself ended cleanly");
+    let last = r.sse_events().last().unwrap().data.clone();
+    assert!(last.contains("\"stream_incomplete\""), "{last}");
+    // Translated from Anthropic: the translator does.
+    let r = request_streamed(envoy.port, "POST", "/v1/chat/completions", &end_early, chat("claude-sonnet-4-5", true).to_string().as_bytes()).unwrap();
+    let events = r.sse_events();
+    assert!(events.last().unwrap().data.contains("\"stream_incomplete\""), "{}", r.text());
+    assert!(events.iter().all(|e| e.data != "[DONE]"), "never a clean-looking end");
+    // Anthropic client, OpenAI provider.
+    let r = request_streamed(envoy.port, "POST", "/v1/messages", &end_early, messages("gpt-4o-mini", true).to_string().as_bytes()).unwrap();
+    let events = r.sse_events();
+    assert_eq!(events.last().unwrap().event.as_deref(), Some("error"), "{}", r.text());
+    assert!(events.iter().all(|e| e.event.as_deref() != Some("message_stop")));
+}

@@ -99,6 +99,7 @@ fn provider(i: usize, p: ProviderDto, env: &dyn Fn(&str) -> Option<String>) -> R
         host: p.host,
         base_path,
         api_version: p.api_version,
+        stream_usage: p.stream_usage,
         credential_env: p.api_key_env,
         credential,
     })

@@ -72,6 +72,11 @@ pub struct ProviderDto {
     /// Azure `api-version` query parameter.
     #[serde(default)]
     pub api_version: Option<String>,
+    /// OpenAI-compatible streams: ask for usage (`stream_options.include_usage`) when the client
+    /// did not, and remove the extra usage chunk from what that client receives. Turn off for a
+    /// server that rejects `stream_options`; usage is then estimated.
+    #[serde(default = "default_true")]
+    pub stream_usage: bool,
 }
 
 #[derive(Debug, Deserialize)]

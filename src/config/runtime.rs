@@ -98,6 +98,8 @@ pub struct Provider {
     pub host: Option<String>,
     pub base_path: String,
     pub api_version: Option<String>,
+    /// Ask for usage in OpenAI-compatible streams.
+    pub stream_usage: bool,
     /// Name of the environment variable the credential comes from, if any.
     pub credential_env: Option<String>,
     /// The credential, read from the proxy's environment at load; `None` when the variable is unset.

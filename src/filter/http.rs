@@ -6,7 +6,7 @@ use crate::config::{AuthMode, Config, ProviderKind};
 use crate::error::{ApiError, ErrorKind};
 use crate::gateway::{self, Admission, Head, Identity, Plan};
 use crate::host::Host;
-use crate::api::translate::ResponseTranslator;
+use crate::api::translate::{ResponseTranslator, StreamGuard};
 use crate::usage::{ResponseMeter, Usage, UsageDialect};
 use std::rc::Rc;
 
@@ -45,6 +45,8 @@ pub struct HttpFilter {
     usage_published: bool,
     /// Rewrites the response into the client's dialect when the provider speaks another.
     translator: Option<ResponseTranslator>,
+    /// Watches a stream in the client's own dialect (usage chunk, early end).
+    guard: Option<StreamGuard>,
     /// Timings (host nanoseconds) and outcome, for metrics at the end.
     started_nanos: u64,
     first_byte_nanos: Option<u64>,
@@ -57,6 +59,7 @@ impl HttpFilter {
         HttpFilter { config, context_id, loaded_at, phase: Phase::Start, admission: None, plan: None, meter: None,
             usage_published: false,
             translator: None,
+            guard: None,
             started_nanos: 0,
             first_byte_nanos: None,
             status: 0,
@@ -163,6 +166,13 @@ impl HttpFilter {
                 host.set_response_header("content-length", None);
             }
             self.translator = Some(translator);
+        } else if (200..300).contains(&status) && content_type.trim_start().starts_with("text/event-stream") {
+            let dialect = self.admission.as_ref().map_or(Dialect::OpenAiChat, |a| a.endpoint.dialect());
+            let guard = StreamGuard::new(dialect, !plan.include_usage);
+            if guard.rewrites() {
+                host.set_response_header("content-length", None);
+            }
+            self.guard = Some(guard);
         }
         if self.config.as_ref().is_some_and(|c| c.accounting) {
             self.meter = Some(ResponseMeter::for_response(usage_dialect(plan.provider_kind), status, &content_type));
@@ -176,7 +186,7 @@ impl HttpFilter {
         if body_size > 0 && self.first_byte_nanos.is_none() && self.plan.is_some() {
             self.first_byte_nanos = Some(host.now_nanos());
         }
-        if self.meter.is_none() && self.translator.is_none() {
+        if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() {
             return Flow::Continue;
         }
         let hold = self.meter.as_ref().is_some_and(ResponseMeter::buffers_body) || self.translator.as_ref().is_some_and(ResponseTranslator::buffers_body);
@@ -200,6 +210,11 @@ impl HttpFilter {
         if let Some(t) = self.translator.as_mut() {
             let out = t.chunk(&chunk, end_of_stream);
             host.replace_response_body(body_size, &out);
+        } else if let Some(g) = self.guard.as_mut() {
+            let out = g.chunk(&chunk, end_of_stream);
+            if out != chunk {
+                host.replace_response_body(body_size, &out);
+            }
         }
         if end_of_stream {
             self.finish_stream(host);

@@ -38,13 +38,27 @@ pub fn rewrite(endpoint: Endpoint, provider: &Provider, model: &str, requested: 
             let v = translated.map_err(|e| ApiError::new(ErrorKind::InvalidRequest, e.message).with_param(e.param))?;
             Some(v.to_string().into_bytes())
         }
-        None => match json.as_object_mut() {
-            Some(obj) if obj.get("model").and_then(Value::as_str) != Some(model) => {
-                obj.insert("model".to_string(), Value::String(model.to_string()));
-                Some(json.to_string().into_bytes())
+        None => {
+            let mut changed = false;
+            if let Some(obj) = json.as_object_mut() {
+                if obj.get("model").and_then(Value::as_str) != Some(model) {
+                    obj.insert("model".to_string(), Value::String(model.to_string()));
+                    changed = true;
+                }
+                // Usage in OpenAI streams comes only when asked for; the client's stream guard
+                // removes the extra chunk again.
+                if stream && endpoint == Endpoint::ChatCompletions && provider.stream_usage && !crate::api::openai::include_usage(json) {
+                    if let Some(obj) = json.as_object_mut() {
+                        let options = obj.entry("stream_options").or_insert_with(|| Value::Object(serde_json::Map::new()));
+                        if let Some(o) = options.as_object_mut() {
+                            o.insert("include_usage".to_string(), Value::Bool(true));
+                            changed = true;
+                        }
+                    }
+                }
             }
-            _ => None,
-        },
+            changed.then(|| json.to_string().into_bytes())
+        }
     };
     let upstream_endpoint = match translation {
         Some(Translation::ChatToAnthropic) => Endpoint::Messages,
