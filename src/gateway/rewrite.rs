@@ -21,7 +21,7 @@ pub struct Rewrite {
 /// Rewrites a client request (`json`, already parsed) for `provider` and its `model`.
 /// `json` may be modified in place (its `model`).
 pub fn rewrite(endpoint: Endpoint, provider: &Provider, model: &str, requested: &str, json: &mut Value, stream: bool) -> Result<Rewrite, ApiError> {
-    let translation = translation(endpoint, provider.kind).map_err(|()| {
+    let translation = translation(endpoint, provider.kind).map_err(|Unreachable| {
         ApiError::new(
             ErrorKind::InvalidRequest,
             format!("The model `{requested}` is served by a {} provider, which this endpoint cannot reach.", provider.kind.as_str()),
@@ -68,8 +68,12 @@ pub fn rewrite(endpoint: Endpoint, provider: &Provider, model: &str, requested: 
     Ok(Rewrite { path: upstream_path(upstream_endpoint, provider, model, stream), body, translation })
 }
 
+/// The endpoint cannot reach a provider of that kind (e.g. embeddings at Anthropic).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unreachable;
+
 /// How the endpoint's dialect reaches this provider kind: as is (`None`), translated, or not at all.
-pub fn translation(endpoint: Endpoint, kind: ProviderKind) -> Result<Option<Translation>, ()> {
+pub fn translation(endpoint: Endpoint, kind: ProviderKind) -> Result<Option<Translation>, Unreachable> {
     let openai = matches!(kind, ProviderKind::OpenAi | ProviderKind::Azure);
     match endpoint {
         Endpoint::ChatCompletions if openai => Ok(None),
@@ -79,7 +83,7 @@ pub fn translation(endpoint: Endpoint, kind: ProviderKind) -> Result<Option<Tran
         Endpoint::Messages if kind == ProviderKind::Anthropic => Ok(None),
         Endpoint::Messages if openai => Ok(Some(Translation::MessagesToOpenAi)),
         Endpoint::Models => Ok(None),
-        _ => Err(()),
+        _ => Err(Unreachable),
     }
 }
 
