@@ -17,6 +17,9 @@ pub enum FilterStateName {
     UsageEstimated,
     /// `true` when a failover route was answered by another provider than the first attempt's.
     FailedOver,
+    /// Milliseconds from the request's start to the first response byte (time to first token
+    /// for streams).
+    TtftMs,
     /// The plan the upstream role rewrites each failover attempt from (internal).
     Handoff,
 }
@@ -37,6 +40,7 @@ impl FilterStateName {
             FilterStateName::UsageEstimated => "tollgate.usage_estimated",
             FilterStateName::FailedOver => "tollgate.failed_over",
             FilterStateName::Handoff => "tollgate.handoff",
+            FilterStateName::TtftMs => "tollgate.ttft_ms",
         }
     }
 }

@@ -245,6 +245,9 @@ impl HttpFilter {
         let ms = |from: u64, to: u64| to.checked_sub(from).map(|d| d / 1_000_000);
         let duration_ms = ms(self.started_nanos, now);
         let ttft_ms = self.first_byte_nanos.and_then(|t| ms(self.started_nanos, t));
+        if let (Some(t), true) = (ttft_ms, self.plan.is_some()) {
+            host.set_filter_state(FilterStateName::TtftMs.as_str(), &t.to_string());
+        }
         let tps = match (self.usage, self.first_byte_nanos) {
             (Some(u), Some(first)) if now > first && u.completion_tokens > 0 => Some(u.completion_tokens.saturating_mul(1_000_000_000) / (now - first).max(1)),
             _ => None,

@@ -236,6 +236,7 @@ static_resources:
                   reasoning_tokens: "%FILTER_STATE(wasm.tollgate.reasoning_tokens:PLAIN)%"
                   total_tokens: "%FILTER_STATE(wasm.tollgate.total_tokens:PLAIN)%"
                   usage_estimated: "%FILTER_STATE(wasm.tollgate.usage_estimated:PLAIN)%"
+                  ttft_ms: "%FILTER_STATE(wasm.tollgate.ttft_ms:PLAIN)%"
           route_config:
             virtual_hosts:
             - name: llm
