@@ -86,7 +86,7 @@ impl HttpFilter {
         let names = &config.auth.headers;
         let values: Vec<Option<String>> = names.iter().map(|n| host.request_header(n)).collect();
         let lookup = |n: &str| names.iter().position(|h| h == n).and_then(|i| values[i].as_deref());
-        let now = i64::try_from(host.now_nanos() / 1_000_000_000).unwrap_or(i64::MAX);
+        let now = i64::try_from(self.started_nanos / 1_000_000_000).unwrap_or(i64::MAX);
         let head = Head { method: &method, path: &path, header: &lookup, principals: &principals, now };
         let admission = match gateway::admit(&config, &head) {
             Ok(a) => a,
@@ -135,7 +135,7 @@ impl HttpFilter {
             return Flow::Pause;
         }
         let body = if body_size == 0 { Vec::new() } else { host.request_body(body_size).unwrap_or_default() };
-        let seed = mix(host.now_nanos() ^ u64::from(self.context_id));
+        let seed = mix(self.started_nanos ^ u64::from(self.context_id));
         let plan = match gateway::plan(&config, &admission, &body, seed) {
             Ok(p) => p,
             Err(e) => return self.reply(host, dialect, &e),

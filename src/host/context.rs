@@ -46,7 +46,7 @@ impl RootContext for Root {
                     c.providers.len(),
                     c.keys.len()
                 );
-                self.loaded_at = i64::try_from(WasmHost.now_nanos() / 1_000_000_000).unwrap_or(0);
+                self.loaded_at = i64::try_from(WasmHost::default().now_nanos() / 1_000_000_000).unwrap_or(0);
                 self.config = Some(Rc::new(c));
                 true
             }
@@ -59,9 +59,9 @@ impl RootContext for Root {
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         if self.config.as_ref().is_some_and(|c| c.role == Role::Upstream) {
-            return Some(Box::new(Upstream { filter: UpstreamFilter::new(self.config.clone(), context_id) }));
+            return Some(Box::new(Upstream { filter: UpstreamFilter::new(self.config.clone(), context_id), host: WasmHost::default() }));
         }
-        Some(Box::new(Http { filter: HttpFilter::new(self.config.clone(), context_id, self.loaded_at) }))
+        Some(Box::new(Http { filter: HttpFilter::new(self.config.clone(), context_id, self.loaded_at), host: WasmHost::default() }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -71,6 +71,7 @@ impl RootContext for Root {
 
 struct Http {
     filter: HttpFilter,
+    host: WasmHost,
 }
 
 fn action(flow: Flow) -> Action {
@@ -84,43 +85,64 @@ impl Context for Http {}
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        action(self.filter.on_request_headers(&mut WasmHost, end_of_stream))
+        let flow = self.filter.on_request_headers(&mut self.host, end_of_stream);
+        self.host.flush();
+        action(flow)
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        action(self.filter.on_request_body(&mut WasmHost, body_size, end_of_stream))
+        let flow = self.filter.on_request_body(&mut self.host, body_size, end_of_stream);
+        self.host.flush();
+        action(flow)
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        action(self.filter.on_response_headers(&mut WasmHost))
+        // The request headers went upstream: never touch them again.
+        self.host.forget_request();
+        let flow = self.filter.on_response_headers(&mut self.host);
+        self.host.flush();
+        self.host.forget_response();
+        action(flow)
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        action(self.filter.on_response_body(&mut WasmHost, body_size, end_of_stream))
+        let flow = self.filter.on_response_body(&mut self.host, body_size, end_of_stream);
+        self.host.flush();
+        action(flow)
     }
 
     fn on_log(&mut self) {
-        self.filter.on_log(&mut WasmHost);
+        self.filter.on_log(&mut self.host);
     }
 }
 
 /// The `upstream` role: one context per attempt.
 struct Upstream {
     filter: UpstreamFilter,
+    host: WasmHost,
 }
 
 impl Context for Upstream {}
 
 impl HttpContext for Upstream {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        action(self.filter.on_request_headers(&mut WasmHost, end_of_stream))
+        let flow = self.filter.on_request_headers(&mut self.host, end_of_stream);
+        self.host.flush();
+        action(flow)
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        action(self.filter.on_request_body(&mut WasmHost, body_size, end_of_stream))
+        let flow = self.filter.on_request_body(&mut self.host, body_size, end_of_stream);
+        self.host.flush();
+        action(flow)
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        action(self.filter.on_response_headers(&mut WasmHost))
+        // The request headers went upstream: never touch them again.
+        self.host.forget_request();
+        let flow = self.filter.on_response_headers(&mut self.host);
+        self.host.flush();
+        self.host.forget_response();
+        action(flow)
     }
 }
