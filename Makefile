@@ -18,7 +18,7 @@ LISTEN_PORT ?= 10000
 ADMIN_PORT  ?= 9901
 MOCK_PORT   ?= 18080
 
-.PHONY: all build envoy tools test unit wasm-test lint integration validate-bench run bench bench-keys keygen clean
+.PHONY: all build envoy tools test unit wasm-test lint integration validate-bench run bench bench-keys bench-stream keygen clean
 
 all: build
 
@@ -62,6 +62,9 @@ run: build envoy
 
 bench: build envoy
 	$(PYTHON) bench/run.py
+
+bench-stream:
+	cargo run --release --example stream_bench
 
 bench-keys: build envoy
 	$(PYTHON) bench/keys.py

@@ -1,20 +1,26 @@
 //! `StreamGuard`: watches a stream that passes in the client's own dialect (no translation).
 //! It removes OpenAI's usage-only chunk when the gateway asked for usage and the client did
 //! not, and ends a stream the provider stopped early with an explicit error event, so a cut
-//! stream never looks complete. Events pass as they arrive; only an incomplete event's bytes
-//! wait for the rest of it.
+//! stream never looks complete. Events pass as they arrive, byte for byte; when the usage
+//! chunk may be removed, an incomplete event's bytes wait for the rest of it.
 
 use super::error::incomplete_stream_frame;
 use crate::api::Dialect;
-use crate::sse::{SseEvent, SseFramer};
+use crate::sse::SseFramer;
 
-/// One streamed response in the client's dialect.
+/// One streamed response in the client's dialect. It splits the raw bytes at blank lines
+/// (LF, CRLF or CR line ends) without decoding them: a pass-through stream is forwarded as it
+/// came, and only an event that mentions `"usage"` is parsed.
 pub struct StreamGuard {
     dialect: Dialect,
     /// Drop OpenAI's usage-only chunk (the client did not ask for it).
     strip_usage: bool,
-    framer: SseFramer,
-    events: Vec<SseEvent>,
+    /// Bytes of the event being received (complete lines and the current one).
+    pending: Vec<u8>,
+    /// Length of the current line so far.
+    line_len: usize,
+    /// The previous byte was a CR (a following LF belongs to the same line end).
+    after_cr: bool,
     /// The provider's terminal event was seen (`[DONE]`, `message_stop`, or an error event).
     ended: bool,
     finished: bool,
@@ -25,14 +31,15 @@ impl StreamGuard {
         StreamGuard {
             dialect,
             strip_usage: strip_usage && dialect == Dialect::OpenAiChat,
-            framer: SseFramer::new(crate::usage::MAX_SSE_EVENT_BYTES),
-            events: Vec::new(),
+            pending: Vec::new(),
+            line_len: 0,
+            after_cr: false,
             ended: false,
             finished: false,
         }
     }
 
-    /// Whether the bytes change (then the guard re-emits events rather than passing chunks).
+    /// Whether the bytes change (the usage chunk may be removed).
     pub fn rewrites(&self) -> bool {
         self.strip_usage
     }
@@ -42,47 +49,86 @@ impl StreamGuard {
         if self.finished {
             return chunk.to_vec();
         }
-        self.framer.feed_into(chunk, &mut self.events);
         let mut out = if self.strip_usage { Vec::with_capacity(chunk.len()) } else { chunk.to_vec() };
-        for e in self.events.drain(..) {
-            let terminal = match self.dialect {
-                Dialect::OpenAiChat | Dialect::OpenAiEmbeddings => e.data.trim() == "[DONE]" || e.data.starts_with("{\"error\""),
-                Dialect::Anthropic => matches!(e.event.as_deref(), Some("message_stop" | "error")),
-            };
-            self.ended |= terminal;
-            if self.strip_usage && !crate::usage::is_usage_only_chunk(&e) {
-                write_event(&mut out, &e);
+        let mut start = 0;
+        for (i, &b) in chunk.iter().enumerate() {
+            let terminator = b == b'\n' || b == b'\r';
+            if !terminator {
+                self.line_len += 1;
+                self.after_cr = false;
+                continue;
+            }
+            if b == b'\n' && self.after_cr {
+                // The LF of a CRLF: the line already ended at the CR.
+                self.after_cr = false;
+                continue;
+            }
+            self.after_cr = b == b'\r';
+            let blank = self.line_len == 0;
+            self.line_len = 0;
+            if blank {
+                // A blank line ends the event: up to and including this byte (and the LF of
+                // a CRLF, which then starts the next event's bytes; harmless).
+                let upto = i + 1;
+                self.pending.extend_from_slice(chunk.get(start..upto).unwrap_or_default());
+                start = upto;
+                let event = std::mem::take(&mut self.pending);
+                self.on_event(&event, &mut out);
+            }
+        }
+        self.pending.extend_from_slice(chunk.get(start..).unwrap_or_default());
+        if self.pending.len() > crate::usage::MAX_SSE_EVENT_BYTES {
+            // Not a usage chunk (far too big): let it go as it is.
+            let event = std::mem::take(&mut self.pending);
+            if self.strip_usage {
+                out.extend_from_slice(&event);
             }
         }
         if end {
             self.finished = true;
-            self.framer.finish();
+            let rest = std::mem::take(&mut self.pending);
+            if self.strip_usage {
+                out.extend_from_slice(&rest);
+            }
             if !self.ended {
                 out.extend(incomplete_stream_frame(self.dialect));
             }
         }
         out
     }
+
+    /// One complete event's raw bytes (with its blank line).
+    fn on_event(&mut self, raw: &[u8], out: &mut Vec<u8>) {
+        // Providers start these events with the named line; no need to look further. (The LF
+        // of a CRLF blank line may lead the bytes.)
+        let head = raw.iter().position(|&b| b != b'\n' && b != b'\r').and_then(|i| raw.get(i..)).unwrap_or_default();
+        let terminal = match self.dialect {
+            Dialect::OpenAiChat | Dialect::OpenAiEmbeddings => head.starts_with(b"data: [DONE]") || head.starts_with(b"data: {\"error\""),
+            Dialect::Anthropic => head.starts_with(b"event: message_stop") || head.starts_with(b"event: error"),
+        };
+        self.ended |= terminal;
+        if !self.strip_usage {
+            return;
+        }
+        if contains(raw, b"\"usage\"") && is_usage_only(raw) {
+            return;
+        }
+        out.extend_from_slice(raw);
+    }
 }
 
-/// Serialises one event (`event`, `id`, then each data line).
-fn write_event(out: &mut Vec<u8>, e: &SseEvent) {
-    if let Some(name) = &e.event {
-        out.extend_from_slice(b"event: ");
-        out.extend_from_slice(name.as_bytes());
-        out.push(b'\n');
-    }
-    if let Some(id) = &e.id {
-        out.extend_from_slice(b"id: ");
-        out.extend_from_slice(id.as_bytes());
-        out.push(b'\n');
-    }
-    for line in e.data.split('\n') {
-        out.extend_from_slice(b"data: ");
-        out.extend_from_slice(line.as_bytes());
-        out.push(b'\n');
-    }
-    out.push(b'\n');
+/// Substring search keyed on the needle's first byte.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some(&first) = needle.first() else { return true };
+    haystack.iter().enumerate().any(|(i, &b)| b == first && haystack.get(i..i + needle.len()) == Some(needle))
+}
+
+/// Parses one raw event (rare: only those that mention usage).
+fn is_usage_only(raw: &[u8]) -> bool {
+    let mut framer = SseFramer::new(crate::usage::MAX_SSE_EVENT_BYTES);
+    let mut events = framer.feed(raw);
+    events.extend(framer.feed(b"\n\n"));
+    events.first().is_some_and(crate::usage::is_usage_only_chunk)
 }
 
 #[cfg(test)]
@@ -125,6 +171,19 @@ mod tests {
         assert_eq!(out, OPENAI);
         let out = run(&mut StreamGuard::new(Dialect::Anthropic, false), ANTHROPIC, 5);
         assert_eq!(out, ANTHROPIC);
+    }
+
+    #[test]
+    fn crlf_and_cr_line_ends() {
+        for eol in ["\r\n", "\r"] {
+            let text = OPENAI.replace('\n', eol);
+            for step in [1, 3, 50] {
+                let out = run(&mut StreamGuard::new(Dialect::OpenAiChat, true), &text, step);
+                assert!(!out.contains("\"prompt_tokens\""), "{eol:?} step {step}");
+                assert!(!out.contains("stream_incomplete"), "{eol:?} step {step}: [DONE] seen");
+                assert!(out.ends_with(&format!("data: [DONE]{eol}{eol}")));
+            }
+        }
     }
 
     #[test]
