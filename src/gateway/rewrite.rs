@@ -34,6 +34,7 @@ pub fn rewrite(endpoint: Endpoint, provider: &Provider, model: &str, requested: 
                 Translation::ChatToAnthropic => chat_to_messages(json, model),
                 Translation::MessagesToOpenAi => messages_to_chat(json, model),
                 Translation::ChatToGemini => chat_to_gemini(json),
+                Translation::MessagesToGemini => messages_to_chat(json, model).and_then(|chat| chat_to_gemini(&chat)),
             };
             let v = translated.map_err(|e| ApiError::new(ErrorKind::InvalidRequest, e.message).with_param(e.param))?;
             Some(v.to_string().into_bytes())
@@ -63,7 +64,7 @@ pub fn rewrite(endpoint: Endpoint, provider: &Provider, model: &str, requested: 
     let upstream_endpoint = match translation {
         Some(Translation::ChatToAnthropic) => Endpoint::Messages,
         Some(Translation::MessagesToOpenAi) => Endpoint::ChatCompletions,
-        Some(Translation::ChatToGemini) | None => endpoint,
+        Some(Translation::ChatToGemini | Translation::MessagesToGemini) | None => endpoint,
     };
     Ok(Rewrite { path: upstream_path(upstream_endpoint, provider, model, stream), body, translation })
 }
@@ -82,6 +83,7 @@ pub fn translation(endpoint: Endpoint, kind: ProviderKind) -> Result<Option<Tran
         Endpoint::Embeddings if openai => Ok(None),
         Endpoint::Messages if kind == ProviderKind::Anthropic => Ok(None),
         Endpoint::Messages if openai => Ok(Some(Translation::MessagesToOpenAi)),
+        Endpoint::Messages if kind == ProviderKind::Gemini => Ok(Some(Translation::MessagesToGemini)),
         Endpoint::Models => Ok(None),
         _ => Err(Unreachable),
     }
