@@ -1,6 +1,8 @@
-//! Shared support for the real-Envoy tests: the Envoy launcher, the mock provider, an HTTP client.
+//! Shared support for the real-Envoy tests: the Envoy launcher, the mock provider, an HTTP client,
+//! a one-file HTTP server.
 #![allow(dead_code)]
 
 pub mod envoy;
+pub mod file_server;
 pub mod http_client;
 pub mod mock_provider;
