@@ -2,8 +2,9 @@
 """Validates Kubernetes manifests against Istio's CRD schemas, without a cluster.
 
     validate_k8s.py --crds shared/istio/customresourcedefinitions.gen.yaml examples/istio
-    validate_k8s.py ... --plugin-configs   # also print each WasmPlugin/TrafficExtension
-                                            # pluginConfig as one JSON line (checked by the Rust test)
+    validate_k8s.py ... --plugin-configs   # also print tollgate's config in each WasmPlugin,
+                                            # TrafficExtension and EnvoyFilter as JSON lines
+                                            # (tests/istio.rs checks them)
 
 Every YAML document must have apiVersion, kind and metadata.name. Istio kinds are validated
 against `spec.versions[].schema.openAPIV3Schema` of their CRD with a JSON-Schema validator, and
@@ -145,6 +146,29 @@ def check(doc, crds):
     return errors
 
 
+def plugin_outputs(doc):
+    """tollgate's config in a manifest: WasmPlugin/TrafficExtension `pluginConfig`, or, for an
+    EnvoyFilter, the Wasm extension config it ADDs (with its JSON `configuration` parsed) and
+    the HTTP filter it inserts."""
+    spec = doc.get("spec", {})
+    cfg = spec.get("pluginConfig", spec.get("wasm", {}).get("pluginConfig"))
+    if cfg is not None:
+        yield {"pluginConfig": cfg}
+    if doc.get("kind") != "EnvoyFilter":
+        return
+    out = {}
+    for patch in spec.get("configPatches", []):
+        value = patch.get("patch", {}).get("value", {})
+        if patch.get("applyTo") == "EXTENSION_CONFIG":
+            out["extensionConfig"] = value
+            wasm = value.get("typed_config", {}).get("config", {})
+            out["pluginConfig"] = json.loads(wasm.get("configuration", {}).get("value", "null"))
+        elif patch.get("applyTo") == "HTTP_FILTER":
+            out["httpFilter"] = value
+    if out:
+        yield out
+
+
 def manifest_files(args):
     for a in args:
         p = Path(a)
@@ -184,10 +208,8 @@ def main(argv):
                 for e in errors:
                     print(f"FAIL {name}: {e}", file=sys.stderr)
             elif plugin_configs:
-                spec = doc.get("spec", {})
-                cfg = spec.get("pluginConfig", spec.get("wasm", {}).get("pluginConfig"))
-                if cfg is not None:
-                    print(json.dumps({"manifest": name, "pluginConfig": cfg}))
+                for out in plugin_outputs(doc):
+                    print(json.dumps({"manifest": name, **out}))
     summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
     print(f"validated {checked} manifests ({summary}); {failed} failed", file=sys.stderr)
     return 1 if failed or not checked else 0

@@ -2,6 +2,7 @@
 //! a one-file HTTP server.
 #![allow(dead_code)]
 
+pub mod ecds;
 pub mod envoy;
 pub mod file_server;
 pub mod http_client;
