@@ -81,7 +81,7 @@ integration-compat: build envoy py-tools envoy-oldest
 validate-bench: build envoy
 	$(PYTHON) bench/run.py --validate-only
 
-test: unit wasm-test lint validate-bench integration
+test: unit wasm-test lint validate-bench integration integration-compat
 
 run: build envoy
 	cargo build --example mock_provider

@@ -28,6 +28,9 @@ import cel  # PyPI common-expression-language: evaluates the schemas' CEL rules
 import jsonschema
 import yaml
 
+# libyaml's parser when PyYAML has it (its wheels do): the CRD file is ~1 MB.
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 # Minimal strict schemas for the core kinds the examples use.
 STR_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 META = {"type": "object", "required": ["name"], "additionalProperties": False,
@@ -111,7 +114,7 @@ def walk(schema, inst, path, errors):
 
 def load_crds(path):
     schemas = {}
-    for doc in yaml.safe_load_all(Path(path).read_text()):
+    for doc in yaml.load_all(Path(path).read_text(), Loader=LOADER):
         if not doc or doc.get("kind") != "CustomResourceDefinition":
             continue
         spec = doc["spec"]
@@ -196,7 +199,7 @@ def main(argv):
     crds = load_crds(crds_path)
     failed, checked, kinds = 0, 0, {}
     for f in manifest_files(targets):
-        for i, doc in enumerate(yaml.safe_load_all(f.read_text())):
+        for i, doc in enumerate(yaml.load_all(f.read_text(), Loader=LOADER)):
             if doc is None:
                 continue
             errors = check(doc, crds)
