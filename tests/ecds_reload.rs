@@ -144,3 +144,15 @@ fn config_changes_apply_under_load_without_failing_requests_in_flight() {
     // that outlives config updates. Once limits land, spend part of a key's budget before the
     // update and assert the remaining budget after it here.
 }
+
+/// `envoy/ecds.yaml` with its shipped `envoy/ecds/tollgate.json`, unchanged, serves the demo key.
+#[test]
+fn shipped_ecds_config_serves() {
+    let mock = MockProvider::start();
+    let ecds = EcdsDir::new();
+    std::fs::copy(repo().join("envoy/ecds/tollgate.json"), &ecds.file).unwrap();
+    let envoy = Envoy::start(&ecds_yaml(mock.port(), &ecds));
+    assert_eq!(chat(envoy.port, "tg-demo-key", "gpt-4o-mini", 0), 200);
+    assert_eq!(chat(envoy.port, "tg-other", "gpt-4o-mini", 0), 401);
+    assert_eq!(mock.request_count(), 1);
+}
