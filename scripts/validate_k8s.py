@@ -150,13 +150,18 @@ def check(doc, crds):
 
 
 def plugin_outputs(doc):
-    """tollgate's config in a manifest: WasmPlugin/TrafficExtension `pluginConfig`, or, for an
-    EnvoyFilter, the Wasm extension config it ADDs (with its JSON `configuration` parsed) and
-    the HTTP filter it inserts."""
+    """tollgate's config in a manifest and the environment it gets: WasmPlugin/TrafficExtension
+    `pluginConfig` and `vmConfig.env`; for an EnvoyFilter, the Wasm extension config it ADDs
+    (its JSON `configuration` parsed, its `host_env_keys`) and the HTTP filter it inserts; for a
+    Deployment patch, the env names it gives the istio-proxy container."""
     spec = doc.get("spec", {})
-    cfg = spec.get("pluginConfig", spec.get("wasm", {}).get("pluginConfig"))
-    if cfg is not None:
-        yield {"pluginConfig": cfg}
+    wasm = spec.get("wasm", spec)
+    if wasm.get("pluginConfig") is not None:
+        env = [e["name"] for e in wasm.get("vmConfig", {}).get("env", [])]
+        yield {"pluginConfig": wasm["pluginConfig"], "env": env}
+    if doc.get("kind") == "Deployment":
+        containers = spec.get("template", {}).get("spec", {}).get("containers", [])
+        yield {"proxyEnv": [e["name"] for c in containers if c.get("name") == "istio-proxy" for e in c.get("env", [])]}
     if doc.get("kind") != "EnvoyFilter":
         return
     out = {}
@@ -166,6 +171,7 @@ def plugin_outputs(doc):
             out["extensionConfig"] = value
             wasm = value.get("typed_config", {}).get("config", {})
             out["pluginConfig"] = json.loads(wasm.get("configuration", {}).get("value", "null"))
+            out["env"] = wasm.get("vm_config", {}).get("environment_variables", {}).get("host_env_keys", [])
         elif patch.get("applyTo") == "HTTP_FILTER":
             out["httpFilter"] = value
     if out:

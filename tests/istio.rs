@@ -103,9 +103,23 @@ fn every_embedded_tollgate_config_is_the_shipped_one_and_loads() {
     for kind in ["WasmPlugin/", "TrafficExtension/", "examples/istio/envoyfilter.yaml", "egress/envoyfilter.yaml"] {
         assert!(outputs.iter().any(|o| o["manifest"].as_str().unwrap().contains(kind)), "no tollgate config found in {kind}");
     }
+    // Every provider key the config reads is handed to the VM and to the proxy's environment,
+    // else that provider would be silently unavailable.
+    let key_envs: Vec<&str> = shipped["providers"].as_array().unwrap().iter().filter_map(|p| p["api_key_env"].as_str()).collect();
+    let names = |v: &Value| -> Vec<String> { v.as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect() };
+    let mut proxies = 0;
     for o in &outputs {
-        assert_eq!(o["pluginConfig"], shipped, "{} differs from tollgate-config.json", o["manifest"]);
+        let (manifest, env) = (o["manifest"].as_str().unwrap(), o.get("env").or(o.get("proxyEnv")).map(names).unwrap_or_default());
+        for var in &key_envs {
+            assert!(env.iter().any(|e| e == var), "{manifest} does not pass {var} (has {env:?})");
+        }
+        if o.get("proxyEnv").is_some() {
+            proxies += 1;
+        } else {
+            assert_eq!(o["pluginConfig"], shipped, "{manifest} differs from tollgate-config.json");
+        }
     }
+    assert_eq!(proxies, 2, "sidecar-env.yaml and egress/gateway-env.yaml");
 }
 
 /// An Envoy shaped like an Istio sidecar's outbound port-80 listener: one virtual host per
