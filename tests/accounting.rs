@@ -92,7 +92,8 @@ fn streams_are_not_held_back_and_their_usage_is_exact() {
 fn missing_usage_and_cut_streams_are_estimated() {
     let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
     let envoy = gateway(&openai, &anthropic);
-    let r = request_streamed(envoy.port, "POST", "/v1/chat/completions", &[], &chat(true, false)).unwrap();
+    // A provider that ignores `stream_options.include_usage`.
+    let r = request_streamed(envoy.port, "POST", "/v1/chat/completions", &[("x-mock-no-usage", "1")], &chat(true, false)).unwrap();
     assert!(r.complete);
     let r = request_streamed(envoy.port, "POST", "/v1/chat/completions", &[("x-mock-cut-after-events", "2")], &chat(true, true)).unwrap();
     assert!(!r.complete, "a cut stream must not look complete to the client");
@@ -102,4 +103,53 @@ fn missing_usage_and_cut_streams_are_estimated() {
         assert_eq!(l["usage_estimated"], "true", "{l}");
         assert!(num(l, "prompt_tokens") > 0 && num(l, "completion_tokens") > 0, "{l}");
     }
+}
+
+#[test]
+fn usage_is_requested_for_clients_that_did_not_ask_and_hidden_from_them() {
+    let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
+    let envoy = gateway(&openai, &anthropic);
+    let r = request_streamed(envoy.port, "POST", "/v1/chat/completions", &[], &chat(true, false)).unwrap();
+    assert!(r.complete);
+    let sent = openai.last_request().unwrap().json();
+    assert_eq!(sent["stream_options"]["include_usage"], true, "the gateway asked for usage");
+    let events = r.sse_events();
+    assert_eq!(events.last().unwrap().data, "[DONE]");
+    assert!(events.iter().all(|e| !e.data.contains("\"prompt_tokens\"")), "the client did not ask for the usage chunk: {:?}", r.text());
+    let text: String = events
+        .iter()
+        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.data).ok())
+        .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(text, ASSISTANT_TEXT);
+    let log = envoy.wait_access_log(1);
+    assert_eq!((num(&log[0], "prompt_tokens"), num(&log[0], "completion_tokens")), (OPENAI_PROMPT_TOKENS, OPENAI_COMPLETION_TOKENS));
+    assert_eq!(log[0]["usage_estimated"], "false", "exact, from the injected usage chunk");
+
+    // A client that asked gets the chunk, unchanged.
+    let r = request_streamed(envoy.port, "POST", "/v1/chat/completions", &[], &chat(true, true)).unwrap();
+    assert!(r.text().contains("\"prompt_tokens\""));
+}
+
+#[test]
+fn a_client_that_goes_away_still_leaves_a_record() {
+    use std::io::{Read, Write};
+    let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
+    let envoy = gateway(&openai, &anthropic);
+    let body = chat(true, true);
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", envoy.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\nx-mock-chunk-delay-ms: 300\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&body).unwrap();
+    let mut buf = [0u8; 4096];
+    let n = s.read(&mut buf).unwrap();
+    assert!(n > 0 && String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    drop(s); // cancel mid-stream
+    let log = envoy.wait_access_log(1);
+    assert_eq!(log[0]["usage_estimated"], "true", "{}", log[0]);
+    assert!(num(&log[0], "prompt_tokens") > 0, "{}", log[0]);
 }

@@ -61,3 +61,45 @@ fn prometheus_scrape_has_exact_request_and_token_counts() {
     assert_eq!(metric(&scrape, "tollgate_time_to_first_token_ms_count", &gpt), Some(3));
     assert_eq!(metric(&scrape, "tollgate_output_tokens_count", &gpt), Some(3));
 }
+
+#[test]
+fn scrape_and_access_log_agree_after_a_scripted_mix() {
+    use support::http_client::request_streamed;
+    let openai = MockProvider::start();
+    let config = r#"{"providers": [{"name": "openai", "kind": "openai", "cluster": "openai"}],
+                     "models": [{"name": "gpt-4o-mini", "targets": [{"provider": "openai"}]}],
+                     "auth": {"mode": "none"}}"#;
+    let yaml = Gateway { config, clusters: &[("openai", openai.port())], pre_filters: "", env_keys: &[] }.yaml();
+    let envoy = Envoy::start(&yaml);
+    let chat = |stream: bool| serde_json::json!({"model": "gpt-4o-mini", "stream": stream, "messages": [{"role": "user", "content": "Tell me about lighthouses and their keepers."}]}).to_string();
+    // Exact: two JSON answers and two streams (usage requested by the gateway).
+    for _ in 0..2 {
+        assert_eq!(post_json(envoy.port, "/v1/chat/completions", &[], &serde_json::from_str(&chat(false)).unwrap()).unwrap().status, 200);
+        assert!(request_streamed(envoy.port, "POST", "/v1/chat/completions", &[], chat(true).as_bytes()).unwrap().complete);
+    }
+    // Estimated: a provider that ignores include_usage, and a stream cut mid-way.
+    assert!(request_streamed(envoy.port, "POST", "/v1/chat/completions", &[("x-mock-no-usage", "1")], chat(true).as_bytes()).unwrap().complete);
+    assert!(!request_streamed(envoy.port, "POST", "/v1/chat/completions", &[("x-mock-cut-after-events", "3")], chat(true).as_bytes()).unwrap().complete);
+    let log = envoy.wait_access_log(6);
+    let num = |l: &serde_json::Value, k: &str| l[k].as_str().and_then(|s| s.parse::<u64>().ok()).unwrap_or_else(|| panic!("{k} in {l}"));
+    let exact: Vec<_> = log.iter().filter(|l| l["usage_estimated"] == "false").collect();
+    let estimated: Vec<_> = log.iter().filter(|l| l["usage_estimated"] == "true").collect();
+    assert_eq!((exact.len(), estimated.len()), (4, 2), "{log:?}");
+    for l in &exact {
+        assert_eq!((num(l, "prompt_tokens"), num(l, "completion_tokens")), (OPENAI_PROMPT_TOKENS, OPENAI_COMPLETION_TOKENS), "the mock's figures");
+    }
+    // The estimator's figures, recomputed here from the same inputs.
+    let body: serde_json::Value = serde_json::from_str(&chat(true)).unwrap();
+    let prompt_estimate = tollgate::usage::estimate_prompt_tokens(&body);
+    for l in &estimated {
+        assert_eq!(num(l, "prompt_tokens"), prompt_estimate, "{l}");
+        assert!(num(l, "completion_tokens") > 0);
+    }
+    let sum = |k: &str| log.iter().map(|l| num(l, k)).sum::<u64>();
+    let labels = [("model", "gpt-4o-mini"), ("provider", "openai"), ("status_class", "2xx")];
+    let scrape = envoy.admin("/stats/prometheus").unwrap();
+    assert_eq!(metric(&scrape, "tollgate_requests", &labels), Some(6));
+    assert_eq!(metric(&scrape, "tollgate_tokens_input", &labels), Some(sum("prompt_tokens")), "scrape = access log");
+    assert_eq!(metric(&scrape, "tollgate_tokens_output", &labels), Some(sum("completion_tokens")));
+    assert_eq!(metric(&scrape, "tollgate_usage_estimated", &labels), Some(2));
+}

@@ -149,3 +149,59 @@ fn openai_client_answered_by_gemini_provider_json_and_stream() {
     assert!(log.iter().all(|l| l["prompt_tokens"] == GEMINI_PROMPT_TOKENS.to_string()), "{log:?}");
     assert!(!envoy.log().contains("gemini-test-secret"));
 }
+
+#[test]
+fn a_stream_the_provider_ends_early_ends_with_an_error_event() {
+    let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
+    let envoy = gateway(&openai, &anthropic);
+    let end_early = [("x-mock-end-after-events", "3")];
+    // Same dialect, passed through: the guard adds the error event.
+    let r = request_streamed(envoy.port, "POST", "/v1/chat/completions", &end_early, chat("gpt-4o-mini", true).to_string().as_bytes()).unwrap();
+    assert!(r.complete, "the HTTP response itself ended cleanly");
+    let last = r.sse_events().last().unwrap().data.clone();
+    assert!(last.contains("\"stream_incomplete\""), "{last}");
+    // Translated from Anthropic: the translator does.
+    let r = request_streamed(envoy.port, "POST", "/v1/chat/completions", &end_early, chat("claude-sonnet-4-5", true).to_string().as_bytes()).unwrap();
+    let events = r.sse_events();
+    assert!(events.last().unwrap().data.contains("\"stream_incomplete\""), "{}", r.text());
+    assert!(events.iter().all(|e| e.data != "[DONE]"), "never a clean-looking end");
+    // Anthropic client, OpenAI provider.
+    let r = request_streamed(envoy.port, "POST", "/v1/messages", &end_early, messages("gpt-4o-mini", true).to_string().as_bytes()).unwrap();
+    let events = r.sse_events();
+    assert_eq!(events.last().unwrap().event.as_deref(), Some("error"), "{}", r.text());
+    assert!(events.iter().all(|e| e.event.as_deref() != Some("message_stop")));
+}
+
+#[test]
+fn anthropic_client_answered_by_gemini_provider_json_and_stream() {
+    let gemini = MockProvider::start();
+    let config = r#"{"providers": [{"name": "google", "kind": "gemini", "cluster": "gemini"}],
+                     "models": [{"name": "gemini-*", "targets": [{"provider": "google"}]}],
+                     "auth": {"mode": "none"}}"#;
+    let envoy = Envoy::start(&Gateway { config, clusters: &[("gemini", gemini.port())], pre_filters: "", env_keys: &[] }.yaml());
+    let r = post_json(envoy.port, "/v1/messages", &[], &messages("gemini-2.5-flash", false)).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!((v["type"].as_str(), v["model"].as_str()), (Some("message"), Some("gemini-2.5-flash")));
+    assert_eq!(v["content"][0]["text"], ASSISTANT_TEXT);
+    assert_eq!(v["usage"]["output_tokens"], GEMINI_CANDIDATES_TOKENS + GEMINI_THOUGHTS_TOKENS);
+    let seen = gemini.last_request().unwrap();
+    assert_eq!(seen.path, "/v1beta/models/gemini-2.5-flash:generateContent");
+    assert_eq!(seen.json()["systemInstruction"]["parts"][0]["text"], "Be brief.");
+    assert_eq!(seen.json()["generationConfig"]["maxOutputTokens"], 100);
+
+    let r = request_streamed(envoy.port, "POST", "/v1/messages", &[], messages("gemini-2.5-flash", true).to_string().as_bytes()).unwrap();
+    assert_eq!(r.status, 200);
+    let events = r.sse_events();
+    assert_eq!(events.first().unwrap().event.as_deref(), Some("message_start"));
+    assert_eq!(events.last().unwrap().event.as_deref(), Some("message_stop"), "{}", r.text());
+    let text: String = events
+        .iter()
+        .filter(|e| e.event.as_deref() == Some("content_block_delta"))
+        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.data).ok())
+        .filter_map(|v| v["delta"]["text"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(text, ASSISTANT_TEXT);
+    let log = envoy.wait_access_log(2);
+    assert_eq!(log[1]["completion_tokens"], (GEMINI_CANDIDATES_TOKENS + GEMINI_THOUGHTS_TOKENS).to_string());
+}

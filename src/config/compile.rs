@@ -1,7 +1,7 @@
 //! Parse, validate, compile: JSON text to a `Config`, or a `ConfigError` naming the field.
 
 use super::dto::{ConfigDto, KeyDto, ModelDto, ProviderDto, TargetDto};
-use super::runtime::{Auth, AuthMode, Config, Credential, Provider, ProviderKind};
+use super::runtime::{Auth, AuthMode, Config, Credential, Provider, ProviderKind, Role};
 use super::{parse_rfc3339, ConfigError};
 use crate::keys::{Digest, KeyPolicy, KeyStore};
 use crate::route::{Glob, Route, Router, Target};
@@ -47,7 +47,13 @@ fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
     if dto.max_request_bytes == 0 {
         return Err(ConfigError::new("max_request_bytes", "must be greater than 0"));
     }
+    let role = match dto.role.as_str() {
+        "downstream" => Role::Downstream,
+        "upstream" => Role::Upstream,
+        other => return Err(ConfigError::new("role", format!("unknown role `{other}` (expected downstream or upstream)"))),
+    };
     Ok(Config {
+        role,
         providers,
         router: Router::new(routes, by_name),
         auth,
@@ -97,6 +103,7 @@ fn provider(i: usize, p: ProviderDto, env: &dyn Fn(&str) -> Option<String>) -> R
         host: p.host,
         base_path,
         api_version: p.api_version,
+        stream_usage: p.stream_usage,
         credential_env: p.api_key_env,
         credential,
     })
@@ -114,7 +121,10 @@ fn route(i: usize, m: ModelDto, providers: &HashMap<String, usize>) -> Result<Ro
         return Err(ConfigError::new(format!("models[{i}].targets"), "at least one target needs a weight above 0"));
     }
     let fallbacks = targets_of(&format!("models[{i}].fallbacks"), m.fallbacks, providers)?;
-    Ok(Route { name: Glob::new(&m.name), targets, fallbacks })
+    if m.failover_cluster.as_deref() == Some("") {
+        return Err(ConfigError::new(format!("models[{i}].failover_cluster"), "must name an Envoy cluster"));
+    }
+    Ok(Route { name: Glob::new(&m.name), targets, fallbacks, failover_cluster: m.failover_cluster })
 }
 
 fn targets_of(at: &str, ts: Vec<TargetDto>, providers: &HashMap<String, usize>) -> Result<Vec<Target>, ConfigError> {

@@ -37,6 +37,10 @@ pub struct ConfigDto {
     /// Rate limits, token and spend budgets, concurrency caps (see `limits_dto`).
     #[serde(default)]
     pub limits: Option<super::limits_dto::LimitsDto>,
+    /// Where this instance runs: `downstream` (the listener's HTTP filter, default) or
+    /// `upstream` (an upstream HTTP filter on a failover cluster, rewriting each attempt).
+    #[serde(default = "default_role")]
+    pub role: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,6 +78,11 @@ pub struct ProviderDto {
     /// Azure `api-version` query parameter.
     #[serde(default)]
     pub api_version: Option<String>,
+    /// OpenAI-compatible streams: ask for usage (`stream_options.include_usage`) when the client
+    /// did not, and remove the extra usage chunk from what that client receives. Turn off for a
+    /// server that rejects `stream_options`; usage is then estimated.
+    #[serde(default = "default_true")]
+    pub stream_usage: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +95,10 @@ pub struct ModelDto {
     /// Tried in order after the chosen target fails.
     #[serde(default)]
     pub fallbacks: Vec<TargetDto>,
+    /// Runtime failover: send requests to this Envoy cluster (an aggregate of the provider
+    /// clusters, with a retry policy) and let the `upstream` role rewrite each attempt.
+    #[serde(default)]
+    pub failover_cluster: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -176,6 +189,9 @@ pub struct KeyDto {
     pub labels: BTreeMap<String, String>,
 }
 
+fn default_role() -> String {
+    "downstream".to_string()
+}
 fn default_cluster_header() -> String {
     "x-tollgate-cluster".to_string()
 }

@@ -11,5 +11,5 @@ mod time;
 pub use compile::parse;
 pub use dto::ConfigDto;
 pub use error::ConfigError;
-pub use runtime::{AuthMode, Config, Credential, Provider, ProviderKind};
+pub use runtime::{AuthMode, Config, Credential, Provider, ProviderKind, Role};
 pub use time::parse_rfc3339;

@@ -7,6 +7,8 @@ use std::fmt;
 /// The compiled configuration.
 #[derive(Debug)]
 pub struct Config {
+    /// Where this instance runs in Envoy's filter chains.
+    pub role: Role,
     pub providers: Vec<Provider>,
     pub router: Router,
     pub auth: Auth,
@@ -26,6 +28,16 @@ impl Config {
     pub fn provider(&self, idx: usize) -> Option<&Provider> {
         self.providers.get(idx)
     }
+}
+
+/// Where an instance of the module runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The listener's HTTP filter: keys, routing, redaction, limits, accounting.
+    Downstream,
+    /// An upstream HTTP filter on a failover cluster: rewrites each attempt for the provider
+    /// it reaches (from the endpoint's `tollgate.provider` metadata).
+    Upstream,
 }
 
 /// An API family a provider speaks.
@@ -90,6 +102,8 @@ pub struct Provider {
     pub host: Option<String>,
     pub base_path: String,
     pub api_version: Option<String>,
+    /// Ask for usage in OpenAI-compatible streams.
+    pub stream_usage: bool,
     /// Name of the environment variable the credential comes from, if any.
     pub credential_env: Option<String>,
     /// The credential, read from the proxy's environment at load; `None` when the variable is unset.

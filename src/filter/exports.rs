@@ -17,6 +17,13 @@ pub enum FilterStateName {
     UsageEstimated,
     /// Cost in micro-units of the pricing currency (set when the model has a price).
     CostMicros,
+    /// `true` when a failover route was answered by another provider than the first attempt's.
+    FailedOver,
+    /// Milliseconds from the request's start to the first response byte (time to first token
+    /// for streams).
+    TtftMs,
+    /// The plan the upstream role rewrites each failover attempt from (internal).
+    Handoff,
 }
 
 impl FilterStateName {
@@ -34,6 +41,9 @@ impl FilterStateName {
             FilterStateName::TotalTokens => "tollgate.total_tokens",
             FilterStateName::UsageEstimated => "tollgate.usage_estimated",
             FilterStateName::CostMicros => "tollgate.cost_micros",
+            FilterStateName::FailedOver => "tollgate.failed_over",
+            FilterStateName::Handoff => "tollgate.handoff",
+            FilterStateName::TtftMs => "tollgate.ttft_ms",
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::config::{AuthMode, Config, ProviderKind};
 use crate::error::{ApiError, ErrorKind};
 use crate::gateway::{self, Admission, Head, Identity, Plan};
 use crate::host::Host;
-use crate::api::translate::ResponseTranslator;
+use crate::api::translate::{ResponseTranslator, StreamGuard};
 use crate::usage::{ResponseMeter, Usage, UsageDialect};
 use std::rc::Rc;
 
@@ -45,6 +45,8 @@ pub struct HttpFilter {
     usage_published: bool,
     /// Rewrites the response into the client's dialect when the provider speaks another.
     translator: Option<ResponseTranslator>,
+    /// Watches a stream in the client's own dialect (usage chunk, early end).
+    guard: Option<StreamGuard>,
     /// Timings (host nanoseconds) and outcome, for metrics at the end.
     started_nanos: u64,
     first_byte_nanos: Option<u64>,
@@ -61,6 +63,7 @@ impl HttpFilter {
         HttpFilter { config, context_id, loaded_at, phase: Phase::Start, admission: None, plan: None, meter: None,
             usage_published: false,
             translator: None,
+            guard: None,
             started_nanos: 0,
             first_byte_nanos: None,
             status: 0,
@@ -89,7 +92,7 @@ impl HttpFilter {
         let names = &config.auth.headers;
         let values: Vec<Option<String>> = names.iter().map(|n| host.request_header(n)).collect();
         let lookup = |n: &str| names.iter().position(|h| h == n).and_then(|i| values[i].as_deref());
-        let now = i64::try_from(host.now_nanos() / 1_000_000_000).unwrap_or(i64::MAX);
+        let now = i64::try_from(self.started_nanos / 1_000_000_000).unwrap_or(i64::MAX);
         let head = Head { method: &method, path: &path, header: &lookup, principals: &principals, now };
         let admission = match gateway::admit(&config, &head) {
             Ok(a) => a,
@@ -138,7 +141,7 @@ impl HttpFilter {
             return Flow::Pause;
         }
         let body = if body_size == 0 { Vec::new() } else { host.request_body(body_size).unwrap_or_default() };
-        let seed = mix(host.now_nanos() ^ u64::from(self.context_id));
+        let seed = mix(self.started_nanos ^ u64::from(self.context_id));
         let plan = match gateway::plan(&config, &admission, &body, seed) {
             Ok(p) => p,
             Err(e) => return self.reply(host, dialect, &e),
@@ -153,6 +156,9 @@ impl HttpFilter {
     }
 
     pub fn on_response_headers(&mut self, host: &mut impl Host) -> Flow {
+        if self.plan.as_ref().is_some_and(|p| p.failover.is_some()) {
+            self.note_attempt(host);
+        }
         let Some(plan) = &self.plan else { return Flow::Continue };
         self.limits.response_headers(host);
         if self.config.as_ref().is_some_and(|c| c.response_headers) {
@@ -170,6 +176,13 @@ impl HttpFilter {
                 host.set_response_header("content-length", None);
             }
             self.translator = Some(translator);
+        } else if (200..300).contains(&status) && content_type.trim_start().starts_with("text/event-stream") {
+            let dialect = self.admission.as_ref().map_or(Dialect::OpenAiChat, |a| a.endpoint.dialect());
+            let guard = StreamGuard::new(dialect, !plan.include_usage);
+            if guard.rewrites() {
+                host.set_response_header("content-length", None);
+            }
+            self.guard = Some(guard);
         }
         if self.config.as_ref().is_some_and(|c| c.accounting) {
             self.meter = Some(ResponseMeter::for_response(usage_dialect(plan.provider_kind), status, &content_type));
@@ -183,7 +196,7 @@ impl HttpFilter {
         if body_size > 0 && self.first_byte_nanos.is_none() && self.plan.is_some() {
             self.first_byte_nanos = Some(host.now_nanos());
         }
-        if self.meter.is_none() && self.translator.is_none() {
+        if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() {
             return Flow::Continue;
         }
         let hold = self.meter.as_ref().is_some_and(ResponseMeter::buffers_body) || self.translator.as_ref().is_some_and(ResponseTranslator::buffers_body);
@@ -207,6 +220,11 @@ impl HttpFilter {
         if let Some(t) = self.translator.as_mut() {
             let out = t.chunk(&chunk, end_of_stream);
             host.replace_response_body(body_size, &out);
+        } else if let Some(g) = self.guard.as_mut() {
+            let out = g.chunk(&chunk, end_of_stream);
+            if out != chunk {
+                host.replace_response_body(body_size, &out);
+            }
         }
         if end_of_stream {
             self.finish_stream(host);
@@ -240,6 +258,9 @@ impl HttpFilter {
         let ms = |from: u64, to: u64| to.checked_sub(from).map(|d| d / 1_000_000);
         let duration_ms = ms(self.started_nanos, now);
         let ttft_ms = self.first_byte_nanos.and_then(|t| ms(self.started_nanos, t));
+        if let (Some(t), true) = (ttft_ms, self.plan.is_some()) {
+            host.set_filter_state(FilterStateName::TtftMs.as_str(), &t.to_string());
+        }
         let tps = match (self.usage, self.first_byte_nanos) {
             (Some(u), Some(first)) if now > first && u.completion_tokens > 0 => Some(u.completion_tokens.saturating_mul(1_000_000_000) / (now - first).max(1)),
             _ => None,
@@ -257,6 +278,34 @@ impl HttpFilter {
         };
         for m in crate::metrics::request_metrics(&record) {
             host.emit(&m);
+        }
+    }
+
+    /// Failover: the upstream role names the provider that answered; the response is then
+    /// translated and metered for that provider.
+    fn note_attempt(&mut self, host: &mut impl Host) {
+        let answered = host.response_header(gateway::ATTEMPT_HEADER);
+        host.set_response_header(gateway::ATTEMPT_HEADER, None);
+        let (Some(config), Some(admission), Some(plan)) = (self.config.clone(), self.admission.as_ref(), self.plan.as_mut()) else {
+            return;
+        };
+        let Some(name) = answered else {
+            // Envoy's own reply (no healthy upstream, timeout): nothing to translate.
+            plan.translation = None;
+            return;
+        };
+        let Some((idx, provider)) = config.providers.iter().enumerate().find(|(_, p)| p.name == name) else { return };
+        plan.provider = idx;
+        plan.provider_kind = provider.kind;
+        plan.translation = gateway::translation(admission.endpoint, provider.kind).ok().flatten();
+        if let Some(a) = plan.failover.as_ref().and_then(|f| f.attempts.iter().find(|a| a.provider == idx)) {
+            plan.upstream_model = a.model.clone();
+        }
+        if plan.provider_name != name {
+            plan.provider_name = name;
+            host.set_filter_state(FilterStateName::Provider.as_str(), &plan.provider_name);
+            host.set_filter_state(FilterStateName::UpstreamModel.as_str(), &plan.upstream_model);
+            host.set_filter_state(FilterStateName::FailedOver.as_str(), "true");
         }
     }
 
@@ -292,15 +341,23 @@ impl HttpFilter {
 
     fn apply(&self, host: &mut impl Host, config: &Config, admission: &Admission, plan: &Plan, body_size: usize) {
         host.set_request_header(&config.cluster_header, Some(&plan.cluster));
-        host.set_request_header(":path", Some(&plan.path));
-        if let Some(a) = &plan.authority {
-            host.set_request_header(":authority", Some(a));
-        }
-        if let Some(c) = &plan.credential {
-            host.set_request_header(c.header, Some(&c.value));
-        }
-        if plan.provider_kind == ProviderKind::Anthropic && host.request_header("anthropic-version").is_none() {
-            host.set_request_header("anthropic-version", Some("2023-06-01"));
+        if let Some(f) = &plan.failover {
+            // The upstream role sets path, authority and credential per attempt.
+            let mut handoff = f.handoff.clone();
+            handoff.path = host.request_header(":path").unwrap_or_default();
+            handoff.authority = host.request_header(":authority").unwrap_or_default();
+            host.set_filter_state(FilterStateName::Handoff.as_str(), &handoff.encode());
+        } else {
+            host.set_request_header(":path", Some(&plan.path));
+            if let Some(a) = &plan.authority {
+                host.set_request_header(":authority", Some(a));
+            }
+            if let Some(c) = &plan.credential {
+                host.set_request_header(c.header, Some(&c.value));
+            }
+            if plan.provider_kind == ProviderKind::Anthropic && host.request_header("anthropic-version").is_none() {
+                host.set_request_header("anthropic-version", Some("2023-06-01"));
+            }
         }
         if let Some(b) = &plan.body {
             host.replace_request_body(body_size, b);

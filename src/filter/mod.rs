@@ -4,6 +4,8 @@ mod cost;
 mod exports;
 mod http;
 mod limits;
+mod upstream;
 
 pub use exports::FilterStateName;
 pub use http::{Flow, HttpFilter};
+pub use upstream::UpstreamFilter;

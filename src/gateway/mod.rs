@@ -2,9 +2,13 @@
 //! The filter applies these decisions through the host; tools and tests call them directly.
 
 mod admit;
+mod handoff;
 mod models;
 mod plan;
+mod rewrite;
 
 pub use admit::{admit, Admission, Head, Identity, Refusal, Rejection};
 pub use models::models_list;
-pub use plan::{plan, Plan};
+pub use handoff::{Handoff, ATTEMPT_HEADER};
+pub use plan::{plan, Failover, Plan};
+pub use rewrite::{rewrite, translation, Rewrite};

@@ -1,9 +1,11 @@
 //! Request-body decision: resolve the model, check the key's allow-list, and plan the upstream request.
 
 use super::{Admission, Identity};
-use crate::api::translate::{chat_to_gemini, chat_to_messages, messages_to_chat, Translation};
-use crate::api::Endpoint;
+use super::handoff::Handoff;
+use super::rewrite::{rewrite, Rewrite};
+use crate::api::translate::Translation;
 use crate::config::{Config, Credential, ProviderKind};
+use crate::route::Attempt;
 use crate::error::{ApiError, ErrorKind};
 use serde_json::Value;
 
@@ -35,6 +37,19 @@ pub struct Plan {
     pub translation: Option<Translation>,
     /// The OpenAI client's `stream_options.include_usage`.
     pub include_usage: bool,
+    /// Set when the route fails over at runtime (the provider fields then describe the first
+    /// attempt until the response names the one that answered).
+    pub failover: Option<Failover>,
+}
+
+/// Runtime failover through an aggregate cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failover {
+    /// What the upstream role rewrites each attempt from (the filter adds the client's path
+    /// and authority).
+    pub handoff: Handoff,
+    /// Every attempt in order, to name the model of the provider that answered.
+    pub attempts: Vec<Attempt>,
 }
 
 /// Plans the upstream request for an admitted request's complete body. `seed` picks among weighted targets.
@@ -77,37 +92,34 @@ pub fn plan(config: &Config, admission: &Admission, body: &[u8], seed: u64) -> R
         .filter_map(|a| config.provider(a.provider).map(|p| (a, p)))
         .find(|(_, p)| p.available())
         .ok_or_else(|| ApiError::new(ErrorKind::ProviderUnavailable, format!("No provider for `{requested}` is configured with a credential.")))?;
-    let translation = translation(admission.endpoint, provider.kind).map_err(|()| {
-        ApiError::new(
-            ErrorKind::InvalidRequest,
-            format!("The model `{requested}` is served by a {} provider, which this endpoint cannot reach.", provider.kind.as_str()),
-        )
-        .with_param("model")
-    })?;
     let include_usage = crate::api::openai::include_usage(&json);
     let prompt_estimate = if stream { crate::usage::estimate_prompt_tokens(&json) } else { 0 };
-    let obj = json.as_object_mut().ok_or_else(|| invalid("The request body must be a JSON object."))?;
-    let new_body = match translation {
-        Some(t) => {
-            let translated = match t {
-                Translation::ChatToAnthropic => chat_to_messages(&json, &attempt.model),
-                Translation::MessagesToOpenAi => messages_to_chat(&json, &attempt.model),
-                Translation::ChatToGemini => chat_to_gemini(&json),
-            };
-            let v = translated.map_err(|e| ApiError::new(ErrorKind::InvalidRequest, e.message).with_param(e.param))?;
-            Some(v.to_string().into_bytes())
-        }
-        None if attempt.model != requested => {
-            obj.insert("model".to_string(), Value::String(attempt.model.clone()));
-            Some(json.to_string().into_bytes())
-        }
-        None => None,
-    };
-    let upstream_endpoint = match translation {
-        Some(Translation::ChatToAnthropic) => Endpoint::Messages,
-        Some(Translation::MessagesToOpenAi) => Endpoint::ChatCompletions,
-        Some(Translation::ChatToGemini) | None => admission.endpoint,
-    };
+    if let Some(cluster) = resolution.failover_cluster {
+        // Runtime failover: the body stays in the client's dialect and the upstream role
+        // rewrites each attempt. Check now that the first attempt can be rewritten at all.
+        rewrite(admission.endpoint, provider, &attempt.model, &requested, &mut json.clone(), stream)?;
+        let targets = resolution.attempts.iter().filter_map(|a| config.provider(a.provider).map(|p| (p.name.as_str(), a.model.as_str())));
+        let handoff = Handoff::new("", "", targets);
+        return Ok(Plan {
+            requested_model: requested,
+            route: resolution.route,
+            provider: attempt.provider,
+            provider_name: provider.name.clone(),
+            provider_kind: provider.kind,
+            upstream_model: attempt.model.clone(),
+            cluster,
+            path: String::new(),
+            authority: None,
+            credential: None,
+            body: None,
+            stream,
+            prompt_estimate,
+            translation: None,
+            include_usage,
+            failover: Some(Failover { handoff, attempts: resolution.attempts }),
+        });
+    }
+    let Rewrite { path, body: new_body, translation } = rewrite(admission.endpoint, provider, &attempt.model, &requested, &mut json, stream)?;
     Ok(Plan {
         requested_model: requested,
         route: resolution.route,
@@ -116,7 +128,7 @@ pub fn plan(config: &Config, admission: &Admission, body: &[u8], seed: u64) -> R
         provider_kind: provider.kind,
         upstream_model: attempt.model.clone(),
         cluster: provider.cluster.clone(),
-        path: upstream_path(upstream_endpoint, provider, &attempt.model, stream),
+        path,
         authority: provider.host.clone(),
         credential: provider.credential.clone(),
         body: new_body,
@@ -124,47 +136,14 @@ pub fn plan(config: &Config, admission: &Admission, body: &[u8], seed: u64) -> R
         prompt_estimate,
         translation,
         include_usage,
+        failover: None,
     })
-}
-
-/// How the endpoint's dialect reaches this provider kind: as is (`None`), translated, or not at all.
-fn translation(endpoint: Endpoint, kind: ProviderKind) -> Result<Option<Translation>, ()> {
-    let openai = matches!(kind, ProviderKind::OpenAi | ProviderKind::Azure);
-    match endpoint {
-        Endpoint::ChatCompletions if openai => Ok(None),
-        Endpoint::ChatCompletions if kind == ProviderKind::Anthropic => Ok(Some(Translation::ChatToAnthropic)),
-        Endpoint::ChatCompletions if kind == ProviderKind::Gemini => Ok(Some(Translation::ChatToGemini)),
-        Endpoint::Embeddings if openai => Ok(None),
-        Endpoint::Messages if kind == ProviderKind::Anthropic => Ok(None),
-        Endpoint::Messages if openai => Ok(Some(Translation::MessagesToOpenAi)),
-        Endpoint::Models => Ok(None),
-        _ => Err(()),
-    }
-}
-
-/// The upstream `:path` for an endpoint at a provider.
-fn upstream_path(endpoint: Endpoint, provider: &crate::config::Provider, model: &str, stream: bool) -> String {
-    let base = &provider.base_path;
-    match provider.kind {
-        ProviderKind::Azure => format!(
-            "{base}/deployments/{model}{}?api-version={}",
-            endpoint.provider_suffix(),
-            provider.api_version.as_deref().unwrap_or_default()
-        ),
-        ProviderKind::Gemini => {
-            if stream {
-                format!("{base}/models/{model}:streamGenerateContent?alt=sse")
-            } else {
-                format!("{base}/models/{model}:generateContent")
-            }
-        }
-        ProviderKind::OpenAi | ProviderKind::Anthropic => format!("{base}{}", endpoint.provider_suffix()),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::Endpoint;
     use crate::config::parse;
     use crate::keys::Digest;
     #[cfg(target_arch = "wasm32")]

@@ -2,8 +2,8 @@
 
 use super::wasm::WasmHost;
 use super::Host;
-use crate::config::{self, Config};
-use crate::filter::{Flow, HttpFilter};
+use crate::config::{self, Config, Role};
+use crate::filter::{Flow, HttpFilter, UpstreamFilter};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel};
@@ -40,12 +40,13 @@ impl RootContext for Root {
                     }
                 }
                 log::info!(
-                    "tollgate {} configured: {} providers, {} keys",
+                    "tollgate {} configured ({:?} role): {} providers, {} keys",
                     crate::VERSION,
+                    c.role,
                     c.providers.len(),
                     c.keys.len()
                 );
-                self.loaded_at = i64::try_from(WasmHost.now_nanos() / 1_000_000_000).unwrap_or(0);
+                self.loaded_at = i64::try_from(WasmHost::default().now_nanos() / 1_000_000_000).unwrap_or(0);
                 self.config = Some(Rc::new(c));
                 true
             }
@@ -57,7 +58,10 @@ impl RootContext for Root {
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Http { filter: HttpFilter::new(self.config.clone(), context_id, self.loaded_at) }))
+        if self.config.as_ref().is_some_and(|c| c.role == Role::Upstream) {
+            return Some(Box::new(Upstream { filter: UpstreamFilter::new(self.config.clone(), context_id), host: WasmHost::default() }));
+        }
+        Some(Box::new(Http { filter: HttpFilter::new(self.config.clone(), context_id, self.loaded_at), host: WasmHost::default() }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -67,6 +71,7 @@ impl RootContext for Root {
 
 struct Http {
     filter: HttpFilter,
+    host: WasmHost,
 }
 
 fn action(flow: Flow) -> Action {
@@ -80,22 +85,64 @@ impl Context for Http {}
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        action(self.filter.on_request_headers(&mut WasmHost, end_of_stream))
+        let flow = self.filter.on_request_headers(&mut self.host, end_of_stream);
+        self.host.flush();
+        action(flow)
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        action(self.filter.on_request_body(&mut WasmHost, body_size, end_of_stream))
+        let flow = self.filter.on_request_body(&mut self.host, body_size, end_of_stream);
+        self.host.flush();
+        action(flow)
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        action(self.filter.on_response_headers(&mut WasmHost))
+        // The request headers went upstream: never touch them again.
+        self.host.forget_request();
+        let flow = self.filter.on_response_headers(&mut self.host);
+        self.host.flush();
+        self.host.forget_response();
+        action(flow)
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        action(self.filter.on_response_body(&mut WasmHost, body_size, end_of_stream))
+        let flow = self.filter.on_response_body(&mut self.host, body_size, end_of_stream);
+        self.host.flush();
+        action(flow)
     }
 
     fn on_log(&mut self) {
-        self.filter.on_log(&mut WasmHost);
+        self.filter.on_log(&mut self.host);
+    }
+}
+
+/// The `upstream` role: one context per attempt.
+struct Upstream {
+    filter: UpstreamFilter,
+    host: WasmHost,
+}
+
+impl Context for Upstream {}
+
+impl HttpContext for Upstream {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let flow = self.filter.on_request_headers(&mut self.host, end_of_stream);
+        self.host.flush();
+        action(flow)
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let flow = self.filter.on_request_body(&mut self.host, body_size, end_of_stream);
+        self.host.flush();
+        action(flow)
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        // The request headers went upstream: never touch them again.
+        self.host.forget_request();
+        let flow = self.filter.on_response_headers(&mut self.host);
+        self.host.flush();
+        self.host.forget_response();
+        action(flow)
     }
 }

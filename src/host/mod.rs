@@ -15,7 +15,7 @@ mod wasm;
 /// implementation maps host errors to `None`/no-ops and logs them, never panics.
 pub trait Host {
     /// A request header by lower-case name; `None` when absent or not valid UTF-8.
-    fn request_header(&self, name: &str) -> Option<String>;
+    fn request_header(&mut self, name: &str) -> Option<String>;
     /// Sets (`Some`) or removes (`None`) a request header.
     fn set_request_header(&mut self, name: &str, value: Option<&str>);
     /// The buffered request body, `size` bytes from the start.
@@ -23,7 +23,7 @@ pub trait Host {
     /// Replaces the buffered request body (`size` is the current length).
     fn replace_request_body(&mut self, size: usize, body: &[u8]);
     /// A response header by lower-case name; `None` when absent or not valid UTF-8.
-    fn response_header(&self, name: &str) -> Option<String>;
+    fn response_header(&mut self, name: &str) -> Option<String>;
     /// The response body bytes the host currently holds (the current chunk when streaming).
     fn response_body(&self, size: usize) -> Option<Vec<u8>>;
     /// Replaces the response body bytes the host holds (`size` is their current length).

@@ -19,6 +19,8 @@ pub struct Route {
     pub name: Glob,
     pub targets: Vec<Target>,
     pub fallbacks: Vec<Target>,
+    /// Runtime failover through this (aggregate) Envoy cluster.
+    pub failover_cluster: Option<String>,
 }
 
 /// One attempt: a provider and the model name to send it.
@@ -35,6 +37,8 @@ pub struct Resolution {
     pub route: Option<String>,
     /// The chosen target first, then the other targets, then the fallbacks.
     pub attempts: Vec<Attempt>,
+    /// Set when the route fails over at runtime through an aggregate Envoy cluster.
+    pub failover_cluster: Option<String>,
 }
 
 /// All routes, indexed for lookup.
@@ -75,14 +79,18 @@ impl Router {
             .or_else(|| self.globs.iter().find(|&&i| self.routes[i].name.matches(requested)))
             .map(|&i| &self.routes[i]);
         if let Some(route) = route {
-            return Some(Resolution { route: Some(route.name.as_string()), attempts: order(route, requested, seed) });
+            return Some(Resolution {
+                route: Some(route.name.as_string()),
+                attempts: order(route, requested, seed),
+                failover_cluster: route.failover_cluster.clone(),
+            });
         }
         let (provider, model) = requested.split_once('/')?;
         let &p = self.providers.get(provider)?;
         if model.is_empty() {
             return None;
         }
-        Some(Resolution { route: None, attempts: vec![Attempt { provider: p, model: model.to_string() }] })
+        Some(Resolution { route: None, attempts: vec![Attempt { provider: p, model: model.to_string() }], failover_cluster: None })
     }
 }
 
@@ -130,10 +138,10 @@ mod tests {
 
     fn router() -> Router {
         let routes = vec![
-            Route { name: Glob::new("gpt-4o-mini"), targets: vec![t(0, None, 1)], fallbacks: vec![t(1, Some("claude-haiku"), 1)] },
-            Route { name: Glob::new("fast"), targets: vec![t(0, Some("gpt-4o-mini"), 3), t(1, Some("claude-haiku"), 1)], fallbacks: vec![] },
-            Route { name: Glob::new("claude-*"), targets: vec![t(1, None, 1)], fallbacks: vec![] },
-            Route { name: Glob::new("*"), targets: vec![t(2, None, 1)], fallbacks: vec![] },
+            Route { name: Glob::new("gpt-4o-mini"), targets: vec![t(0, None, 1)], fallbacks: vec![t(1, Some("claude-haiku"), 1)], failover_cluster: None },
+            Route { name: Glob::new("fast"), targets: vec![t(0, Some("gpt-4o-mini"), 3), t(1, Some("claude-haiku"), 1)], fallbacks: vec![], failover_cluster: None },
+            Route { name: Glob::new("claude-*"), targets: vec![t(1, None, 1)], fallbacks: vec![], failover_cluster: None },
+            Route { name: Glob::new("*"), targets: vec![t(2, None, 1)], fallbacks: vec![], failover_cluster: None },
         ];
         let providers = [("openai".to_string(), 0), ("anthropic".to_string(), 1), ("local".to_string(), 2)].into_iter().collect();
         Router::new(routes, providers)

@@ -249,6 +249,7 @@ static_resources:
                   total_tokens: "%FILTER_STATE(wasm.tollgate.total_tokens:PLAIN)%"
                   usage_estimated: "%FILTER_STATE(wasm.tollgate.usage_estimated:PLAIN)%"
                   cost_micros: "%FILTER_STATE(wasm.tollgate.cost_micros:PLAIN)%"
+                  ttft_ms: "%FILTER_STATE(wasm.tollgate.ttft_ms:PLAIN)%"
           route_config:
             virtual_hosts:
             - name: llm

@@ -82,6 +82,7 @@ pub const H_DELAY_MS: &str = "x-mock-delay-ms";
 pub const H_CHUNK_DELAY_MS: &str = "x-mock-chunk-delay-ms";
 pub const H_CUT_AFTER_EVENTS: &str = "x-mock-cut-after-events";
 pub const H_RESET: &str = "x-mock-reset";
+pub const H_END_AFTER_EVENTS: &str = "x-mock-end-after-events";
 pub const H_NO_USAGE: &str = "x-mock-no-usage";
 /// Response header naming the server ([`Behavior::name`]), when configured.
 pub const H_SERVED_BY: &str = "x-mock-served-by";
@@ -185,6 +186,9 @@ pub struct Behavior {
     /// stream has ≤ N events, all are sent and the terminator is left off). For a unary
     /// response: send the head with the full `content-length` but only half the body, then close.
     pub cut_after_events: Option<usize>,
+    /// `x-mock-end-after-events`: for a stream, send N complete events, then end the response
+    /// cleanly (the terminating `0` chunk) without the rest: a provider that stopped early.
+    pub end_after_events: Option<usize>,
     /// `x-mock-reset: 1`: record the request, then close the connection without writing a
     /// single byte (`shutdown(Both)`; a FIN, not a TCP RST — the crate forbids the `unsafe`
     /// needed for SO_LINGER). Envoy reports it as an upstream connection termination.
@@ -229,6 +233,9 @@ impl Behavior {
         }
         if let Some(v) = num(H_CUT_AFTER_EVENTS) {
             b.cut_after_events = usize::try_from(v).ok();
+        }
+        if let Some(v) = num(H_END_AFTER_EVENTS) {
+            b.end_after_events = usize::try_from(v).ok();
         }
         if let Some(v) = flag(H_RESET) {
             b.reset = v;
@@ -818,6 +825,9 @@ fn write_stream(
         c
     };
     for (i, piece) in pieces.iter().enumerate() {
+        if b.end_after_events == Some(i) {
+            break;
+        }
         if i > 0 && b.chunk_delay_ms > 0 {
             thread::sleep(Duration::from_millis(b.chunk_delay_ms));
         }

@@ -1,7 +1,10 @@
-//! Shared support for the real-Envoy tests: the Envoy launcher, the mock provider, an HTTP client.
+//! Shared support for the real-Envoy tests: the Envoy launcher, the mock provider, an HTTP client,
+//! a one-file HTTP server, file-based ECDS.
 #![allow(dead_code)]
 
+pub mod ecds;
 pub mod envoy;
+pub mod file_server;
 pub mod http_client;
 pub mod mock_provider;
 pub mod rls;

@@ -10,13 +10,26 @@ use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Warn);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FloorRoot { hold: false }) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FloorRoot { hold: false, probe: Probe::default() }) });
 }}
 
 /// With the plugin configuration `"hold"` (a JSON string), the floor also holds the request headers until the body
 /// is read, as tollgate must (`allow_on_headers_stop_iteration`); this isolates that cost.
 struct FloorRoot {
     hold: bool,
+    probe: Probe,
+}
+
+/// With the configuration `"probe hold get=N set=N prop=N stat=N"`, the floor also makes that many
+/// host calls per request after reading the body (header reads, header writes, filter-state
+/// writes, counter increments), to measure what each kind of host call costs.
+#[derive(Clone, Copy, Default)]
+struct Probe {
+    get: u32,
+    set: u32,
+    prop: u32,
+    stat: u32,
+    metric: u32,
 }
 
 impl Context for FloorRoot {}
@@ -24,7 +37,24 @@ impl Context for FloorRoot {}
 impl RootContext for FloorRoot {
     fn on_configure(&mut self, size: usize) -> bool {
         if let Ok(Some(c)) = proxy_wasm::hostcalls::get_buffer(BufferType::PluginConfiguration, 0, size) {
-            self.hold = c.trim_ascii() == b"\"hold\"";
+            let text = String::from_utf8_lossy(c.trim_ascii()).trim_matches('"').to_string();
+            self.hold = text.split_whitespace().any(|t| t == "hold");
+            if let Some(rest) = text.strip_prefix("probe") {
+                for kv in rest.split_whitespace().filter(|t| t.contains('=')) {
+                    let (k, v) = kv.split_once('=').unwrap_or((kv, "0"));
+                    let n = v.parse().unwrap_or(0);
+                    match k {
+                        "get" => self.probe.get = n,
+                        "set" => self.probe.set = n,
+                        "prop" => self.probe.prop = n,
+                        "stat" => self.probe.stat = n,
+                        _ => {}
+                    }
+                }
+                if self.probe.stat > 0 {
+                    self.probe.metric = proxy_wasm::hostcalls::define_metric(proxy_wasm::types::MetricType::Counter, "floor.probe").unwrap_or(0);
+                }
+            }
         }
         true
     }
@@ -34,19 +64,26 @@ impl RootContext for FloorRoot {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Floor { bytes_seen: 0, hold: self.hold }))
+        Some(Box::new(Floor { bytes_seen: 0, hold: self.hold, probe: self.probe }))
     }
 }
 
 struct Floor {
     bytes_seen: usize,
     hold: bool,
+    probe: Probe,
 }
 
 impl Context for Floor {}
 
 impl HttpContext for Floor {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        // Header reads only here: once the headers went on, the SDK panics on reading them.
+        for _ in 0..self.probe.get {
+            if let Ok(Some(v)) = proxy_wasm::hostcalls::get_map_value(proxy_wasm::types::MapType::HttpRequestHeaders, ":path") {
+                self.bytes_seen = self.bytes_seen.wrapping_add(v.len());
+            }
+        }
         if self.hold && !end_of_stream {
             let _ = proxy_wasm::hostcalls::set_map_value(proxy_wasm::types::MapType::HttpRequestHeaders, "content-length", None);
             return Action::Pause;
@@ -69,6 +106,16 @@ impl HttpContext for Floor {
             }
             Ok(None) => {}
             Err(_) => {}
+        }
+        use proxy_wasm::types::MapType::HttpRequestHeaders;
+        for i in 0..self.probe.set {
+            let _ = proxy_wasm::hostcalls::set_map_value(HttpRequestHeaders, "x-floor-probe", Some(if i % 2 == 0 { "a" } else { "b" }));
+        }
+        for _ in 0..self.probe.prop {
+            let _ = proxy_wasm::hostcalls::set_property(vec!["floor.probe"], Some(b"42"));
+        }
+        for _ in 0..self.probe.stat {
+            let _ = proxy_wasm::hostcalls::increment_metric(self.probe.metric, 1);
         }
         Action::Continue
     }

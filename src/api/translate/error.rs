@@ -34,6 +34,22 @@ const MAX_RAW_MESSAGE: usize = 512;
 /// Rewrites a provider's error body (OpenAI or Anthropic shape, detected from the body) into the
 /// shape `to` expects. `status` is the provider's HTTP status, used to pick an error type when the
 /// body carries none. Bodies that are not JSON become an error whose message is their (truncated) text.
+/// The event that ends a stream the provider stopped before it was complete (after the first
+/// byte, so there is no failing over): an OpenAI error frame, or Anthropic's `error` event.
+pub fn incomplete_stream_frame(to: Dialect) -> Vec<u8> {
+    const MESSAGE: &str = "The provider's stream ended before the answer was complete.";
+    match to {
+        Dialect::Anthropic => {
+            let body = serde_json::json!({"type": "error", "error": {"type": "api_error", "message": MESSAGE}});
+            format!("event: error\ndata: {body}\n\n").into_bytes()
+        }
+        Dialect::OpenAiChat | Dialect::OpenAiEmbeddings => {
+            let body = serde_json::json!({"error": {"message": MESSAGE, "type": "server_error", "param": null, "code": "stream_incomplete"}});
+            format!("data: {body}\n\n").into_bytes()
+        }
+    }
+}
+
 pub fn error_body(body: &[u8], status: u16, to: Dialect) -> Vec<u8> {
     let json: Option<Value> = serde_json::from_slice(body).ok();
     let err = json.as_ref().and_then(|j| j.get("error"));

@@ -7,6 +7,7 @@
 //! event, so [`GeminiToOpenAiStream::finish`] emits the usage chunk (from the last, cumulative
 //! `usageMetadata`, when asked for) and `data: [DONE]`. Thought parts produce nothing.
 
+use super::error::incomplete_stream_frame;
 use super::error_body;
 use super::gemini::{finish_reason, tool_call, usage};
 use crate::api::openai::{data_frame, DONE_FRAME};
@@ -62,6 +63,7 @@ impl GeminiToOpenAiStream {
         if v.get("error").is_some() {
             let mut out = format!("data: {}\n\n", String::from_utf8_lossy(&error_body(data.as_bytes(), 500, Dialect::OpenAiChat))).into_bytes();
             self.include_usage = false;
+            self.finished = true;
             out.extend(self.finish());
             return out;
         }
@@ -103,11 +105,15 @@ impl GeminiToOpenAiStream {
 
     /// Ends the stream (Gemini sends no end event): the usage chunk if the client asked for it,
     /// then the `[DONE]` frame, once.
+    /// A stream without a finish reason stopped early: it ends with an error frame instead.
     pub fn finish(&mut self) -> Vec<u8> {
         if self.done {
             return Vec::new();
         }
         self.done = true;
+        if !self.finished {
+            return incomplete_stream_frame(Dialect::OpenAiChat);
+        }
         let mut out = Vec::new();
         if self.include_usage {
             let usage = usage(self.usage.as_ref().unwrap_or(&Value::Null));

@@ -4,6 +4,7 @@
 mod error;
 mod gemini;
 mod gemini_stream;
+mod guard;
 mod request;
 mod request_to_chat;
 mod response;
@@ -11,9 +12,10 @@ mod session;
 mod stream;
 mod stream_to_anthropic;
 
-pub use error::{error_body, TranslateError};
+pub use error::{error_body, incomplete_stream_frame, TranslateError};
 pub use gemini::{chat_to_gemini, gemini_to_completion};
 pub use gemini_stream::GeminiToOpenAiStream;
+pub use guard::StreamGuard;
 pub use request::chat_to_messages;
 pub use request_to_chat::messages_to_chat;
 pub use response::{completion_to_message, message_to_completion};

@@ -18,13 +18,15 @@ pub enum Translation {
     MessagesToOpenAi,
     /// OpenAI chat client, Gemini provider.
     ChatToGemini,
+    /// Anthropic Messages client, Gemini provider (through the OpenAI chat shape both ways).
+    MessagesToGemini,
 }
 
 impl Translation {
     fn client(self) -> Dialect {
         match self {
             Translation::ChatToAnthropic | Translation::ChatToGemini => Dialect::OpenAiChat,
-            Translation::MessagesToOpenAi => Dialect::Anthropic,
+            Translation::MessagesToOpenAi | Translation::MessagesToGemini => Dialect::Anthropic,
         }
     }
 }
@@ -33,6 +35,21 @@ enum Stream {
     ToOpenAi(AnthropicToOpenAiStream),
     ToAnthropic(OpenAiToAnthropicStream),
     FromGemini(GeminiToOpenAiStream),
+    /// Gemini to OpenAI chunks, and those to Anthropic events.
+    GeminiToAnthropic(GeminiToOpenAiStream, OpenAiToAnthropicStream),
+}
+
+/// Feeds OpenAI `data:` frames (as the stream translators write them: one line each) to the
+/// Anthropic stream translator.
+fn relay(frames: &[u8], to: &mut OpenAiToAnthropicStream) -> Vec<u8> {
+    let text = String::from_utf8_lossy(frames);
+    let mut out = Vec::new();
+    for frame in text.split("\n\n") {
+        if let Some(data) = frame.strip_prefix("data: ") {
+            out.extend(to.push(data));
+        }
+    }
+    out
 }
 
 #[allow(clippy::large_enum_variant)] // one per request; boxing would only add an allocation
@@ -67,6 +84,7 @@ impl ResponseTranslator {
                 Translation::ChatToAnthropic => Stream::ToOpenAi(AnthropicToOpenAiStream::new(model, created, include_usage)),
                 Translation::MessagesToOpenAi => Stream::ToAnthropic(OpenAiToAnthropicStream::new(model)),
                 Translation::ChatToGemini => Stream::FromGemini(GeminiToOpenAiStream::new(model, created, include_usage)),
+                Translation::MessagesToGemini => Stream::GeminiToAnthropic(GeminiToOpenAiStream::new(model, created, true), OpenAiToAnthropicStream::new(model)),
             };
             Mode::Sse(SseFramer::new(crate::usage::MAX_SSE_EVENT_BYTES), stream, Vec::new())
         } else if ct.starts_with("application/json") {
@@ -97,6 +115,7 @@ impl ResponseTranslator {
                     Translation::ChatToAnthropic => message_to_completion(&v, &self.model, self.created).ok(),
                     Translation::MessagesToOpenAi => completion_to_message(&v, &self.model).ok(),
                     Translation::ChatToGemini => gemini_to_completion(&v, &self.model, self.created).ok(),
+                    Translation::MessagesToGemini => gemini_to_completion(&v, &self.model, self.created).ok().and_then(|c| completion_to_message(&c, &self.model).ok()),
                 });
                 match translated {
                     Some(v) => v.to_string().into_bytes(),
@@ -118,6 +137,7 @@ impl ResponseTranslator {
                 Stream::ToOpenAi(s) => s.push(e.event.as_deref().unwrap_or_default(), &e.data),
                 Stream::ToAnthropic(s) => s.push(&e.data),
                 Stream::FromGemini(s) => s.push(&e.data),
+                Stream::GeminiToAnthropic(g, a) => relay(&g.push(&e.data), a),
             });
         }
         if end {
@@ -126,6 +146,11 @@ impl ResponseTranslator {
                 Stream::ToOpenAi(s) => s.finish(),
                 Stream::ToAnthropic(s) => s.finish(),
                 Stream::FromGemini(s) => s.finish(),
+                Stream::GeminiToAnthropic(g, a) => {
+                    let mut out = relay(&g.finish(), a);
+                    out.extend(a.finish());
+                    out
+                }
             });
         }
         out
@@ -178,6 +203,30 @@ mod tests {
         let out = run(&mut t, sse, 9);
         assert!(out.contains("chat.completion.chunk") && out.ends_with("data: [DONE]\n\n"), "{out}");
         assert!(out.contains("\"choices\":[]"), "usage chunk when asked");
+    }
+
+    #[test]
+    fn gemini_answers_an_anthropic_client() {
+        let sse = include_str!("../../../tests/fixtures/gemini_stream.sse");
+        for step in [1, 9, 4096] {
+            let mut t = ResponseTranslator::new(Translation::MessagesToGemini, "gemini-x", 1, false, 200, "text/event-stream");
+            let out = run(&mut t, sse, step);
+            assert!(out.starts_with("event: message_start\n"), "{out}");
+            assert!(out.contains("event: content_block_delta") && out.contains("text_delta"));
+            assert!(out.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"), "{out}");
+            let delta = out.split("event: message_delta\ndata: ").nth(1).and_then(|r| r.split("\n\n").next()).unwrap();
+            let delta: Value = serde_json::from_str(delta).unwrap();
+            assert!(delta["usage"]["output_tokens"].as_u64().unwrap() > 0, "usage carried through: {delta}");
+        }
+        let cut = sse.split("\n\n").next().unwrap();
+        let mut t = ResponseTranslator::new(Translation::MessagesToGemini, "gemini-x", 1, false, 200, "text/event-stream");
+        let out = run(&mut t, &format!("{cut}\n\n"), 7);
+        assert!(out.contains("event: error") && !out.contains("message_stop"), "{out}");
+        let json = include_str!("../../../tests/fixtures/gemini_generate.json");
+        let t = ResponseTranslator::new(Translation::MessagesToGemini, "gemini-x", 1, false, 200, "application/json");
+        let v: Value = serde_json::from_slice(&t.whole(json.as_bytes())).unwrap();
+        assert_eq!((v["type"].as_str(), v["role"].as_str(), v["model"].as_str()), (Some("message"), Some("assistant"), Some("gemini-x")));
+        assert!(v["content"][0]["text"].is_string(), "{v}");
     }
 
     #[test]

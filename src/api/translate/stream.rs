@@ -6,6 +6,7 @@
 //! `delta.tool_calls` (numbered from 0 in block order) whose `input_json_delta`s stream as
 //! `function.arguments`. Thinking deltas and pings produce nothing.
 
+use super::error::incomplete_stream_frame;
 use super::error_body;
 use crate::api::openai::{data_frame, finish_reason_from_anthropic, usage_from_anthropic, DONE_FRAME};
 use crate::api::Dialect;
@@ -23,6 +24,8 @@ pub struct AnthropicToOpenAiStream {
     /// Anthropic content-block index of each tool call, in OpenAI `tool_calls[].index` order.
     tool_blocks: Vec<u64>,
     done: bool,
+    /// The provider's stop reason arrived: ending here is a complete answer.
+    stopped: bool,
 }
 
 impl AnthropicToOpenAiStream {
@@ -37,6 +40,7 @@ impl AnthropicToOpenAiStream {
             usage: Map::new(),
             tool_blocks: Vec::new(),
             done: false,
+            stopped: false,
         }
     }
 
@@ -99,6 +103,7 @@ impl AnthropicToOpenAiStream {
             "message_delta" => {
                 self.merge_usage(v.get("usage"));
                 let reason = v.pointer("/delta/stop_reason").and_then(Value::as_str).map(finish_reason_from_anthropic);
+                self.stopped |= reason.is_some();
                 self.chunk(json!({}), Some(reason.unwrap_or("stop")))
             }
             "message_stop" => {
@@ -107,20 +112,33 @@ impl AnthropicToOpenAiStream {
                     let usage = usage_from_anthropic(&Value::Object(self.usage.clone()));
                     out = data_frame(&json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model, "choices": [], "usage": usage}));
                 }
-                out.extend(self.finish());
+                out.extend(self.complete());
                 out
             }
             "error" => {
                 let mut out = format!("data: {}\n\n", String::from_utf8_lossy(&error_body(data.as_bytes(), 500, Dialect::OpenAiChat))).into_bytes();
-                out.extend(self.finish());
+                out.extend(self.complete());
                 out
             }
             _ => Vec::new(),
         }
     }
 
-    /// Ends the stream (also when the provider's stream stopped early): the `[DONE]` frame, once.
+    /// Ends the stream. After the provider's `message_stop` (or its stop reason) this is the
+    /// `[DONE]` frame; a stream that stopped early ends with an error frame instead, so the
+    /// client never mistakes it for a complete answer. Once.
     pub fn finish(&mut self) -> Vec<u8> {
+        if self.done {
+            return Vec::new();
+        }
+        if self.stopped {
+            return self.complete();
+        }
+        self.done = true;
+        incomplete_stream_frame(Dialect::OpenAiChat)
+    }
+
+    fn complete(&mut self) -> Vec<u8> {
         if self.done {
             return Vec::new();
         }
@@ -229,6 +247,11 @@ mod tests {
         assert!(t.push("", r#"{"type":"ping"}"#).is_empty());
         let out = String::from_utf8(t.push("", r#"{"type":"message_start","message":{"id":"msg_1","usage":{"input_tokens":3}}}"#)).unwrap();
         assert!(out.starts_with("data: {") && out.ends_with("\n\n") && out.contains("msg_1"));
-        assert_eq!(t.finish(), DONE_FRAME.to_vec());
+        let end = String::from_utf8(t.finish()).unwrap();
+        assert!(end.starts_with("data: {\"error\"") && end.contains("stream_incomplete"), "a stream without message_stop ends in an error: {end}");
+        assert!(t.finish().is_empty());
+        let mut t = AnthropicToOpenAiStream::new("m", 0, false);
+        t.push("message_delta", r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":1}}"#);
+        assert_eq!(t.finish(), DONE_FRAME.to_vec(), "stop reason seen: complete");
     }
 }

@@ -8,6 +8,7 @@
 //! at the end (send the upstream request with `stream_options.include_usage`), so `message_start`
 //! reports zero tokens and `message_delta` carries the full counts.
 
+use super::error::incomplete_stream_frame;
 use super::error_body;
 use crate::api::anthropic::{sse_frame, stop_reason_from_openai, usage_from_openai};
 use crate::api::Dialect;
@@ -62,7 +63,7 @@ impl OpenAiToAnthropicStream {
             return Vec::new();
         }
         if data.trim() == "[DONE]" {
-            return self.finish();
+            return self.complete();
         }
         let Ok(chunk) = serde_json::from_str::<Value>(data) else {
             return Vec::new();
@@ -104,9 +105,23 @@ impl OpenAiToAnthropicStream {
         out
     }
 
-    /// Ends the message (at `[DONE]`, or when the provider's stream stopped early): closes the open
-    /// block and sends `message_delta` and `message_stop`, once.
+    /// Ends the stream. After `[DONE]` or a finish reason the message is completed; a stream
+    /// that stopped early ends with an `error` event instead, never a clean-looking
+    /// `message_stop`. Once.
     pub fn finish(&mut self) -> Vec<u8> {
+        if self.done {
+            return Vec::new();
+        }
+        if self.stop_reason.is_some() {
+            return self.complete();
+        }
+        self.done = true;
+        incomplete_stream_frame(Dialect::Anthropic)
+    }
+
+    /// Completes the message: closes the open block and sends `message_delta` and
+    /// `message_stop`, once.
+    fn complete(&mut self) -> Vec<u8> {
         if self.done {
             return Vec::new();
         }
@@ -301,7 +316,11 @@ mod tests {
     fn early_end_error_and_empty() {
         let mut t = OpenAiToAnthropicStream::new("m");
         let out = String::from_utf8(t.finish()).unwrap();
-        assert!(out.starts_with("event: message_start\n") && out.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"));
+        assert!(out.starts_with("event: error\n") && out.contains("api_error"), "cut before any finish reason: {out}");
+        let mut t = OpenAiToAnthropicStream::new("m");
+        t.push(r#"{"id":"c","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}"#);
+        let out = String::from_utf8(t.finish()).unwrap();
+        assert!(out.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"), "finish reason seen, [DONE] missing: completed");
         let mut t = OpenAiToAnthropicStream::new("m");
         assert!(t.push("junk").is_empty());
         let out = String::from_utf8(t.push(r#"{"error":{"message":"boom","type":"server_error"}}"#)).unwrap();

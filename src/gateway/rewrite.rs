@@ -1,0 +1,110 @@
+//! The request for one provider: its `:path`, and the body in its dialect with its model name.
+//! Shared by the downstream plan and the upstream role's per-attempt rewrite.
+
+use crate::api::translate::{chat_to_gemini, chat_to_messages, messages_to_chat, Translation};
+use crate::api::Endpoint;
+use crate::config::{Provider, ProviderKind};
+use crate::error::{ApiError, ErrorKind};
+use serde_json::Value;
+
+/// What to send one provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rewrite {
+    /// New `:path`.
+    pub path: String,
+    /// The rewritten body, when it differs from the client's.
+    pub body: Option<Vec<u8>>,
+    /// Set when the provider speaks another dialect than the client.
+    pub translation: Option<Translation>,
+}
+
+/// Rewrites a client request (`json`, already parsed) for `provider` and its `model`.
+/// `json` may be modified in place (its `model`).
+pub fn rewrite(endpoint: Endpoint, provider: &Provider, model: &str, requested: &str, json: &mut Value, stream: bool) -> Result<Rewrite, ApiError> {
+    let translation = translation(endpoint, provider.kind).map_err(|Unreachable| {
+        ApiError::new(
+            ErrorKind::InvalidRequest,
+            format!("The model `{requested}` is served by a {} provider, which this endpoint cannot reach.", provider.kind.as_str()),
+        )
+        .with_param("model")
+    })?;
+    let body = match translation {
+        Some(t) => {
+            let translated = match t {
+                Translation::ChatToAnthropic => chat_to_messages(json, model),
+                Translation::MessagesToOpenAi => messages_to_chat(json, model),
+                Translation::ChatToGemini => chat_to_gemini(json),
+                Translation::MessagesToGemini => messages_to_chat(json, model).and_then(|chat| chat_to_gemini(&chat)),
+            };
+            let v = translated.map_err(|e| ApiError::new(ErrorKind::InvalidRequest, e.message).with_param(e.param))?;
+            Some(v.to_string().into_bytes())
+        }
+        None => {
+            let mut changed = false;
+            if let Some(obj) = json.as_object_mut() {
+                if obj.get("model").and_then(Value::as_str) != Some(model) {
+                    obj.insert("model".to_string(), Value::String(model.to_string()));
+                    changed = true;
+                }
+                // Usage in OpenAI streams comes only when asked for; the client's stream guard
+                // removes the extra chunk again.
+                if stream && endpoint == Endpoint::ChatCompletions && provider.stream_usage && !crate::api::openai::include_usage(json) {
+                    if let Some(obj) = json.as_object_mut() {
+                        let options = obj.entry("stream_options").or_insert_with(|| Value::Object(serde_json::Map::new()));
+                        if let Some(o) = options.as_object_mut() {
+                            o.insert("include_usage".to_string(), Value::Bool(true));
+                            changed = true;
+                        }
+                    }
+                }
+            }
+            changed.then(|| json.to_string().into_bytes())
+        }
+    };
+    let upstream_endpoint = match translation {
+        Some(Translation::ChatToAnthropic) => Endpoint::Messages,
+        Some(Translation::MessagesToOpenAi) => Endpoint::ChatCompletions,
+        Some(Translation::ChatToGemini | Translation::MessagesToGemini) | None => endpoint,
+    };
+    Ok(Rewrite { path: upstream_path(upstream_endpoint, provider, model, stream), body, translation })
+}
+
+/// The endpoint cannot reach a provider of that kind (e.g. embeddings at Anthropic).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unreachable;
+
+/// How the endpoint's dialect reaches this provider kind: as is (`None`), translated, or not at all.
+pub fn translation(endpoint: Endpoint, kind: ProviderKind) -> Result<Option<Translation>, Unreachable> {
+    let openai = matches!(kind, ProviderKind::OpenAi | ProviderKind::Azure);
+    match endpoint {
+        Endpoint::ChatCompletions if openai => Ok(None),
+        Endpoint::ChatCompletions if kind == ProviderKind::Anthropic => Ok(Some(Translation::ChatToAnthropic)),
+        Endpoint::ChatCompletions if kind == ProviderKind::Gemini => Ok(Some(Translation::ChatToGemini)),
+        Endpoint::Embeddings if openai => Ok(None),
+        Endpoint::Messages if kind == ProviderKind::Anthropic => Ok(None),
+        Endpoint::Messages if openai => Ok(Some(Translation::MessagesToOpenAi)),
+        Endpoint::Messages if kind == ProviderKind::Gemini => Ok(Some(Translation::MessagesToGemini)),
+        Endpoint::Models => Ok(None),
+        _ => Err(Unreachable),
+    }
+}
+
+/// The upstream `:path` for an endpoint at a provider.
+fn upstream_path(endpoint: Endpoint, provider: &Provider, model: &str, stream: bool) -> String {
+    let base = &provider.base_path;
+    match provider.kind {
+        ProviderKind::Azure => format!(
+            "{base}/deployments/{model}{}?api-version={}",
+            endpoint.provider_suffix(),
+            provider.api_version.as_deref().unwrap_or_default()
+        ),
+        ProviderKind::Gemini => {
+            if stream {
+                format!("{base}/models/{model}:streamGenerateContent?alt=sse")
+            } else {
+                format!("{base}/models/{model}:generateContent")
+            }
+        }
+        ProviderKind::OpenAi | ProviderKind::Anthropic => format!("{base}{}", endpoint.provider_suffix()),
+    }
+}
