@@ -119,15 +119,20 @@ fn token_and_spend_budgets_reserve_then_settle() {
         spend_limit
     );
     let envoy = gateway(&config(&[("t1", "acme"), ("s1", "spenders")], &rules), &mock, 1);
+    // A failed request releases its whole reservation.
+    let r = call(&envoy, "t1", "gpt-4o-mini", &[(H_STATUS, "503")]);
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("x-ratelimit-remaining-tokens"), Some((e - 1).to_string().as_str()), "x-ratelimit-* on every response");
+    envoy.wait_access_log(1);
     let r = call(&envoy, "t1", "gpt-4o-mini", &[]);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-ratelimit-limit-tokens"), Some((2 * e - 1).to_string().as_str()));
-    assert_eq!(r.header("x-ratelimit-remaining-tokens"), Some((e - 1).to_string().as_str()), "the estimate is reserved");
-    envoy.wait_access_log(1);
+    assert_eq!(r.header("x-ratelimit-remaining-tokens"), Some((e - 1).to_string().as_str()), "the estimate is reserved, the failed one's released");
+    envoy.wait_access_log(2);
     let r = call(&envoy, "t1", "gpt-4o-mini", &[]);
     assert_eq!(r.status, 200, "settled to 59 tokens, the unused estimate was refunded: {}", r.text());
     assert_eq!(r.header("x-ratelimit-remaining-tokens"), Some((2 * e - 1 - OPENAI_TOTAL_TOKENS - e).to_string().as_str()));
-    envoy.wait_access_log(2);
+    envoy.wait_access_log(3);
     let r = call(&envoy, "t1", "gpt-4o-mini", &[]);
     assert_eq!((r.status, code(&r).as_str()), (429, "rate_limit_exceeded"));
     let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
@@ -137,9 +142,9 @@ fn token_and_spend_budgets_reserve_then_settle() {
     let r = call(&envoy, "s1", "gpt-4o-mini", &[]);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-ratelimit-limit-spend"), Some(spend_limit.to_string().as_str()));
-    envoy.wait_access_log(4);
-    assert_eq!(call(&envoy, "s1", "gpt-4o-mini", &[]).status, 200, "68_000 spent + one estimate fits");
     envoy.wait_access_log(5);
+    assert_eq!(call(&envoy, "s1", "gpt-4o-mini", &[]).status, 200, "68_000 spent + one estimate fits");
+    envoy.wait_access_log(6);
     // The third does not; an Anthropic client gets Anthropic's error shape.
     let body = serde_json::json!({"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": "Write a haiku about gateways."}]});
     let r = post_json(envoy.port, "/v1/messages", &[("x-api-key", "sk-s1")], &body).unwrap();
@@ -149,7 +154,7 @@ fn token_and_spend_budgets_reserve_then_settle() {
     assert!(r.json()["error"]["message"].as_str().unwrap().contains("spend budget"));
     let r = call(&envoy, "s1", "gpt-4o-mini", &[]);
     assert_eq!((r.status, code(&r).as_str()), (429, "budget_exceeded"));
-    let log = envoy.wait_access_log(8);
+    let log = envoy.wait_access_log(9);
     let costs: Vec<&str> = log.iter().filter(|l| l["key_id"] == "s1" && l["status"] == 200).map(|l| l["cost_micros"].as_str().unwrap()).collect();
     assert_eq!(costs, ["68000", "68000"]);
 }
