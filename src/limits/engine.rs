@@ -257,6 +257,33 @@ mod tests {
     }
 
     #[test]
+    fn rolling_windows_carry_the_previous_bucket_over() {
+        let mut r = rule("rpm", Scope::Key, Kind::Requests, 4);
+        r.window = Some(Window { period: Period::Minute, rolling: true });
+        let l = Limits { rules: vec![r], default_completion_tokens: 0 };
+        let mut s = MemStore::default();
+        let t0 = 1_773_578_040; // a minute boundary
+        for _ in 0..4 {
+            assert!(l.reserve(&mut s, &A, Amounts::default(), t0 + 50).rejected.is_none());
+        }
+        // 15 s into the next minute, 3/4 of the previous minute's 4 still count: 3 + 1 fits, 3 + 2 not.
+        assert!(l.reserve(&mut s, &A, Amounts::default(), t0 + 75).rejected.is_none());
+        let r = l.reserve(&mut s, &A, Amounts::default(), t0 + 75).rejected.unwrap();
+        assert!(r.retry_after >= 1 && r.retry_after <= 45, "{r:?}");
+        // A calendar minute would have admitted all of them.
+        let mut cal = rule("cal", Scope::Key, Kind::Requests, 4);
+        cal.window = Some(Window { period: Period::Minute, rolling: false });
+        let l = Limits { rules: vec![cal], default_completion_tokens: 0 };
+        let mut s = MemStore::default();
+        for _ in 0..4 {
+            l.reserve(&mut s, &A, Amounts::default(), t0 + 50);
+        }
+        for _ in 0..4 {
+            assert!(l.reserve(&mut s, &A, Amounts::default(), t0 + 75).rejected.is_none());
+        }
+    }
+
+    #[test]
     fn contention_fails_closed() {
         let l = Limits { rules: vec![rule("k", Scope::Key, Kind::Requests, 10)], default_completion_tokens: 0 };
         let mut s = MemStore::conflicting(1);
