@@ -23,13 +23,17 @@ pub enum ErrorKind {
     ProviderUnavailable,
     /// The filter has no usable configuration.
     NotConfigured,
+    /// A redaction rule with action `block` matched the prompt.
+    ContentBlocked,
+    /// Redaction could not inspect the body (too large, or text in an unknown shape) and fails closed.
+    NotInspectable,
 }
 
 impl ErrorKind {
     /// HTTP status for this kind.
     pub fn status(self) -> u16 {
         match self {
-            ErrorKind::InvalidRequest => 400,
+            ErrorKind::InvalidRequest | ErrorKind::ContentBlocked | ErrorKind::NotInspectable => 400,
             ErrorKind::BodyTooLarge => 413,
             ErrorKind::InvalidApiKey => 401,
             ErrorKind::ModelNotAllowed => 403,
@@ -51,6 +55,8 @@ impl ErrorKind {
             ErrorKind::MethodNotAllowed => "method_not_allowed",
             ErrorKind::ProviderUnavailable => "provider_unavailable",
             ErrorKind::NotConfigured => "gateway_not_configured",
+            ErrorKind::ContentBlocked => "content_blocked",
+            ErrorKind::NotInspectable => "content_not_inspectable",
         }
     }
 

@@ -11,6 +11,7 @@
 //! - [`route`]: model resolution: exact names, aliases, globs, `provider/model`, weights, fallbacks.
 //! - [`sse`]: incremental Server-Sent Events framer (pure parsing; bytes pass through unchanged).
 //! - [`usage`]: token usage from JSON bodies and SSE streams per provider, and estimates when it is missing.
+//! - [`redact`]: prompt redaction: detectors, mask/pseudonymize/block/audit, streaming restore.
 //! - [`gateway`]: the decisions (admit on headers, plan on body) over plain data.
 //! - [`metrics`]: per-request stat updates, tags encoded in Envoy stat names.
 //! - [`error`]: client-facing errors, rendered per dialect at one boundary.
@@ -26,6 +27,7 @@ pub mod gateway;
 pub mod host;
 pub mod keys;
 pub mod metrics;
+pub mod redact;
 pub mod route;
 pub mod sse;
 pub mod usage;

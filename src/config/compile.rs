@@ -54,6 +54,7 @@ fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
         max_request_bytes: dto.max_request_bytes,
         response_headers: dto.response_headers,
         accounting: dto.accounting.enabled,
+        redaction: dto.redaction.map(super::redact_compile::redaction).transpose()?.flatten(),
     })
 }
 

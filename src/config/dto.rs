@@ -31,6 +31,9 @@ pub struct ConfigDto {
     /// Token accounting on responses.
     #[serde(default)]
     pub accounting: AccountingDto,
+    /// Prompt redaction: detectors, actions, restore (see `redact_dto`).
+    #[serde(default)]
+    pub redaction: Option<super::redact_dto::RedactionDto>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,11 +3,14 @@
 mod compile;
 mod dto;
 mod error;
+mod redact_compile;
+mod redact_dto;
 mod runtime;
 mod time;
 
 pub use compile::parse;
 pub use dto::ConfigDto;
 pub use error::ConfigError;
+pub use redact_dto::RedactionDto;
 pub use runtime::{AuthMode, Config, Credential, Provider, ProviderKind};
 pub use time::parse_rfc3339;

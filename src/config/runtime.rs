@@ -16,6 +16,8 @@ pub struct Config {
     pub response_headers: bool,
     /// Meter responses for token usage.
     pub accounting: bool,
+    /// Prompt redaction, when enabled.
+    pub redaction: Option<crate::redact::Redactor>,
 }
 
 impl Config {

@@ -15,6 +15,8 @@ pub enum FilterStateName {
     TotalTokens,
     /// `true` when any usage figure is the gateway's estimate.
     UsageEstimated,
+    /// Prompt matches replaced (masked or pseudonymized) before forwarding.
+    Redactions,
 }
 
 impl FilterStateName {
@@ -31,6 +33,7 @@ impl FilterStateName {
             FilterStateName::ReasoningTokens => "tollgate.reasoning_tokens",
             FilterStateName::TotalTokens => "tollgate.total_tokens",
             FilterStateName::UsageEstimated => "tollgate.usage_estimated",
+            FilterStateName::Redactions => "tollgate.redactions",
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod exports;
 mod http;
+mod redaction;
 
 pub use exports::FilterStateName;
 pub use http::{Flow, HttpFilter};

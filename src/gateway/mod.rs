@@ -7,4 +7,4 @@ mod plan;
 
 pub use admit::{admit, Admission, Head, Identity, Refusal, Rejection};
 pub use models::models_list;
-pub use plan::{plan, Plan};
+pub use plan::{plan, plan_redacted, Plan};

@@ -5,6 +5,7 @@ use crate::api::translate::{chat_to_gemini, chat_to_messages, messages_to_chat, 
 use crate::api::Endpoint;
 use crate::config::{Config, Credential, ProviderKind};
 use crate::error::{ApiError, ErrorKind};
+use crate::redact::Findings;
 use serde_json::Value;
 
 /// Everything the filter needs to send the request upstream.
@@ -39,6 +40,11 @@ pub struct Plan {
 
 /// Plans the upstream request for an admitted request's complete body. `seed` picks among weighted targets.
 pub fn plan(config: &Config, admission: &Admission, body: &[u8], seed: u64) -> Result<Plan, ApiError> {
+    plan_redacted(config, admission, body, seed, &mut Findings::default())
+}
+
+/// [`plan`], recording what redaction found (counts, pseudonyms, the blocking rule) in `findings`.
+pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: u64, findings: &mut Findings) -> Result<Plan, ApiError> {
     let invalid = |m: &str| ApiError::new(ErrorKind::InvalidRequest, m);
     if body.is_empty() {
         return Err(invalid("The request body is empty; send a JSON object."));
@@ -84,6 +90,7 @@ pub fn plan(config: &Config, admission: &Admission, body: &[u8], seed: u64) -> R
         )
         .with_param("model")
     })?;
+    let redacted = crate::redact::apply(config.redaction.as_ref(), admission.endpoint, body.len(), &mut json, findings)?;
     let include_usage = crate::api::openai::include_usage(&json);
     let prompt_estimate = if stream { crate::usage::estimate_prompt_tokens(&json) } else { 0 };
     let obj = json.as_object_mut().ok_or_else(|| invalid("The request body must be a JSON object."))?;
@@ -97,7 +104,7 @@ pub fn plan(config: &Config, admission: &Admission, body: &[u8], seed: u64) -> R
             let v = translated.map_err(|e| ApiError::new(ErrorKind::InvalidRequest, e.message).with_param(e.param))?;
             Some(v.to_string().into_bytes())
         }
-        None if attempt.model != requested => {
+        None if attempt.model != requested || redacted => {
             obj.insert("model".to_string(), Value::String(attempt.model.clone()));
             Some(json.to_string().into_bytes())
         }

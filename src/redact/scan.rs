@@ -1,0 +1,57 @@
+//! Byte helpers shared by the hand-written detectors: bounds-safe access and word boundaries.
+
+/// A matched byte range `[start, end)` of the scanned text (always on ASCII bytes, so on char boundaries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The byte at `i`, or 0 (a non-word sentinel) outside the text.
+pub fn at(t: &[u8], i: usize) -> u8 {
+    t.get(i).copied().unwrap_or(0)
+}
+
+/// The byte before `i`, or 0 at the start.
+pub fn before(t: &[u8], i: usize) -> u8 {
+    i.checked_sub(1).map_or(0, |j| at(t, j))
+}
+
+/// ASCII letter, digit or `_`.
+pub fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// The end of the run of bytes from `i` that satisfy `f`.
+pub fn run(t: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
+    while i < t.len() && f(at(t, i)) {
+        i += 1;
+    }
+    i
+}
+
+/// Positions of `needle` in `t` (non-overlapping, left to right).
+pub fn find_all<'a>(t: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    let first = needle.first().copied().unwrap_or(0);
+    t.iter().enumerate().filter(move |(i, &b)| b == first && t.get(*i..).is_some_and(|r| r.starts_with(needle))).map(|(i, _)| i)
+}
+
+/// The digits of `t`, as values.
+pub fn digits(t: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    t.iter().filter(|b| b.is_ascii_digit()).map(|b| u32::from(b - b'0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn helpers_are_bounds_safe() {
+        assert_eq!((at(b"ab", 5), before(b"ab", 0), before(b"ab", 1)), (0, 0, b'a'));
+        assert_eq!(run(b"aa1", 0, |b| b == b'a'), 2);
+        assert_eq!(find_all(b"xaxax", b"ax").collect::<Vec<_>>(), vec![1, 3]);
+        assert_eq!(digits(b"1-2").sum::<u32>(), 3);
+    }
+}
