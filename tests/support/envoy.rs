@@ -236,6 +236,7 @@ static_resources:
                   reasoning_tokens: "%FILTER_STATE(wasm.tollgate.reasoning_tokens:PLAIN)%"
                   total_tokens: "%FILTER_STATE(wasm.tollgate.total_tokens:PLAIN)%"
                   usage_estimated: "%FILTER_STATE(wasm.tollgate.usage_estimated:PLAIN)%"
+                  redactions: "%FILTER_STATE(wasm.tollgate.redactions:PLAIN)%"
           route_config:
             virtual_hosts:
             - name: llm
