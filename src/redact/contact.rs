@@ -62,7 +62,7 @@ pub fn phone(t: &[u8], out: &mut Vec<Span>) {
         let c = at(t, i);
         let starts = (c == b'+' && at(t, i + 1).is_ascii_digit()) || (c == b'(' && at(t, i + 1).is_ascii_digit()) || c.is_ascii_digit();
         let p = before(t, i);
-        if !starts || p.is_ascii_alphanumeric() || matches!(p, b'-' | b'_' | b'.' | b'/' | b'+' | b':' | b',' | b'$' | b'#' | b'=') {
+        if !starts || p.is_ascii_alphanumeric() || matches!(p, b'-' | b'_' | b'.' | b'/' | b'+' | b':' | b',' | b'$' | b'#') {
             i += 1;
             continue;
         }
@@ -87,13 +87,21 @@ pub fn phone(t: &[u8], out: &mut Vec<Span>) {
 fn best_phone(t: &[u8], s: usize, e: usize) -> Option<Span> {
     let spaces: Vec<usize> = (s..e).filter(|&k| at(t, k) == b' ').take(8).collect();
     let mut starts = vec![s];
+    if at(t, s) == b'(' {
+        // An opening parenthesis that is prose, not an area code: "(01 23 45 67 89)".
+        starts.push(s + 1);
+    }
     starts.extend(spaces.iter().map(|k| k + 1));
     let mut ends = vec![e];
     ends.extend(spaces.iter().rev().copied());
     for &a in &starts {
         for &b in ends.iter().filter(|&&b| b > a) {
+            let mut b = b;
+            while b > a && !before(t, b).is_ascii_digit() {
+                b -= 1;
+            }
             let next = at(t, b);
-            let tail_ok = !next.is_ascii_alphanumeric() && !(matches!(next, b'-' | b'.') && at(t, b + 1).is_ascii_digit());
+            let tail_ok = !(next.is_ascii_alphanumeric() || (matches!(next, b'-' | b'.') && at(t, b + 1).is_ascii_digit()));
             let head_ok = a == s || !at(t, a).is_ascii_punctuation() || at(t, a) == b'+' || at(t, a) == b'(';
             if tail_ok && head_ok && t.get(a..b).is_some_and(valid_phone) {
                 return Some(Span { start: a, end: b });
@@ -106,7 +114,9 @@ fn best_phone(t: &[u8], s: usize, e: usize) -> Option<Span> {
 fn valid_phone(s: &[u8]) -> bool {
     let digits = s.iter().filter(|b| b.is_ascii_digit()).count();
     if s.first() == Some(&b'+') {
-        return (8..=15).contains(&digits) && at(s, 1) != b'0' && s.iter().filter(|&&b| b == b'(').count() <= 1;
+        let open = s.iter().filter(|&&b| b == b'(').count();
+        let close = s.iter().filter(|&&b| b == b')').count();
+        return (8..=15).contains(&digits) && at(s, 1) != b'0' && open <= 1 && open == close;
     }
     let groups: Vec<usize> = s.split(|b| !b.is_ascii_digit()).filter(|g| !g.is_empty()).map(<[u8]>::len).collect();
     if groups.len() < 2 {
@@ -157,6 +167,7 @@ mod tests {
 
     #[test]
     fn phones() {
+        assert_eq!(found(phone, "user=+33 6 93 68 45 81 (01 01 71 00 32) (07036 185623 and"), ["+33 6 93 68 45 81", "01 01 71 00 32", "07036 185623"]);
         let text = "Call +1 (415) 555-0132 or +44 20 7946 0958, +4915112345678, (212) 555-0199, 415.555.0100, 020 7946 0958, 07700 900123, 01 23 45 67 89, 1-800-555-0100.";
         assert_eq!(
             found(phone, text),

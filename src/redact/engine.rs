@@ -126,14 +126,9 @@ impl Redactor {
         if hits.is_empty() || findings.blocked.is_some() {
             return None;
         }
-        // Earliest start wins; at the same start the longer match, then the earlier rule.
-        hits.sort_by(|(a, i), (b, j)| a.start.cmp(&b.start).then(b.end.cmp(&a.end)).then(i.cmp(j)));
         let mut out = String::with_capacity(text.len());
         let mut pos = 0;
-        for (span, i) in hits {
-            if span.start < pos {
-                continue;
-            }
+        for (span, i) in resolve(hits) {
             let (Some(before), Some(value), Some(rule), Some(label)) = (text.get(pos..span.start), text.get(span.start..span.end), self.rules.get(i), self.labels.get(i)) else {
                 continue;
             };
@@ -152,6 +147,34 @@ impl Redactor {
         out.push_str(text.get(pos..).unwrap_or_default());
         Some(out)
     }
+
+    /// Every rule's matches in `text` with overlaps resolved, whatever the actions (for
+    /// evaluation and benchmarks).
+    pub fn matches(&self, text: &str) -> Vec<(Span, usize)> {
+        let mut hits = Vec::new();
+        let mut spans = Vec::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            spans.clear();
+            rule.scan(text, &mut spans);
+            hits.extend(spans.iter().map(|s| (*s, i)));
+        }
+        resolve(hits)
+    }
+}
+
+/// Drops overlapping matches: the earliest start wins; at the same start the longer match,
+/// then the earlier rule.
+fn resolve(mut hits: Vec<(Span, usize)>) -> Vec<(Span, usize)> {
+    hits.sort_by(|(a, i), (b, j)| a.start.cmp(&b.start).then(b.end.cmp(&a.end)).then(i.cmp(j)));
+    let mut pos = 0;
+    hits.retain(|(s, _)| {
+        let keep = s.start >= pos;
+        if keep {
+            pos = s.end;
+        }
+        keep
+    });
+    hits
 }
 
 #[cfg(test)]
@@ -184,6 +207,16 @@ mod tests {
         let mut f = Findings::default();
         assert_eq!(all(Action::Block).redact("x AKIAIOSFODNN7EXAMPLE", &mut f), None);
         assert_eq!(f.blocked.map(|i| all(Action::Block).rules[i].name().to_string()).as_deref(), Some("cloud_key"));
+    }
+
+    /// Known ambiguities: text that has the exact shape of the data is flagged, context or not.
+    #[test]
+    fn known_ambiguities_are_flagged() {
+        let r = all(Action::Mask);
+        let names = |t: &str| r.matches(t).into_iter().map(|(_, i)| r.rules[i].name()).collect::<Vec<_>>();
+        assert_eq!(names("firmware 2.4.1.0"), ["ipv4"], "a four-part version with small parts");
+        assert_eq!(names("order 4111111111111111"), ["credit_card"], "a Visa-prefixed, Luhn-valid order number");
+        assert_eq!(names("ref 212-555-0199"), ["phone"], "a reference number in US phone grouping");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::scan::{at, before, digits, Span};
 pub fn luhn(t: &[u8]) -> bool {
     let d: Vec<u32> = digits(t).collect();
     let sum: u32 = d.iter().rev().enumerate().map(|(i, &x)| if i % 2 == 1 { if x * 2 > 9 { x * 2 - 9 } else { x * 2 } } else { x }).sum();
-    !d.is_empty() && sum % 10 == 0
+    !d.is_empty() && sum.is_multiple_of(10)
 }
 
 /// Issuer prefixes of the major networks (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay).
@@ -147,9 +147,10 @@ pub fn us_ssn(t: &[u8], out: &mut Vec<Span>) {
             && c.iter().enumerate().all(|(k, b)| k == 3 || k == 6 || b.is_ascii_digit());
         let p = before(t, i);
         let n = at(t, i + 11);
-        let bounded = !p.is_ascii_alphanumeric() && !matches!(p, b'-' | b'.' | b'_' | b'/')
-            && !n.is_ascii_alphanumeric()
-            && !(matches!(n, b'-' | b'.' | b'/') && at(t, i + 12).is_ascii_digit());
+        let bounded = !(p.is_ascii_alphanumeric()
+            || matches!(p, b'-' | b'.' | b'_' | b'/')
+            || n.is_ascii_alphanumeric()
+            || (matches!(n, b'-' | b'.' | b'/') && at(t, i + 12).is_ascii_digit()));
         if shape && bounded && ssn_valid(c) {
             out.push(Span { start: i, end: i + 11 });
             i += 11;
