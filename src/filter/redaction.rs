@@ -84,3 +84,58 @@ impl Redaction {
         crate::metrics::redaction_metrics(rules)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parse;
+    use crate::filter::{Flow, HttpFilter};
+    use crate::host::fake::FakeHost;
+    use std::rc::Rc;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn filter() -> HttpFilter {
+        let json = r#"{"providers": [{"name": "p", "kind": "openai", "cluster": "c"}],
+                       "models": [{"name": "*", "targets": [{"provider": "p"}]}],
+                       "auth": {"mode": "none"}, "redaction": {"enabled": true, "detectors": {"cloud_key": "block"}}}"#;
+        HttpFilter::new(Some(Rc::new(parse(json.as_bytes(), &|_| None).unwrap())), 1, 0)
+    }
+
+    fn send(f: &mut HttpFilter, h: &mut FakeHost) -> Flow {
+        f.on_request_headers(h, false);
+        let n = h.request_body.len();
+        f.on_request_body(h, n, true)
+    }
+
+    #[test]
+    fn request_is_redacted_and_json_answer_restored() {
+        let mut h = FakeHost::request("POST", "/v1/chat/completions", &[], br#"{"model":"m","messages":[{"role":"user","content":"mail jane@example.com"}]}"#);
+        let mut f = filter();
+        assert_eq!(send(&mut f, &mut h), Flow::Continue);
+        let sent: serde_json::Value = serde_json::from_slice(&h.request_body).unwrap();
+        assert_eq!(sent["messages"][0]["content"], "mail [EMAIL_1]");
+        assert_eq!(h.filter_state["tollgate.redactions"], "1");
+        h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into()), ("content-length".into(), "99".into())];
+        f.on_response_headers(&mut h);
+        assert!(!h.response_headers.iter().any(|(k, _)| k == "content-length"));
+        h.response_body = br#"{"choices":[{"message":{"content":"Wrote to [EMAIL_1]."}}]}"#.to_vec();
+        let n = h.response_body.len();
+        assert_eq!(f.on_response_body(&mut h, n, false), Flow::Pause, "held to its end");
+        assert_eq!(f.on_response_body(&mut h, n, true), Flow::Continue);
+        let got: serde_json::Value = serde_json::from_slice(&h.response_body).unwrap();
+        assert_eq!(got["choices"][0]["message"]["content"], "Wrote to jane@example.com.");
+        f.on_log(&mut h);
+        assert!(h.metrics.iter().any(|m| m.name == "tollgate.redaction.detector.email.action.pseudonymize.matches" && m.value == 1));
+    }
+
+    #[test]
+    fn blocked_request_is_refused_and_counted() {
+        let mut h = FakeHost::request("POST", "/v1/chat/completions", &[], br#"{"model":"m","messages":[{"role":"user","content":"AKIAIOSFODNN7EXAMPLE"}]}"#);
+        let mut f = filter();
+        send(&mut f, &mut h);
+        assert_eq!(h.reply.as_ref().map(|r| r.0), Some(400));
+        assert_eq!(h.reply_json()["error"]["code"], "content_blocked");
+        f.on_log(&mut h);
+        assert!(h.metrics.iter().any(|m| m.name == "tollgate.redaction.detector.cloud_key.action.block.matches"));
+    }
+}

@@ -13,7 +13,7 @@ fn domain_char(b: u8) -> bool {
 /// Email addresses: a local part, `@`, and a domain of at least two labels with an alphabetic TLD.
 pub fn email(t: &[u8], out: &mut Vec<Span>) {
     let mut last_end = 0;
-    for (a, _) in t.iter().enumerate().filter(|(_, &b)| b == b'@') {
+    for a in memchr::memchr_iter(b'@', t) {
         if a < last_end {
             continue;
         }
@@ -59,6 +59,7 @@ fn phone_char(b: u8) -> bool {
 pub fn phone(t: &[u8], out: &mut Vec<Span>) {
     let mut i = 0;
     while i < t.len() {
+        i = super::scan::next_where(t, i, |b| b.is_ascii_digit() || b == b'+' || b == b'(');
         let c = at(t, i);
         let starts = (c == b'+' && at(t, i + 1).is_ascii_digit()) || (c == b'(' && at(t, i + 1).is_ascii_digit()) || c.is_ascii_digit();
         let p = before(t, i);
@@ -73,7 +74,9 @@ pub fn phone(t: &[u8], out: &mut Vec<Span>) {
         while j > i && !(at(t, j - 1).is_ascii_digit()) {
             j -= 1;
         }
-        match best_phone(t, i, j) {
+        // Every phone has at least 8 digits; most digit runs in prose have fewer.
+        let enough = t.get(i..j).is_some_and(|c| c.iter().filter(|b| b.is_ascii_digit()).count() >= 8);
+        match if enough { best_phone(t, i, j) } else { None } {
             Some(span) => {
                 out.push(span);
                 i = span.end;

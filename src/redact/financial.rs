@@ -38,8 +38,17 @@ fn boundary_after(t: &[u8], e: usize) -> bool {
 pub fn credit_card(t: &[u8], out: &mut Vec<Span>) {
     let mut i = 0;
     while i < t.len() {
-        if !at(t, i).is_ascii_digit() || !boundary_before(t, i) {
-            i += 1;
+        i = super::scan::next_where(t, i, |b| b.is_ascii_digit());
+        if i >= t.len() {
+            break;
+        }
+        if !boundary_before(t, i) {
+            i = super::scan::run(t, i, |b| b.is_ascii_digit());
+            continue;
+        }
+        let first = super::scan::run(t, i, |b| b.is_ascii_digit());
+        if first - i < 13 && !(matches!(at(t, first), b' ' | b'-') && at(t, first + 1).is_ascii_digit()) {
+            i = first;
             continue;
         }
         // Group ends: digit runs joined by one separator.
@@ -140,6 +149,7 @@ pub fn iban(t: &[u8], out: &mut Vec<Span>) {
 pub fn us_ssn(t: &[u8], out: &mut Vec<Span>) {
     let mut i = 0;
     while i + 11 <= t.len() {
+        i = super::scan::next_where(t, i, |b| b.is_ascii_digit());
         let Some(c) = t.get(i..i + 11) else { break };
         let sep = at(c, 3);
         let shape = matches!(sep, b'-' | b' ')
@@ -155,7 +165,8 @@ pub fn us_ssn(t: &[u8], out: &mut Vec<Span>) {
             out.push(Span { start: i, end: i + 11 });
             i += 11;
         } else {
-            i += 1;
+            // No number starts inside a digit run.
+            i = super::scan::run(t, i, |b| b.is_ascii_digit());
         }
     }
 }

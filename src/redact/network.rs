@@ -7,9 +7,10 @@ use super::scan::{at, before, Span};
 pub fn ipv4(t: &[u8], out: &mut Vec<Span>) {
     let mut i = 0;
     while i < t.len() {
+        i = super::scan::next_where(t, i, |b| b.is_ascii_digit());
         let p = before(t, i);
-        if !at(t, i).is_ascii_digit() || p.is_ascii_alphanumeric() || matches!(p, b'.' | b'_' | b'-') {
-            i += 1;
+        if i >= t.len() || p.is_ascii_alphanumeric() || matches!(p, b'.' | b'_' | b'-') {
+            i = super::scan::run(t, i, |b| b.is_ascii_digit()).max(i + 1);
             continue;
         }
         match quad(t, i) {
@@ -56,11 +57,23 @@ fn v6_char(b: u8) -> bool {
 /// IPv6: a run of hex digits, colons (at least two) and dots that the standard parser accepts
 /// (full, `::`-compressed, or with an embedded IPv4). Times like `10:30:00` are rejected by it.
 pub fn ipv6(t: &[u8], out: &mut Vec<Span>) {
-    let mut i = 0;
-    while i < t.len() {
-        let p = before(t, i);
-        if !v6_char(at(t, i)) || at(t, i) == b'.' || p.is_ascii_alphanumeric() || matches!(p, b':' | b'.' | b'_' | b'-') {
+    // Driven by the colons (rare in prose): each one not yet covered starts a candidate at the
+    // beginning of its run of address characters.
+    let mut done = 0;
+    for colon in memchr::memchr_iter(b':', t) {
+        if colon < done {
+            continue;
+        }
+        let mut i = colon;
+        while i > done && v6_char(before(t, i)) && colon - i < 45 {
+            i -= 1;
+        }
+        while at(t, i) == b'.' {
             i += 1;
+        }
+        let p = before(t, i);
+        if p.is_ascii_alphanumeric() || matches!(p, b':' | b'.' | b'_' | b'-') {
+            done = super::scan::run(t, colon, v6_char);
             continue;
         }
         let mut e = super::scan::run(t, i, v6_char);
@@ -82,7 +95,7 @@ pub fn ipv6(t: &[u8], out: &mut Vec<Span>) {
         if ok {
             out.push(Span { start: i, end: e });
         }
-        i = e.max(i + 1);
+        done = super::scan::run(t, colon, v6_char).max(e);
     }
 }
 

@@ -30,10 +30,14 @@ pub fn run(t: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
     i
 }
 
+/// The first position from `i` whose byte satisfies `f`, or the text's length.
+pub fn next_where(t: &[u8], i: usize, f: impl Fn(u8) -> bool) -> usize {
+    t.get(i..).and_then(|r| r.iter().position(|&b| f(b))).map_or(t.len(), |k| i + k)
+}
+
 /// Positions of `needle` in `t` (non-overlapping, left to right).
 pub fn find_all<'a>(t: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
-    let first = needle.first().copied().unwrap_or(0);
-    t.iter().enumerate().filter(move |(i, &b)| b == first && t.get(*i..).is_some_and(|r| r.starts_with(needle))).map(|(i, _)| i)
+    memchr::memmem::find_iter(t, needle)
 }
 
 /// The digits of `t`, as values.
