@@ -35,7 +35,8 @@ pub struct RedactionDto {
 pub struct CustomPatternDto {
     /// Lower-case `[a-z0-9_]` name, used in metrics, errors and as the placeholder stem.
     pub name: String,
-    /// Regular expression (Rust `regex` syntax, no look-around or back-references).
+    /// Regular expression (Rust `regex` syntax without Unicode classes: `\d`, `\w`, `\s` are
+    /// ASCII; no look-around or back-references). Matched in linear time.
     pub pattern: String,
     /// `mask` (default), `pseudonymize`, `block` or `audit`.
     #[serde(default = "default_mask")]

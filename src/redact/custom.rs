@@ -4,12 +4,12 @@ use super::scan::{at, before, find_all, Span};
 
 /// A custom pattern, compiled once at config load.
 #[derive(Debug, Clone)]
-pub struct Pattern(regex::Regex);
+pub struct Pattern(regex_lite::Regex);
 
 impl Pattern {
     /// Compiles `pattern`; the error text is the regex crate's.
     pub fn new(pattern: &str) -> Result<Pattern, String> {
-        regex::RegexBuilder::new(pattern).size_limit(1 << 20).build().map(Pattern).map_err(|e| e.to_string())
+        regex_lite::RegexBuilder::new(pattern).size_limit(1 << 20).build().map(Pattern).map_err(|e| e.to_string())
     }
 
     /// Non-empty matches, left to right.
