@@ -88,17 +88,19 @@ pub fn phone(t: &[u8], out: &mut Vec<Span>) {
 
 /// The longest valid phone inside the candidate `[s, e)`, trying starts and ends at spaces.
 fn best_phone(t: &[u8], s: usize, e: usize) -> Option<Span> {
-    let spaces: Vec<usize> = (s..e).filter(|&k| at(t, k) == b' ').take(8).collect();
-    let mut starts = vec![s];
-    if at(t, s) == b'(' {
-        // An opening parenthesis that is prose, not an area code: "(01 23 45 67 89)".
-        starts.push(s + 1);
+    // Up to 8 spaces: the candidate's possible group boundaries.
+    let mut spaces = [0usize; 8];
+    let mut n = 0;
+    for k in (s..e).filter(|&k| at(t, k) == b' ') {
+        let Some(slot) = spaces.get_mut(n) else { break };
+        *slot = k;
+        n += 1;
     }
-    starts.extend(spaces.iter().map(|k| k + 1));
-    let mut ends = vec![e];
-    ends.extend(spaces.iter().rev().copied());
-    for &a in &starts {
-        for &b in ends.iter().filter(|&&b| b > a) {
+    let spaces = spaces.get(..n).unwrap_or_default();
+    let paren = if at(t, s) == b'(' { Some(s + 1) } else { None };
+    let starts = std::iter::once(s).chain(paren).chain(spaces.iter().map(|k| k + 1));
+    for a in starts {
+        for b in std::iter::once(e).chain(spaces.iter().rev().copied()).filter(|&b| b > a) {
             let mut b = b;
             while b > a && !before(t, b).is_ascii_digit() {
                 b -= 1;
@@ -116,32 +118,41 @@ fn best_phone(t: &[u8], s: usize, e: usize) -> Option<Span> {
 
 fn valid_phone(s: &[u8]) -> bool {
     let digits = s.iter().filter(|b| b.is_ascii_digit()).count();
+    let count = |c: u8| s.iter().filter(|&&b| b == c).count();
     if s.first() == Some(&b'+') {
-        let open = s.iter().filter(|&&b| b == b'(').count();
-        let close = s.iter().filter(|&&b| b == b')').count();
-        return (8..=15).contains(&digits) && at(s, 1) != b'0' && open <= 1 && open == close;
+        let open = count(b'(');
+        return (8..=15).contains(&digits) && at(s, 1) != b'0' && open <= 1 && open == count(b')');
     }
-    let groups: Vec<usize> = s.split(|b| !b.is_ascii_digit()).filter(|g| !g.is_empty()).map(<[u8]>::len).collect();
+    let mut groups = [0usize; 6];
+    let mut n = 0;
+    for g in s.split(|b| !b.is_ascii_digit()).filter(|g| !g.is_empty()) {
+        let Some(slot) = groups.get_mut(n) else { return false };
+        *slot = g.len();
+        n += 1;
+    }
+    let groups = groups.get(..n).unwrap_or_default();
     if groups.len() < 2 {
         return false;
     }
     // Parentheses only around the first group.
-    let parens = s.iter().filter(|&&b| b == b'(' || b == b')').count();
+    let parens = count(b'(') + count(b')');
     if parens != 0 && !(parens == 2 && s.first() == Some(&b'(') && at(s, groups.first().copied().unwrap_or(0) + 1) == b')') {
         return false;
     }
-    // One kind of separator between groups (a `) ` after the area code counts as one).
-    let mut seps = s.iter().filter(|b| matches!(b, b' ' | b'-' | b'.')).copied().collect::<Vec<u8>>();
-    if parens == 2 {
-        if let Some(k) = seps.iter().position(|&b| b == b' ') {
-            seps.remove(k);
+    // One kind of separator between groups (the space of a `) ` after the area code aside).
+    let mut skip_space = parens == 2;
+    let mut kind = 0u8;
+    for &b in s.iter().filter(|b| matches!(b, b' ' | b'-' | b'.')) {
+        if b == b' ' && std::mem::replace(&mut skip_space, false) {
+            continue;
         }
-    }
-    if seps.windows(2).any(|w| w.first() != w.get(1)) {
-        return false;
+        if kind != 0 && kind != b {
+            return false;
+        }
+        kind = b;
     }
     let lead = s.iter().find(|b| b.is_ascii_digit()).copied().unwrap_or(0);
-    match groups.as_slice() {
+    match groups {
         [3, 3, 4] => (b'2'..=b'9').contains(&lead),
         [1, 3, 3, 4] => lead == b'1' && parens == 0,
         [2, 2, 2, 2, 2] => lead == b'0' && parens == 0,

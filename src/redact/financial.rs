@@ -51,34 +51,44 @@ pub fn credit_card(t: &[u8], out: &mut Vec<Span>) {
             i = first;
             continue;
         }
-        // Group ends: digit runs joined by one separator.
-        let mut ends = Vec::new();
+        // Group ends (and digit counts so far): digit runs joined by one separator.
+        let mut ends = [(0usize, 0usize); 8];
+        let mut n = 0;
         let mut sep = 0u8;
-        let mut j = i;
+        let (mut j, mut count) = (i, 0);
         loop {
-            while at(t, j).is_ascii_digit() {
-                j += 1;
+            let e = super::scan::run(t, j, |b| b.is_ascii_digit());
+            count += e - j;
+            if let Some(slot) = ends.get_mut(n) {
+                *slot = (e, count);
+                n += 1;
             }
-            ends.push(j);
-            let s = at(t, j);
-            if matches!(s, b' ' | b'-') && (sep == 0 || sep == s) && at(t, j + 1).is_ascii_digit() && ends.len() < 8 {
+            let s = at(t, e);
+            if matches!(s, b' ' | b'-') && (sep == 0 || sep == s) && at(t, e + 1).is_ascii_digit() && n < ends.len() && count < 19 {
                 sep = s;
-                j += 1;
+                j = e + 1;
             } else {
                 break;
             }
         }
-        let found = ends.iter().rev().copied().find(|&e| {
-            let Some(cand) = t.get(i..e) else { return false };
-            let d: Vec<u8> = cand.iter().filter(|b| b.is_ascii_digit()).copied().collect();
-            (13..=19).contains(&d.len()) && boundary_after(t, e) && known_issuer(&d) && luhn(&d)
+        let found = ends.get(..n).unwrap_or_default().iter().rev().filter(|(_, c)| (13..=19).contains(c)).map(|(e, _)| *e).find(|&e| {
+            let mut d = [0u8; 19];
+            let mut k = 0;
+            for &b in t.get(i..e).unwrap_or_default().iter().filter(|b| b.is_ascii_digit()) {
+                if let Some(slot) = d.get_mut(k) {
+                    *slot = b;
+                    k += 1;
+                }
+            }
+            let d = d.get(..k).unwrap_or_default();
+            boundary_after(t, e) && known_issuer(d) && luhn(d)
         });
         match found {
             Some(e) => {
                 out.push(Span { start: i, end: e });
                 i = e;
             }
-            None => i = ends.first().copied().unwrap_or(i + 1).max(i + 1),
+            None => i = first.max(i + 1),
         }
     }
 }
