@@ -144,7 +144,7 @@ def request_body(kb: int = 0) -> str:
     }
     body = json.dumps(msg, separators=(",", ":"))
     if kb > 0 and len(body) < kb * 1024:
-        need = kb * 1024 - len(body)
+        need = kb * 1024 - len(body) - 1
         pad = (PADDING * (need // len(PADDING) + 1))[:need]
         msg["messages"][-1]["content"] += " " + pad
         body = json.dumps(msg, separators=(",", ":"))

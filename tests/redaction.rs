@@ -148,6 +148,8 @@ fn blocked_secrets_are_refused_in_dialect_without_the_value() {
     envoy.wait_access_log(2);
     let stats = envoy.admin("/stats?filter=redaction").unwrap();
     assert!(stats.contains("tollgate.redaction.detector.cloud_key.action.block.matches: 2"), "{stats}");
+    let scrape = envoy.admin("/stats/prometheus").unwrap();
+    assert!(scrape.contains(r#"tollgate_redaction_matches{detector="cloud_key",action="block"} 2"#), "{}", scrape.lines().filter(|l| l.contains("redaction")).collect::<Vec<_>>().join("\n"));
     assert!(!envoy.log().contains(key));
 }
 

@@ -206,6 +206,10 @@ stats_config:
     regex: '^wasmcustom\.tollgate\.model\.[^.]+\.provider\.[^.]+\.(tenant\.([^.]+)\.)'
   - tag_name: status_class
     regex: '^wasmcustom\.tollgate\.model\.[^.]+\.provider\.[^.]+\.tenant\.[^.]+\.(status\.([^.]+)\.)'
+  - tag_name: detector
+    regex: '^wasmcustom\.tollgate\.redaction\.(detector\.([^.]+)\.)'
+  - tag_name: action
+    regex: '^wasmcustom\.tollgate\.redaction\.detector\.[^.]+\.(action\.([^.]+)\.)'
 static_resources:
   listeners:
   - name: llm
