@@ -1,6 +1,6 @@
 //! Real-Envoy tests of prompt redaction: what the provider receives holds none of the planted
-//! values, pseudonyms come back restored in JSON and SSE answers (3-byte deltas, so placeholders
-//! straddle events), blocked and uninspectable requests are refused in the client's dialect.
+//! values, pseudonyms come back restored in JSON and SSE answers (1-byte deltas, so every
+//! placeholder is split at every byte across events), blocked and uninspectable requests are refused in the client's dialect.
 
 mod support;
 
@@ -79,7 +79,7 @@ fn sse_text(body: &str, anthropic: bool) -> (String, usize) {
 fn openai_json_and_sse_are_redacted_upstream_and_restored_for_the_client() {
     let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
     let envoy = gateway(&openai, &anthropic, &policy());
-    let echo = [("x-mock-echo", "1")];
+    let echo = [("x-mock-echo", "1")]; // one byte per SSE delta
     let r = post_json(envoy.port, "/v1/chat/completions", &echo, &chat(false)).unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     let sent = openai.last_request().unwrap();
@@ -91,10 +91,12 @@ fn openai_json_and_sse_are_redacted_upstream_and_restored_for_the_client() {
 
     let r = request_streamed(envoy.port, "POST", "/v1/chat/completions", &echo, chat(true).to_string().as_bytes()).unwrap();
     assert_eq!(r.status, 200);
-    assert_clean(&openai.last_request().unwrap().body_text());
+    let sent = openai.last_request().unwrap();
+    assert_clean(&sent.body_text());
     let (text, deltas) = sse_text(&r.text(), false);
     assert_eq!(text, restored());
-    assert!(deltas > 20, "the echo came in small deltas ({deltas})");
+    let echoed = sent.json()["messages"][1]["content"][0]["text"].as_str().unwrap().len();
+    assert!(deltas >= echoed, "the echo came in 1-byte deltas ({deltas} for {echoed} bytes)");
     assert!(r.text().trim_end().ends_with("data: [DONE]"));
 
     let log = envoy.wait_access_log(2);
@@ -106,7 +108,7 @@ fn openai_json_and_sse_are_redacted_upstream_and_restored_for_the_client() {
 fn anthropic_json_sse_and_translated_streams_are_restored() {
     let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
     let envoy = gateway(&openai, &anthropic, &policy());
-    let echo = [("x-mock-echo", "1")];
+    let echo = [("x-mock-echo", "1")]; // one byte per SSE delta
     let r = post_json(envoy.port, "/v1/messages", &echo, &messages(false)).unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     let sent = anthropic.last_request().unwrap();

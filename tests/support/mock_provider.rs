@@ -193,9 +193,10 @@ pub struct Behavior {
     /// `x-mock-no-usage: 1`: omit usage everywhere (OpenAI `usage` and the include_usage
     /// chunk, Anthropic `usage`, Gemini `usageMetadata`, embeddings `usage`).
     pub no_usage: bool,
-    /// `x-mock-echo: 1`: OpenAI chat and Anthropic Messages answer with the text of the last
-    /// request message instead of [`ASSISTANT_TEXT`]; streams carry it in 3-byte deltas.
-    pub echo: bool,
+    /// `x-mock-echo: N` (N ≥ 1): OpenAI chat and Anthropic Messages answer with the text of the
+    /// last request message instead of [`ASSISTANT_TEXT`]; streams carry it in N-byte deltas
+    /// (cut forward to char boundaries), so `1` splits every placeholder at every byte.
+    pub echo: Option<usize>,
 }
 
 impl Behavior {
@@ -240,8 +241,8 @@ impl Behavior {
         if let Some(v) = flag(H_NO_USAGE) {
             b.no_usage = v;
         }
-        if let Some(v) = flag(H_ECHO) {
-            b.echo = v;
+        if let Some(v) = num(H_ECHO).filter(|n| *n > 0) {
+            b.echo = usize::try_from(v).ok();
         }
         if b.fail_first.is_some_and(|n| index >= n) {
             b.status = None;
@@ -715,10 +716,9 @@ fn respond(
             Err(msg) => json_reply(400, &error_body(dialect, 400, Some(&msg))),
         }
     };
-    let reply = if b.echo && reply.status < 400 && matches!(route, Route::OpenAiChat | Route::AnthropicMessages) {
-        echo(reply, &echo_source(&req.body))
-    } else {
-        reply
+    let reply = match b.echo {
+        Some(step) if reply.status < 400 && matches!(route, Route::OpenAiChat | Route::AnthropicMessages) => echo(reply, &echo_source(&req.body), step),
+        _ => reply,
     };
     let mut extra: Vec<(&str, String)> = vec![("x-request-id", format!("mock-req-{index}"))];
     if let Some(name) = &b.name {
@@ -1145,8 +1145,8 @@ fn json_inner(text: &str) -> String {
 }
 
 /// Replaces the deterministic reply text by `text`: in a unary body as is, in a stream as
-/// 3-byte deltas (cut on char boundaries) in place of the fixture's text events.
-fn echo(reply: Reply, text: &str) -> Reply {
+/// `step`-byte deltas (cut on char boundaries) in place of the fixture's text events.
+fn echo(reply: Reply, text: &str, step: usize) -> Reply {
     let body = match reply.body {
         Body::Full(bytes) => {
             let s = String::from_utf8_lossy(&bytes).replace(ASSISTANT_TEXT, &json_inner(text));
@@ -1156,7 +1156,7 @@ fn echo(reply: Reply, text: &str) -> Reply {
             let mut pieces = Vec::new();
             let mut start = 0;
             while start < text.len() {
-                let mut end = (start + 3).min(text.len());
+                let mut end = (start + step).min(text.len());
                 while !text.is_char_boundary(end) {
                     end += 1;
                 }
