@@ -170,3 +170,20 @@ fn uninspectable_bodies_fail_closed_unless_configured_open() {
     assert_eq!(post_json(envoy.port, "/v1/chat/completions", &[], &big).unwrap().status, 200);
     assert_eq!(openai.request_count(), 1, "fail-open forwards unscanned");
 }
+
+#[test]
+fn gemini_providers_receive_the_redacted_prompt() {
+    let gemini = MockProvider::start();
+    let config = r#"{"providers": [{"name": "gemini", "kind": "gemini", "cluster": "gemini"}],
+                     "models": [{"name": "gemini-*", "targets": [{"provider": "gemini"}]}],
+                     "auth": {"mode": "none"}, "redaction": {"enabled": true, "deny_list": {"action": "mask", "terms": ["blue heron"]}}}"#;
+    let envoy = Envoy::start(&Gateway { config, clusters: &[("gemini", gemini.port())], pre_filters: "", env_keys: &[] }.yaml());
+    let mut c = chat(false);
+    c["model"] = json!("gemini-2.5-flash");
+    let r = post_json(envoy.port, "/v1/chat/completions", &[], &c).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sent = gemini.last_request().unwrap();
+    assert!(sent.path_only().ends_with(":generateContent"), "{}", sent.path);
+    assert_clean(&sent.body_text());
+    assert!(sent.body_text().contains("[EMAIL_1]"));
+}
