@@ -114,8 +114,17 @@ def sse_response(events: int) -> str:
     return "".join(out)
 
 
-def request_body() -> str:
-    """A ~1 KB OpenAI chat request (deterministic)."""
+PADDING = (
+    "The quarterly report (v2.4.1, build 10.0.19045.3803) shows revenue of USD 1,299,450.75, up 12.5% "
+    "since 2024-03-15. Order ORD-2024-118734 shipped at 10:30:45, id 550e8400-e29b-41d4-a716-446655440000. "
+    "Please summarise the notes and list the action items for the migration project. "
+    "Contact the owner at jane.doe@example.com for details. "
+)
+
+
+def request_body(kb: int = 0) -> str:
+    """A ~1 KB OpenAI chat request (deterministic); with `kb`, the last message is padded with
+    digit-heavy prose (one planted email per ~400 B) to about `kb` KiB."""
     msg = {
         "model": "gpt-4o-mini",
         "messages": [
@@ -156,6 +165,11 @@ def request_body() -> str:
         msg["stream"] = True
         msg["stream_options"] = {"include_usage": True}
     body = json.dumps(msg, separators=(",", ":"))
+    if kb > 0 and len(body) < kb * 1024:
+        need = kb * 1024 - len(body) - 1
+        pad = (PADDING * (need // len(PADDING) + 1))[:need]
+        msg["messages"][-1]["content"] += " " + pad
+        body = json.dumps(msg, separators=(",", ":"))
     return body
 
 
@@ -415,6 +429,8 @@ def default_variants() -> list[Variant]:
         Variant("tollgate", tg_path, TOLLGATE_CONFIG, root_id="tollgate"),
         # Same, with token accounting off: the price of metering responses.
         Variant("tollgate-no-acct", tg_path, BENCH_DIR / "tollgate-config-no-accounting.json", root_id="tollgate"),
+        # Same as `tollgate`, with redaction on, all built-in detectors at their default actions.
+        Variant("tollgate-redact", tg_path, BENCH_DIR / "tollgate-config-redaction.json", root_id="tollgate"),
     ]
 
 
@@ -855,6 +871,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=env_int("BENCH_THREADS", 1), help="wrk threads")
     ap.add_argument("--workers", type=int, default=env_int("BENCH_WORKERS", 1), help="envoy --concurrency")
     ap.add_argument("--nginx-workers", type=int, default=env_int("BENCH_NGINX_WORKERS", 1))
+    ap.add_argument("--body-kb", type=int, default=env_int("BENCH_BODY_KB", 0), help="pad the chat request to about this many KiB (0: the ~1 KB request)")
     ap.add_argument("--rounds", type=int, default=env_int("BENCH_ROUNDS", 5))
     ap.add_argument("--warmup", type=int, default=env_int("BENCH_WARMUP", 2), help="seconds of warm-up per variant")
     ap.add_argument("--variant", action="append", default=[], help="see below")
@@ -912,7 +929,7 @@ def main() -> int:
             failed = False
             return 0
 
-        body = request_body()
+        body = request_body(args.body_kb)
         script = wrk_script(tmp, body)
         load_before = loadavg()
 

@@ -29,13 +29,17 @@ pub enum ErrorKind {
     BudgetExceeded,
     /// The caller already has as many requests in flight as allowed.
     ConcurrencyLimitExceeded,
+    /// A redaction rule with action `block` matched the prompt.
+    ContentBlocked,
+    /// Redaction could not inspect the body (too large, or text in an unknown shape) and fails closed.
+    NotInspectable,
 }
 
 impl ErrorKind {
     /// HTTP status for this kind.
     pub fn status(self) -> u16 {
         match self {
-            ErrorKind::InvalidRequest => 400,
+            ErrorKind::InvalidRequest | ErrorKind::ContentBlocked | ErrorKind::NotInspectable => 400,
             ErrorKind::BodyTooLarge => 413,
             ErrorKind::InvalidApiKey => 401,
             ErrorKind::ModelNotAllowed => 403,
@@ -61,6 +65,8 @@ impl ErrorKind {
             ErrorKind::RateLimitExceeded => "rate_limit_exceeded",
             ErrorKind::BudgetExceeded => "budget_exceeded",
             ErrorKind::ConcurrencyLimitExceeded => "concurrency_limit_exceeded",
+            ErrorKind::ContentBlocked => "content_blocked",
+            ErrorKind::NotInspectable => "content_not_inspectable",
         }
     }
 

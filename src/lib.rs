@@ -12,6 +12,7 @@
 //! - [`sse`]: incremental Server-Sent Events framer (pure parsing; bytes pass through unchanged).
 //! - [`usage`]: token usage from JSON bodies and SSE streams per provider, and estimates when it is missing.
 //! - [`limits`]: rate limits, token/spend budgets and concurrency caps: CAS counters in shared data, reserve then settle.
+//! - [`redact`]: prompt redaction: detectors, mask/pseudonymize/block/audit, streaming restore.
 //! - [`gateway`]: the decisions (admit on headers, plan on body, per-provider rewrite, failover handoff) over plain data.
 //! - [`metrics`]: per-request stat updates, tags encoded in Envoy stat names.
 //! - [`error`]: client-facing errors, rendered per dialect at one boundary.
@@ -29,6 +30,7 @@ pub mod host;
 pub mod keys;
 pub mod limits;
 pub mod metrics;
+pub mod redact;
 pub mod route;
 pub mod sse;
 pub mod usage;

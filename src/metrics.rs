@@ -94,6 +94,15 @@ pub fn request_metrics(r: &RequestRecord<'_>) -> Vec<Metric> {
     out
 }
 
+/// Redaction counters for one request: `tollgate.redaction.detector.<d>.action.<a>.matches`
+/// per rule that matched (a blocked request counts its matches under `block`).
+pub fn redaction_metrics<'a>(rules: impl Iterator<Item = (&'a str, &'static str, u64)>) -> Vec<Metric> {
+    rules
+        .filter(|(_, _, n)| *n > 0)
+        .map(|(d, a, n)| Metric { kind: Kind::Counter, name: format!("tollgate.redaction.detector.{}.action.{a}.matches", tag(d)), value: n })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

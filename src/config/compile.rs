@@ -64,6 +64,7 @@ fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
         accounting: dto.accounting.enabled,
         pricing,
         limits,
+        redaction: dto.redaction.map(super::redact_compile::redaction).transpose()?.flatten(),
     })
 }
 

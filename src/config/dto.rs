@@ -41,6 +41,9 @@ pub struct ConfigDto {
     /// `upstream` (an upstream HTTP filter on a failover cluster, rewriting each attempt).
     #[serde(default = "default_role")]
     pub role: String,
+    /// Prompt redaction: detectors, actions, restore (see `redact_dto`).
+    #[serde(default)]
+    pub redaction: Option<super::redact_dto::RedactionDto>,
 }
 
 #[derive(Debug, Deserialize)]

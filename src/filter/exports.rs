@@ -24,6 +24,8 @@ pub enum FilterStateName {
     TtftMs,
     /// The plan the upstream role rewrites each failover attempt from (internal).
     Handoff,
+    /// Prompt matches replaced (masked or pseudonymized) before forwarding.
+    Redactions,
 }
 
 impl FilterStateName {
@@ -44,6 +46,7 @@ impl FilterStateName {
             FilterStateName::FailedOver => "tollgate.failed_over",
             FilterStateName::Handoff => "tollgate.handoff",
             FilterStateName::TtftMs => "tollgate.ttft_ms",
+            FilterStateName::Redactions => "tollgate.redactions",
         }
     }
 }

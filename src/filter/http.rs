@@ -56,6 +56,8 @@ pub struct HttpFilter {
     cost_micros: Option<u64>,
     /// Limit reservations to settle at the end.
     limits: super::limits::LimitGuard,
+    /// Prompt redaction findings and the response-side restore.
+    redaction: super::redaction::Redaction,
 }
 
 impl HttpFilter {
@@ -70,6 +72,7 @@ impl HttpFilter {
             usage: None,
             cost_micros: None,
             limits: super::limits::LimitGuard::default(),
+            redaction: super::redaction::Redaction::default(),
         }
     }
 
@@ -142,7 +145,9 @@ impl HttpFilter {
         }
         let body = if body_size == 0 { Vec::new() } else { host.request_body(body_size).unwrap_or_default() };
         let seed = mix(self.started_nanos ^ u64::from(self.context_id));
-        let plan = match gateway::plan(&config, &admission, &body, seed) {
+        let planned = gateway::plan_redacted(&config, &admission, &body, seed, &mut self.redaction.findings);
+        self.redaction.publish(host, &config);
+        let plan = match planned {
             Ok(p) => p,
             Err(e) => return self.reply(host, dialect, &e),
         };
@@ -184,6 +189,10 @@ impl HttpFilter {
             }
             self.guard = Some(guard);
         }
+        let dialect = self.admission.as_ref().map_or(Dialect::OpenAiChat, |a| a.endpoint.dialect());
+        if self.redaction.on_response_headers(dialect, status, &content_type) {
+            host.set_response_header("content-length", None);
+        }
         if self.config.as_ref().is_some_and(|c| c.accounting) {
             self.meter = Some(ResponseMeter::for_response(usage_dialect(plan.provider_kind), status, &content_type));
         }
@@ -196,10 +205,12 @@ impl HttpFilter {
         if body_size > 0 && self.first_byte_nanos.is_none() && self.plan.is_some() {
             self.first_byte_nanos = Some(host.now_nanos());
         }
-        if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() {
+        if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() && !self.redaction.active() {
             return Flow::Continue;
         }
-        let hold = self.meter.as_ref().is_some_and(ResponseMeter::buffers_body) || self.translator.as_ref().is_some_and(ResponseTranslator::buffers_body);
+        let hold = self.meter.as_ref().is_some_and(ResponseMeter::buffers_body)
+            || self.translator.as_ref().is_some_and(ResponseTranslator::buffers_body)
+            || self.redaction.buffers_body();
         if hold {
             if !end_of_stream {
                 return Flow::Pause;
@@ -208,8 +219,10 @@ impl HttpFilter {
             if let Some(u) = self.meter.as_ref().and_then(|m| m.json_usage(&body)) {
                 self.publish(host, &u);
             }
-            if let Some(t) = &self.translator {
-                host.replace_response_body(body_size, &t.whole(&body));
+            let translated = self.translator.as_ref().map(|t| t.whole(&body));
+            let restored = self.redaction.whole(translated.as_deref().unwrap_or(&body));
+            if let Some(out) = restored.or(translated) {
+                host.replace_response_body(body_size, &out);
             }
             return Flow::Continue;
         }
@@ -217,14 +230,19 @@ impl HttpFilter {
         if let Some(m) = self.meter.as_mut() {
             m.feed(&chunk);
         }
+        // Provider bytes → translated (or guarded, in the client's own dialect) → restored.
+        let mut out = None;
         if let Some(t) = self.translator.as_mut() {
-            let out = t.chunk(&chunk, end_of_stream);
-            host.replace_response_body(body_size, &out);
+            out = Some(t.chunk(&chunk, end_of_stream));
         } else if let Some(g) = self.guard.as_mut() {
-            let out = g.chunk(&chunk, end_of_stream);
-            if out != chunk {
-                host.replace_response_body(body_size, &out);
+            let guarded = g.chunk(&chunk, end_of_stream);
+            if guarded != chunk {
+                out = Some(guarded);
             }
+        }
+        let restored = self.redaction.chunk(out.as_deref().unwrap_or(&chunk), end_of_stream);
+        if let Some(out) = restored.or(out) {
+            host.replace_response_body(body_size, &out);
         }
         if end_of_stream {
             self.finish_stream(host);
@@ -278,6 +296,11 @@ impl HttpFilter {
         };
         for m in crate::metrics::request_metrics(&record) {
             host.emit(&m);
+        }
+        if let Some(c) = &config {
+            for m in self.redaction.metrics(c) {
+                host.emit(&m);
+            }
         }
     }
 

@@ -5,6 +5,7 @@ mod exports;
 mod http;
 mod limits;
 mod upstream;
+mod redaction;
 
 pub use exports::FilterStateName;
 pub use http::{Flow, HttpFilter};

@@ -10,5 +10,5 @@ mod rewrite;
 pub use admit::{admit, Admission, Head, Identity, Refusal, Rejection};
 pub use models::models_list;
 pub use handoff::{Handoff, ATTEMPT_HEADER};
-pub use plan::{plan, Failover, Plan};
+pub use plan::{plan, plan_redacted, Failover, Plan};
 pub use rewrite::{rewrite, translation, Rewrite};

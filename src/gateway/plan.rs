@@ -7,6 +7,7 @@ use crate::api::translate::Translation;
 use crate::config::{Config, Credential, ProviderKind};
 use crate::route::Attempt;
 use crate::error::{ApiError, ErrorKind};
+use crate::redact::Findings;
 use serde_json::Value;
 
 /// Everything the filter needs to send the request upstream.
@@ -54,6 +55,11 @@ pub struct Failover {
 
 /// Plans the upstream request for an admitted request's complete body. `seed` picks among weighted targets.
 pub fn plan(config: &Config, admission: &Admission, body: &[u8], seed: u64) -> Result<Plan, ApiError> {
+    plan_redacted(config, admission, body, seed, &mut Findings::default())
+}
+
+/// [`plan`], recording what redaction found (counts, pseudonyms, the blocking rule) in `findings`.
+pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: u64, findings: &mut Findings) -> Result<Plan, ApiError> {
     let invalid = |m: &str| ApiError::new(ErrorKind::InvalidRequest, m);
     if body.is_empty() {
         return Err(invalid("The request body is empty; send a JSON object."));
@@ -92,6 +98,7 @@ pub fn plan(config: &Config, admission: &Admission, body: &[u8], seed: u64) -> R
         .filter_map(|a| config.provider(a.provider).map(|p| (a, p)))
         .find(|(_, p)| p.available())
         .ok_or_else(|| ApiError::new(ErrorKind::ProviderUnavailable, format!("No provider for `{requested}` is configured with a credential.")))?;
+    let redacted = crate::redact::apply(config.redaction.as_ref(), admission.endpoint, body.len(), &mut json, findings)?;
     let include_usage = crate::api::openai::include_usage(&json);
     let prompt_estimate = if stream { crate::usage::estimate_prompt_tokens(&json) } else { 0 };
     if let Some(cluster) = resolution.failover_cluster {
@@ -111,7 +118,8 @@ pub fn plan(config: &Config, admission: &Admission, body: &[u8], seed: u64) -> R
             path: String::new(),
             authority: None,
             credential: None,
-            body: None,
+            // The upstream role sets each attempt's model; the client's (redacted) body goes on.
+            body: redacted.then(|| json.to_string().into_bytes()),
             stream,
             prompt_estimate,
             translation: None,
@@ -120,6 +128,7 @@ pub fn plan(config: &Config, admission: &Admission, body: &[u8], seed: u64) -> R
         });
     }
     let Rewrite { path, body: new_body, translation } = rewrite(admission.endpoint, provider, &attempt.model, &requested, &mut json, stream)?;
+    let new_body = new_body.or_else(|| redacted.then(|| json.to_string().into_bytes()));
     Ok(Plan {
         requested_model: requested,
         route: resolution.route,

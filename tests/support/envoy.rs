@@ -218,6 +218,10 @@ stats_config:
     regex: '^wasmcustom\.tollgate\.model\.[^.]+\.provider\.[^.]+\.(tenant\.([^.]+)\.)'
   - tag_name: status_class
     regex: '^wasmcustom\.tollgate\.model\.[^.]+\.provider\.[^.]+\.tenant\.[^.]+\.(status\.([^.]+)\.)'
+  - tag_name: detector
+    regex: '^wasmcustom\.tollgate\.redaction\.(detector\.([^.]+)\.)'
+  - tag_name: action
+    regex: '^wasmcustom\.tollgate\.redaction\.detector\.[^.]+\.(action\.([^.]+)\.)'
 static_resources:
   listeners:
   - name: llm
@@ -250,6 +254,7 @@ static_resources:
                   usage_estimated: "%FILTER_STATE(wasm.tollgate.usage_estimated:PLAIN)%"
                   cost_micros: "%FILTER_STATE(wasm.tollgate.cost_micros:PLAIN)%"
                   ttft_ms: "%FILTER_STATE(wasm.tollgate.ttft_ms:PLAIN)%"
+                  redactions: "%FILTER_STATE(wasm.tollgate.redactions:PLAIN)%"
           route_config:
             virtual_hosts:
             - name: llm

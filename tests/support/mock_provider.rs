@@ -84,6 +84,7 @@ pub const H_CUT_AFTER_EVENTS: &str = "x-mock-cut-after-events";
 pub const H_RESET: &str = "x-mock-reset";
 pub const H_END_AFTER_EVENTS: &str = "x-mock-end-after-events";
 pub const H_NO_USAGE: &str = "x-mock-no-usage";
+pub const H_ECHO: &str = "x-mock-echo";
 /// Response header naming the server ([`Behavior::name`]), when configured.
 pub const H_SERVED_BY: &str = "x-mock-served-by";
 
@@ -196,6 +197,10 @@ pub struct Behavior {
     /// `x-mock-no-usage: 1`: omit usage everywhere (OpenAI `usage` and the include_usage
     /// chunk, Anthropic `usage`, Gemini `usageMetadata`, embeddings `usage`).
     pub no_usage: bool,
+    /// `x-mock-echo: N` (N ≥ 1): OpenAI chat and Anthropic Messages answer with the text of the
+    /// last request message instead of [`ASSISTANT_TEXT`]; streams carry it in N-byte deltas
+    /// (cut forward to char boundaries), so `1` splits every placeholder at every byte.
+    pub echo: Option<usize>,
 }
 
 impl Behavior {
@@ -242,6 +247,9 @@ impl Behavior {
         }
         if let Some(v) = flag(H_NO_USAGE) {
             b.no_usage = v;
+        }
+        if let Some(v) = num(H_ECHO).filter(|n| *n > 0) {
+            b.echo = usize::try_from(v).ok();
         }
         if b.fail_first.is_some_and(|n| index >= n) {
             b.status = None;
@@ -715,6 +723,10 @@ fn respond(
             Err(msg) => json_reply(400, &error_body(dialect, 400, Some(&msg))),
         }
     };
+    let reply = match b.echo {
+        Some(step) if reply.status < 400 && matches!(route, Route::OpenAiChat | Route::AnthropicMessages) => echo(reply, &echo_source(&req.body), step),
+        _ => reply,
+    };
     let mut extra: Vec<(&str, String)> = vec![("x-request-id", format!("mock-req-{index}"))];
     if let Some(name) = &b.name {
         extra.push((H_SERVED_BY, name.clone()));
@@ -1122,4 +1134,65 @@ fn build_success(route: &Route, req: &RecordedRequest, b: &Behavior) -> Result<R
         }
         Route::OpenAiModels | Route::NotFound => Err("unreachable route".into()),
     }
+}
+
+// ---------------------------------------------------------------- echo
+
+/// The text of the last message of a chat or Messages request (string or text parts).
+fn echo_source(body: &[u8]) -> String {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    match v.pointer("/messages").and_then(Value::as_array).and_then(|m| m.last()).and_then(|m| m.get("content")) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect(),
+        _ => String::new(),
+    }
+}
+
+/// `text` as the inside of a JSON string.
+fn json_inner(text: &str) -> String {
+    let s = Value::String(text.to_string()).to_string();
+    s[1..s.len() - 1].to_string()
+}
+
+/// Replaces the deterministic reply text by `text`: in a unary body as is, in a stream as
+/// `step`-byte deltas (cut on char boundaries) in place of the fixture's text events.
+fn echo(reply: Reply, text: &str, step: usize) -> Reply {
+    let body = match reply.body {
+        Body::Full(bytes) => {
+            let s = String::from_utf8_lossy(&bytes).replace(ASSISTANT_TEXT, &json_inner(text));
+            Body::Full(s.into_bytes())
+        }
+        Body::Stream(events) => {
+            let mut pieces = Vec::new();
+            let mut start = 0;
+            while start < text.len() {
+                let mut end = (start + step).min(text.len());
+                while !text.is_char_boundary(end) {
+                    end += 1;
+                }
+                pieces.push(&text[start..end]);
+                start = end;
+            }
+            let mut out = Vec::new();
+            let mut done = false;
+            for e in events {
+                let s = String::from_utf8_lossy(&e).to_string();
+                let Some(piece) = STREAM_TEXT_PIECES.iter().find(|p| s.contains(&format!("\"content\":\"{p}\"")) || s.contains(&format!("\"text\":\"{p}\""))) else {
+                    out.push(e);
+                    continue;
+                };
+                if std::mem::replace(&mut done, true) {
+                    continue;
+                }
+                for p in &pieces {
+                    let replaced = s
+                        .replace(&format!("\"content\":\"{piece}\""), &format!("\"content\":\"{}\"", json_inner(p)))
+                        .replace(&format!("\"text\":\"{piece}\""), &format!("\"text\":\"{}\"", json_inner(p)));
+                    out.push(replaced.into_bytes());
+                }
+            }
+            Body::Stream(out)
+        }
+    };
+    Reply { body, ..reply }
 }

@@ -1,0 +1,29 @@
+//! Prompt redaction: built-in detectors (hand-written scanners), custom patterns and deny lists;
+//! mask, pseudonymize, block or audit the text the model reads; restore pseudonyms in answers.
+//!
+//! - [`scan`]: byte helpers; [`contact`], [`financial`], [`network`], [`secrets`]: the built-in
+//!   detectors by family; [`custom`]: operator regexes and deny lists.
+//! - [`detector`]: detector names and [`Action`]s; [`engine`]: the compiled [`Redactor`] that
+//!   runs the rules over a text and resolves overlaps; [`pseudonym`]: the per-request table.
+//! - [`body`]: request walkers per dialect; [`request`]: the policy on a parsed request body; [`restore`] and [`response`]: the streaming restore.
+
+pub mod body;
+pub mod contact;
+pub mod custom;
+pub mod detector;
+pub mod engine;
+pub mod financial;
+pub mod network;
+pub mod pseudonym;
+pub mod request;
+pub mod response;
+pub mod restore;
+pub mod scan;
+pub mod secrets;
+
+pub use body::{redact_body, BodyKind, Uninspectable};
+pub use detector::{Action, Builtin};
+pub use engine::{Detector, Findings, OnError, Redactor, Rule};
+pub use response::{restore_json, SseRestorer, StreamDialect};
+pub use request::apply;
+pub use restore::Restorer;

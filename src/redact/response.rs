@@ -1,0 +1,252 @@
+//! Response-side restore in the client's dialect: inside every string of a JSON body, and in the
+//! text deltas of an SSE stream (OpenAI `choices[].delta.content`, Anthropic `text_delta`), where
+//! a placeholder split across events is held back and completed with the next one.
+
+use super::restore::Restorer;
+use crate::sse::{SseEvent, SseFramer};
+use serde_json::{json, Value};
+
+/// Restores every string value of a JSON body (keys untouched); `None` when nothing changed or
+/// the body is not JSON. Originals are JSON-escaped by the serializer.
+pub fn restore_json(r: &Restorer, body: &[u8]) -> Option<Vec<u8>> {
+    fn walk(r: &Restorer, v: &mut Value) -> bool {
+        match v {
+            Value::String(s) => match r.whole(s) {
+                Some(out) => {
+                    *s = out;
+                    true
+                }
+                None => false,
+            },
+            Value::Array(a) => a.iter_mut().fold(false, |c, x| walk(r, x) | c),
+            Value::Object(o) => o.values_mut().fold(false, |c, x| walk(r, x) | c),
+            _ => false,
+        }
+    }
+    let mut v: Value = serde_json::from_slice(body).ok()?;
+    walk(r, &mut v).then(|| v.to_string().into_bytes())
+}
+
+/// The client's streaming dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamDialect {
+    OpenAi,
+    Anthropic,
+}
+
+/// Restores an SSE stream chunk by chunk. Events are re-emitted as `event:`/`data:` lines.
+pub struct SseRestorer {
+    dialect: StreamDialect,
+    restorer: Restorer,
+    framer: SseFramer,
+    events: Vec<SseEvent>,
+    /// OpenAI `id`/`model`/`created` of the last chunk, for a closing chunk we may have to add.
+    last: Option<Value>,
+}
+
+fn emit(out: &mut Vec<u8>, event: Option<&str>, data: &str) {
+    if let Some(e) = event {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(e.as_bytes());
+        out.push(b'\n');
+    }
+    for line in data.split('\n') {
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+}
+
+impl SseRestorer {
+    pub fn new(dialect: StreamDialect, restorer: Restorer) -> SseRestorer {
+        SseRestorer { dialect, restorer, framer: SseFramer::new(crate::usage::MAX_SSE_EVENT_BYTES), events: Vec::new(), last: None }
+    }
+
+    /// Restores one chunk; `end` closes the stream and flushes anything held back.
+    pub fn chunk(&mut self, chunk: &[u8], end: bool) -> Vec<u8> {
+        self.framer.feed_into(chunk, &mut self.events);
+        let mut out = Vec::with_capacity(chunk.len() + 64);
+        let events = std::mem::take(&mut self.events);
+        for e in &events {
+            match self.dialect {
+                StreamDialect::OpenAi => self.openai(e, &mut out),
+                StreamDialect::Anthropic => self.anthropic(e, &mut out),
+            }
+        }
+        self.events = events;
+        self.events.clear();
+        if end {
+            self.framer.finish();
+            self.flush_all(&mut out);
+        }
+        out
+    }
+
+    fn openai(&mut self, e: &SseEvent, out: &mut Vec<u8>) {
+        let Ok(mut v) = serde_json::from_str::<Value>(&e.data) else {
+            if e.data.trim() == "[DONE]" {
+                self.flush_all(out);
+            }
+            return emit(out, e.event.as_deref(), &e.data);
+        };
+        let mut changed = false;
+        if let Some(Value::Array(choices)) = v.get_mut("choices") {
+            for c in choices {
+                let idx = c.get("index").and_then(Value::as_u64).unwrap_or(0);
+                let finished = c.get("finish_reason").is_some_and(|f| !f.is_null());
+                let Some(delta) = c.get_mut("delta").and_then(Value::as_object_mut) else { continue };
+                let orig = delta.get("content").and_then(Value::as_str).map(str::to_string);
+                let mut text = orig.as_deref().map(|s| self.restorer.feed(idx, s)).unwrap_or_default();
+                if finished {
+                    text.push_str(&self.restorer.flush(idx));
+                }
+                if orig.as_deref() != Some(text.as_str()) && !(orig.is_none() && text.is_empty()) {
+                    delta.insert("content".into(), Value::String(text));
+                    changed = true;
+                }
+            }
+        }
+        if v.get("id").is_some() {
+            self.last = Some(json!({"id": v.get("id"), "object": "chat.completion.chunk", "created": v.get("created"), "model": v.get("model")}));
+        }
+        if changed {
+            emit(out, e.event.as_deref(), &v.to_string());
+        } else {
+            emit(out, e.event.as_deref(), &e.data);
+        }
+    }
+
+    fn anthropic(&mut self, e: &SseEvent, out: &mut Vec<u8>) {
+        let kind = e.event.as_deref().unwrap_or_default();
+        let parsed = serde_json::from_str::<Value>(&e.data).ok();
+        let idx = parsed.as_ref().and_then(|v| v.get("index")).and_then(Value::as_u64).unwrap_or(0);
+        match (kind, parsed) {
+            ("content_block_delta", Some(mut v)) if v.pointer("/delta/type").and_then(Value::as_str) == Some("text_delta") => {
+                let text = v.pointer("/delta/text").and_then(Value::as_str).unwrap_or_default().to_string();
+                let restored = self.restorer.feed(idx, &text);
+                if restored == text {
+                    return emit(out, e.event.as_deref(), &e.data);
+                }
+                if let Some(d) = v.get_mut("delta").and_then(Value::as_object_mut) {
+                    d.insert("text".into(), Value::String(restored));
+                }
+                emit(out, e.event.as_deref(), &v.to_string());
+            }
+            ("content_block_stop", _) => {
+                self.flush_anthropic(idx, out);
+                emit(out, e.event.as_deref(), &e.data);
+            }
+            ("message_stop", _) => {
+                self.flush_all(out);
+                emit(out, e.event.as_deref(), &e.data);
+            }
+            _ => emit(out, e.event.as_deref(), &e.data),
+        }
+    }
+
+    fn flush_anthropic(&mut self, idx: u64, out: &mut Vec<u8>) {
+        let tail = self.restorer.flush(idx);
+        if !tail.is_empty() {
+            let v = json!({"type": "content_block_delta", "index": idx, "delta": {"type": "text_delta", "text": tail}});
+            emit(out, Some("content_block_delta"), &v.to_string());
+        }
+    }
+
+    /// Emits every held-back tail as a text delta of its own.
+    fn flush_all(&mut self, out: &mut Vec<u8>) {
+        for idx in self.restorer.pending() {
+            match self.dialect {
+                StreamDialect::Anthropic => self.flush_anthropic(idx, out),
+                StreamDialect::OpenAi => {
+                    let tail = self.restorer.flush(idx);
+                    let mut v = self.last.clone().unwrap_or_else(|| json!({"object": "chat.completion.chunk"}));
+                    v["choices"] = json!([{"index": idx, "delta": {"content": tail}, "finish_reason": null}]);
+                    emit(out, None, &v.to_string());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn restorer() -> Restorer {
+        Restorer::new(vec![("[EMAIL_1]".into(), "jane\"q\"@example.com".into())]).unwrap()
+    }
+
+    #[test]
+    fn json_bodies_are_restored_and_escaped() {
+        let body = br#"{"choices":[{"message":{"content":"Write to [EMAIL_1]."}}],"[EMAIL_1]":1}"#;
+        let out: Value = serde_json::from_slice(&restore_json(&restorer(), body).unwrap()).unwrap();
+        assert_eq!(out["choices"][0]["message"]["content"], "Write to jane\"q\"@example.com.");
+        assert!(out.get("[EMAIL_1]").is_some(), "keys untouched");
+        assert_eq!(restore_json(&restorer(), br#"{"a":"none"}"#), None);
+    }
+
+    /// Collects the text deltas of an SSE body.
+    fn text_of(dialect: StreamDialect, sse: &[u8]) -> String {
+        let mut f = SseFramer::new(1 << 20);
+        let mut text = String::new();
+        for e in f.feed(sse) {
+            let Ok(v) = serde_json::from_str::<Value>(&e.data) else { continue };
+            let piece = match dialect {
+                StreamDialect::OpenAi => v.pointer("/choices/0/delta/content"),
+                StreamDialect::Anthropic => v.pointer("/delta/text"),
+            };
+            text.push_str(piece.and_then(Value::as_str).unwrap_or_default());
+        }
+        text
+    }
+
+    fn openai_stream(text: &str, step: usize) -> Vec<u8> {
+        let mut s = String::new();
+        let b = text.as_bytes();
+        for piece in b.chunks(step) {
+            let v = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {"content": std::str::from_utf8(piece).unwrap()}, "finish_reason": null}]});
+            s.push_str(&format!("data: {v}\n\n"));
+        }
+        s.push_str("data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+        s.into_bytes()
+    }
+
+    #[test]
+    fn openai_deltas_split_at_every_byte() {
+        let text = "Reply to [EMAIL_1] today, [EMAIL_1";
+        let want = "Reply to jane\"q\"@example.com today, [EMAIL_1";
+        for step in 1..6 {
+            let sse = openai_stream(text, step);
+            // And the network splits the SSE bytes anywhere too.
+            for cut in (0..sse.len()).step_by(7) {
+                let mut r = SseRestorer::new(StreamDialect::OpenAi, restorer());
+                let mut out = r.chunk(&sse[..cut], false);
+                out.extend(r.chunk(&sse[cut..], true));
+                assert_eq!(text_of(StreamDialect::OpenAi, &out), want, "step {step} cut {cut}");
+                assert!(String::from_utf8_lossy(&out).ends_with("data: [DONE]\n\n"));
+            }
+        }
+    }
+
+    #[test]
+    fn anthropic_deltas_and_block_stop_flush() {
+        let mut sse = String::from("event: message_start\ndata: {\"type\":\"message_start\"}\n\n");
+        for piece in ["Hi [EM", "AIL_", "1] and [EMA"] {
+            let v = json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}});
+            sse.push_str(&format!("event: content_block_delta\ndata: {v}\n\n"));
+        }
+        sse.push_str("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n");
+        let mut r = SseRestorer::new(StreamDialect::Anthropic, restorer());
+        let mut out = Vec::new();
+        for b in sse.as_bytes() {
+            out.extend(r.chunk(std::slice::from_ref(b), false));
+        }
+        out.extend(r.chunk(b"", true));
+        assert_eq!(text_of(StreamDialect::Anthropic, &out), "Hi jane\"q\"@example.com and [EMA");
+        let s = String::from_utf8(out).unwrap();
+        assert!(s.find("[EMA\"").unwrap() < s.find("content_block_stop").unwrap(), "tail flushed before the stop");
+    }
+}

@@ -1,0 +1,80 @@
+//! Byte helpers shared by the hand-written detectors: bounds-safe access and word boundaries.
+
+/// A matched byte range `[start, end)` of the scanned text (always on ASCII bytes, so on char boundaries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The byte at `i`, or 0 (a non-word sentinel) outside the text.
+pub fn at(t: &[u8], i: usize) -> u8 {
+    t.get(i).copied().unwrap_or(0)
+}
+
+/// The byte before `i`, or 0 at the start.
+pub fn before(t: &[u8], i: usize) -> u8 {
+    i.checked_sub(1).map_or(0, |j| at(t, j))
+}
+
+/// ASCII letter, digit or `_`.
+pub fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// The end of the run of bytes from `i` that satisfy `f`.
+pub fn run(t: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
+    while i < t.len() && f(at(t, i)) {
+        i += 1;
+    }
+    i
+}
+
+/// The first position from `i` whose byte satisfies `f`, or the text's length.
+pub fn next_where(t: &[u8], i: usize, f: impl Fn(u8) -> bool) -> usize {
+    t.get(i..).and_then(|r| r.iter().position(|&b| f(b))).map_or(t.len(), |k| i + k)
+}
+
+/// Positions of `needle` in `t`, left to right: a `memchr` over the needle's rarest byte, then a
+/// compare. No searcher is built per call, which matters for the many short texts of a chat
+/// (and `memmem`'s SIMD is not available in wasm anyway).
+pub fn find_all<'a>(t: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    let (off, byte) = needle.iter().copied().enumerate().max_by_key(|(_, b)| rarity(*b)).unwrap_or((0, 0));
+    memchr::memchr_iter(byte, t).filter_map(move |p| p.checked_sub(off)).filter(move |&s| !needle.is_empty() && t.get(s..).is_some_and(|r| r.starts_with(needle)))
+}
+
+/// How rare a byte is in prose (higher is rarer): lower-case letters by English frequency, then
+/// digits, upper case and most punctuation.
+fn rarity(b: u8) -> u8 {
+    const COMMON: &[u8] = b" etaoinshrdlcumwfgypbvkjxqz";
+    match COMMON.iter().position(|&c| c == b) {
+        Some(rank) => u8::try_from(rank).unwrap_or(0),
+        None if b == b'.' || b == b',' => 5,
+        None if b == b'-' || b == b'\n' => 20,
+        None if b.is_ascii_digit() => 28,
+        None => 32,
+    }
+}
+
+/// The digits of `t`, as values.
+pub fn digits(t: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    t.iter().filter(|b| b.is_ascii_digit()).map(|b| u32::from(b - b'0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn helpers_are_bounds_safe() {
+        assert_eq!((at(b"ab", 5), before(b"ab", 0), before(b"ab", 1)), (0, 0, b'a'));
+        assert_eq!(run(b"aa1", 0, |b| b == b'a'), 2);
+        assert_eq!(find_all(b"xaxax", b"ax").collect::<Vec<_>>(), vec![1, 3]);
+        assert_eq!(find_all(b"a eyJ eyJx", b"eyJ").collect::<Vec<_>>(), vec![2, 6]);
+        assert_eq!(find_all(b"Jx", b"eyJ").count(), 0, "no underflow before the rare byte");
+        assert_eq!(find_all(b"abc", b"").count(), 0);
+        assert_eq!(digits(b"1-2").sum::<u32>(), 3);
+    }
+}
