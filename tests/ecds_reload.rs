@@ -140,9 +140,28 @@ fn config_changes_apply_under_load_without_failing_requests_in_flight() {
     // Same vm_id, code and VM config: the plugin config is swapped inside the running VMs (Envoy
     // builds one short-lived VM per update to check the new config, then drops it).
     assert_eq!(live_vms(&envoy), vms, "a config update must keep the same live VMs");
-    // TODO(limits): local limit counters live in proxy-wasm shared data, one store per vm_id
-    // that outlives config updates. Once limits land, spend part of a key's budget before the
-    // update and assert the remaining budget after it here.
+}
+
+/// Local limit counters live in proxy-wasm shared data, one store per vm_id, which outlives
+/// config updates: a key that spent part of its budget before an update has only the rest after.
+#[test]
+fn limit_counters_survive_a_config_update() {
+    let mock = MockProvider::start();
+    let ecds = EcdsDir::new();
+    let with_limit = |add_model: bool| {
+        let mut c: Value = serde_json::from_str(&config(false, add_model)).unwrap();
+        c["limits"] = json!({"rules": [{"id": "rpm-a", "scope": "key", "subjects": ["a"], "kind": "requests", "window": "minute", "align": "rolling", "limit": 3}]});
+        c.to_string()
+    };
+    ecds.publish(&[extension(&with_limit(false))]);
+    let envoy = Envoy::start(&ecds_yaml(mock.port(), &ecds));
+    let port = envoy.port;
+    assert_eq!(chat(port, "tg-a", "gpt-4o-mini", 0), 200);
+    assert_eq!(chat(port, "tg-a", "gpt-4o-mini", 0), 200);
+    ecds.publish(&[extension(&with_limit(true))]);
+    eventually("new config applied", || chat(port, "tg-b", "new-model", 0) == 200);
+    assert_eq!(chat(port, "tg-a", "new-model", 0), 200, "the third of three requests");
+    assert_eq!(chat(port, "tg-a", "gpt-4o-mini", 0), 429, "the count from before the update still holds");
 }
 
 /// `envoy/ecds.yaml` with its shipped `envoy/ecds/tollgate.json`, unchanged, serves the demo key.
