@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Validates Kubernetes manifests against Istio's CRD schemas, without a cluster.
 
-    validate_k8s.py --crds shared/istio/customresourcedefinitions.gen.yaml examples/istio
+    validate_k8s.py --crds tests/fixtures/istio/customresourcedefinitions.gen.yaml examples/istio
     validate_k8s.py ... --plugin-configs   # also print tollgate's config in each WasmPlugin,
                                             # TrafficExtension and EnvoyFilter as JSON lines
                                             # (tests/istio.rs checks them)

@@ -16,11 +16,11 @@ use support::envoy::{repo, wasm_path, Envoy, Gateway};
 use support::http_client::{post_json, raw};
 use support::mock_provider::MockProvider;
 
-/// Istio's CRDs: `$TOLLGATE_ISTIO_CRDS`, else `../shared/istio/` beside the checkout.
+/// Istio's CRDs: `$TOLLGATE_ISTIO_CRDS`, else the copy in `tests/fixtures/istio/`.
 fn crds() -> PathBuf {
     let p = std::env::var_os("TOLLGATE_ISTIO_CRDS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared/istio/customresourcedefinitions.gen.yaml"));
+        .unwrap_or_else(|| repo().join("tests/fixtures/istio/customresourcedefinitions.gen.yaml"));
     assert!(p.exists(), "{} is missing (set TOLLGATE_ISTIO_CRDS)", p.display());
     p
 }
