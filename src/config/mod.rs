@@ -1,15 +1,22 @@
 //! Configuration: JSON DTOs (`dto`), compiled into validated runtime types (`runtime`) at load.
 
+mod check;
 mod compile;
 mod dto;
 mod error;
 pub mod limits_dto;
+mod lint;
 pub mod pricing_dto;
 mod runtime;
+#[cfg(feature = "schema")]
+mod schema;
 mod time;
 
+pub use check::check;
 pub use compile::parse;
 pub use dto::ConfigDto;
 pub use error::ConfigError;
 pub use runtime::{AuthMode, Config, Credential, Provider, ProviderKind, Role};
+#[cfg(feature = "schema")]
+pub use schema::schema_json;
 pub use time::parse_rfc3339;
