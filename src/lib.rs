@@ -24,6 +24,8 @@
 //! - `cli` (feature `cli`): the `tollgate` command-line tool (validate, keygen, test, schema).
 
 pub mod api;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod filter;

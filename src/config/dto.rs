@@ -43,6 +43,7 @@ pub struct ConfigDto {
     /// Where this instance runs: `downstream` (the listener's HTTP filter, default) or
     /// `upstream` (an upstream HTTP filter on a failover cluster, rewriting each attempt).
     #[serde(default = "default_role")]
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["downstream", "upstream"])))]
     pub role: String,
 }
 

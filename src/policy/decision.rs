@@ -48,7 +48,10 @@ impl Decision {
             let d = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
             format!("forwarded to {} (cluster {}, model {}, path {})", d(&self.provider), d(&self.cluster), d(&self.upstream_model), d(&self.path))
         } else {
-            format!("{} {}", self.status, self.code.as_deref().unwrap_or("-"))
+            match &self.code {
+                Some(c) => format!("{} {c}", self.status),
+                None => format!("{} answered by the gateway", self.status),
+            }
         }
     }
 }
