@@ -7,7 +7,7 @@ mod load;
 mod test_cmd;
 mod validate;
 
-pub use load::{load_document, parse_document, tollgate_configs, Source};
+pub use load::{load_document, load_documents, parse_document, parse_documents, tollgate_configs, Source};
 pub use test_cmd::policy_test;
 
 use std::io::Write;

@@ -1,6 +1,6 @@
 //! `tollgate validate CONFIG...`: every error of every config, each with its JSON path.
 
-use super::load::{load_document, tollgate_configs};
+use super::load::{load_documents, tollgate_configs};
 use super::{EXIT_FAILED, EXIT_OK};
 use serde_json::Value;
 use std::io::Write;
@@ -12,8 +12,9 @@ pub fn run(args: &[String], out: &mut dyn Write) -> Result<u8, String> {
     }
     let mut failed = false;
     for file in args {
-        let doc = load_document(file)?;
-        let sources = tollgate_configs(file, &doc);
+        let docs = load_documents(file)?;
+        let many = docs.len() > 1;
+        let sources: Vec<_> = docs.iter().enumerate().flat_map(|(i, d)| tollgate_configs(&if many { format!("{file}[doc {i}]") } else { file.clone() }, d)).collect();
         if sources.is_empty() {
             failed = true;
             w(out, format!("{file}: no tollgate wasm filter configuration found\n"))?;
