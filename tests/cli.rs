@@ -92,6 +92,20 @@ fn test_runs_the_example_cases_and_fails_on_a_wrong_expectation() {
 }
 
 #[test]
+fn json_renders_a_yaml_config_for_envoy() {
+    let (code, out, err) = tollgate(&["json", "examples/policy/config.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(tollgate::config::parse(out.as_bytes(), &|_| None).is_ok());
+    assert_eq!(v["models"][2]["name"], "fast");
+    let bad = scratch("bad-json.yaml", "providers: [{name: a, kind: nope, cluster: c}]\n");
+    let (code, out, err) = tollgate(&["json", &bad]);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(err.contains("providers[0].kind"), "{err}");
+}
+
+#[test]
 fn schema_prints_the_shipped_schema_and_bad_usage_exits_2() {
     let (code, out, _) = tollgate(&["schema"]);
     assert_eq!(code, 0);

@@ -30,6 +30,8 @@ commands:
                            a new virtual key (shown once) and its config entry (digest only)
   keygen --digest-of KEY   the digest of an existing key (rotation)
   test CONFIG CASES        run declarative policy cases against CONFIG; exit 1 if any fails
+  json CONFIG              print CONFIG (JSON or YAML) as one line of JSON, the form Envoy's
+                           `configuration` StringValue holds; exit 1 if it has errors
   schema                   print the config's JSON Schema
 ";
 
@@ -43,6 +45,7 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         "validate" => validate::run(rest, out),
         "keygen" => keygen::run(rest, out, err),
         "test" => test_cmd::run(rest, out),
+        "json" => validate::json(rest, out, err),
         "schema" if rest.is_empty() => write!(out, "{}", crate::config::schema_json()).map(|_| EXIT_OK).map_err(|e| e.to_string()),
         "-h" | "--help" | "help" => write!(out, "{USAGE}").map(|_| EXIT_OK).map_err(|e| e.to_string()),
         other => Err(format!("unknown command `{other}`")),

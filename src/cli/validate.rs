@@ -39,6 +39,21 @@ pub fn run(args: &[String], out: &mut dyn Write) -> Result<u8, String> {
     Ok(if failed { EXIT_FAILED } else { EXIT_OK })
 }
 
+/// `tollgate json CONFIG`: the config as compact JSON, after checking it.
+pub fn json(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, String> {
+    let [file] = args else { return Err("json takes one config file".into()) };
+    let doc = super::load::load_document(file)?;
+    let errors = crate::config::check(&doc, &|_| None);
+    if errors.is_empty() {
+        w(out, format!("{doc}\n"))?;
+        return Ok(EXIT_OK);
+    }
+    for e in errors {
+        w(err, format!("{file}: {}: {}\n", e.field, e.message))?;
+    }
+    Ok(EXIT_FAILED)
+}
+
 fn w(out: &mut dyn Write, s: String) -> Result<(), String> {
     out.write_all(s.as_bytes()).map_err(|e| e.to_string())
 }

@@ -100,6 +100,7 @@ mod tests {
     #[test]
     fn a_good_config_has_no_errors() {
         let doc = serde_json::json!({
+            "$schema": "./schema/tollgate.schema.json",
             "providers": [{"name": "a", "kind": "openai", "cluster": "c"}],
             "models": [{"name": "gpt-4o*", "targets": [{"provider": "a"}]}],
             "auth": {"mode": "none"}

@@ -10,6 +10,9 @@ use std::collections::BTreeMap;
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConfigDto {
+    /// Editor hint: the URL or path of this JSON Schema (`schema/tollgate.schema.json`); ignored.
+    #[serde(default, rename = "$schema")]
+    pub schema: Option<String>,
     /// Upstream LLM providers, each reached through one Envoy cluster.
     #[serde(default)]
     pub providers: Vec<ProviderDto>,
