@@ -2,7 +2,40 @@
 //! state machine through it, so a policy case decided here is decided the same way in Envoy.
 
 use super::Host;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// Shared data with Envoy's semantics (one global cas counter, compare-and-swap writes), in
+/// memory. Clones share one store, so counters persist from one simulated request to the next.
+#[derive(Debug, Clone, Default)]
+pub struct SimShared(Rc<RefCell<(BTreeMap<String, (Vec<u8>, u32)>, u32)>>);
+
+impl SimShared {
+    /// The value and its cas token; `(None, None)` when the key does not exist.
+    pub fn get(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
+        self.0.try_borrow().ok().and_then(|m| m.0.get(key).map(|(v, c)| (Some(v.clone()), Some(*c)))).unwrap_or((None, None))
+    }
+
+    /// Writes `value` if the key is missing, `cas` is 0 or equals the key's cas; `false` on a
+    /// cas mismatch (read again and retry).
+    pub fn set(&self, key: &str, value: &[u8], cas: u32) -> bool {
+        let Ok(mut m) = self.0.try_borrow_mut() else { return false };
+        m.1 = m.1.wrapping_add(1).max(1);
+        let next = m.1;
+        match m.0.get_mut(key) {
+            Some(e) if cas != 0 && cas != e.1 => false,
+            Some(e) => {
+                *e = (value.to_vec(), next);
+                true
+            }
+            None => {
+                m.0.insert(key.to_string(), (value.to_vec(), next));
+                true
+            }
+        }
+    }
+}
 
 /// A simulated proxy for one request: headers and body in, everything the filter did recorded.
 #[derive(Debug, Default, Clone)]
@@ -23,6 +56,8 @@ pub struct SimHost {
     pub now_nanos: u64,
     /// Stat updates, in order.
     pub metrics: Vec<crate::metrics::Metric>,
+    /// Shared data (limit counters); the policy runner gives every case the same store.
+    pub shared: SimShared,
 }
 
 /// A local reply the filter sent instead of forwarding.
@@ -121,5 +156,19 @@ mod tests {
         h.set_filter_state("tollgate.provider", "p");
         assert_eq!(h.filter_state["tollgate.provider"], "p");
         assert_eq!(h.now_nanos(), 5);
+    }
+
+    #[test]
+    fn shared_data_is_compare_and_swap_and_shared_by_clones() {
+        let a = SimShared::default();
+        let b = a.clone();
+        assert_eq!(a.get("k"), (None, None));
+        assert!(a.set("k", b"1", 0));
+        let (v, cas) = b.get("k");
+        assert_eq!(v.as_deref(), Some(&b"1"[..]));
+        let cas = cas.unwrap();
+        assert!(b.set("k", b"2", cas));
+        assert!(!a.set("k", b"3", cas), "stale cas");
+        assert_eq!(a.get("k").0.as_deref(), Some(&b"2"[..]));
     }
 }

@@ -3,7 +3,7 @@
 use super::{check, CaseFile, Decision, RequestSpec};
 use crate::config::{parse_rfc3339, Config, ConfigError};
 use crate::filter::{FilterStateName, HttpFilter};
-use crate::host::sim::SimHost;
+use crate::host::sim::{SimHost, SimShared};
 use std::fmt::Write as _;
 use std::rc::Rc;
 
@@ -14,11 +14,13 @@ pub fn case_env(file: &CaseFile) -> impl Fn(&str) -> Option<String> + '_ {
 }
 
 /// Sends one request through a fresh `HttpFilter` (exactly the filter Envoy runs) and reads back
-/// its decision: the local reply, or what it forwards upstream.
-pub fn simulate(config: &Rc<Config>, req: &RequestSpec, now_nanos: u64, context_id: u32) -> Decision {
+/// its decision: the local reply, or what it forwards upstream. `shared` is the proxy's shared
+/// data (limit counters), kept from one request to the next.
+pub fn simulate(config: &Rc<Config>, req: &RequestSpec, now_nanos: u64, context_id: u32, shared: &SimShared) -> Decision {
     let headers: Vec<(&str, &str)> = req.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let body = req.body_bytes();
     let mut host = SimHost::request(&req.method, &req.path, &headers, &body, now_nanos);
+    host.shared = shared.clone();
     if let crate::config::AuthMode::Jwt { filter, payload_key, claim } = &config.auth.mode {
         let path = ["metadata", "filter_metadata", filter, payload_key, claim].join("/");
         host.properties.insert(path, req.jwt_claim.clone());
@@ -31,13 +33,14 @@ pub fn simulate(config: &Rc<Config>, req: &RequestSpec, now_nanos: u64, context_
     }
     let decision = match (&host.reply, filter.plan()) {
         (Some(r), _) => Decision::reply(r.status, &r.body),
-        (None, Some(_)) => Decision {
+        (None, Some(plan)) => Decision {
             status: 200,
             forwarded: true,
             provider: host.filter_state.get(FilterStateName::Provider.as_str()).cloned(),
             upstream_model: host.filter_state.get(FilterStateName::UpstreamModel.as_str()).cloned(),
             cluster: host.header(&config.cluster_header).map(str::to_string),
-            path: host.header(":path").map(str::to_string),
+            // A failover route leaves the path to the upstream role, per attempt: report the first.
+            path: if plan.failover.is_some() { Some(plan.path.clone()) } else { host.header(":path").map(str::to_string) },
             body: String::from_utf8_lossy(&host.request_body).into_owned(),
             ..Decision::default()
         },
@@ -97,17 +100,19 @@ fn clock(at: &str, s: &Option<String>, default: u64) -> Result<u64, ConfigError>
     }
 }
 
-/// Runs every case of `file` against `config` (compiled with [`case_env`]). `now_nanos` is the
-/// clock when neither the file nor the case sets `now`.
+/// Runs every case of `file` against `config` (compiled with [`case_env`]), in order, over one
+/// shared-data store (limits count across cases, as in one proxy). `now_nanos` is the clock
+/// when neither the file nor the case sets `now`.
 pub fn run_cases(config: &Rc<Config>, file: &CaseFile, now_nanos: u64) -> Result<Report, ConfigError> {
     let file_now = clock("now", &file.now, now_nanos)?;
     let mut report = Report::default();
     let mut context_id = 1u32;
+    let shared = SimShared::default();
     for (i, case) in file.cases.iter().enumerate() {
         let now = clock(&format!("cases[{i}].now"), &case.now, file_now)?;
         let mut decision = Decision::default();
         for _ in 0..case.repeat.max(1) {
-            decision = simulate(config, &case.request, now, context_id);
+            decision = simulate(config, &case.request, now, context_id, &shared);
             context_id = context_id.wrapping_add(1);
         }
         let failures = check(&case.expect, &decision);
