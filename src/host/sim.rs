@@ -94,7 +94,7 @@ fn prefix(bytes: &[u8], size: usize) -> Vec<u8> {
 }
 
 impl Host for SimHost {
-    fn request_header(&self, name: &str) -> Option<String> {
+    fn request_header(&mut self, name: &str) -> Option<String> {
         self.header(name).map(str::to_string)
     }
     fn set_request_header(&mut self, name: &str, value: Option<&str>) {
@@ -106,7 +106,7 @@ impl Host for SimHost {
     fn replace_request_body(&mut self, _size: usize, body: &[u8]) {
         self.request_body = body.to_vec();
     }
-    fn response_header(&self, name: &str) -> Option<String> {
+    fn response_header(&mut self, name: &str) -> Option<String> {
         self.response_headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
     }
     fn response_body(&self, size: usize) -> Option<Vec<u8>> {
