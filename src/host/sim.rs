@@ -9,28 +9,35 @@ use std::rc::Rc;
 /// Shared data with Envoy's semantics (one global cas counter, compare-and-swap writes), in
 /// memory. Clones share one store, so counters persist from one simulated request to the next.
 #[derive(Debug, Clone, Default)]
-pub struct SimShared(Rc<RefCell<(BTreeMap<String, (Vec<u8>, u32)>, u32)>>);
+pub struct SimShared(Rc<RefCell<SharedMap>>);
+
+/// Values with their cas tokens, and the last cas handed out.
+#[derive(Debug, Default)]
+struct SharedMap {
+    entries: BTreeMap<String, (Vec<u8>, u32)>,
+    cas: u32,
+}
 
 impl SimShared {
     /// The value and its cas token; `(None, None)` when the key does not exist.
     pub fn get(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
-        self.0.try_borrow().ok().and_then(|m| m.0.get(key).map(|(v, c)| (Some(v.clone()), Some(*c)))).unwrap_or((None, None))
+        self.0.try_borrow().ok().and_then(|m| m.entries.get(key).map(|(v, c)| (Some(v.clone()), Some(*c)))).unwrap_or((None, None))
     }
 
     /// Writes `value` if the key is missing, `cas` is 0 or equals the key's cas; `false` on a
     /// cas mismatch (read again and retry).
     pub fn set(&self, key: &str, value: &[u8], cas: u32) -> bool {
         let Ok(mut m) = self.0.try_borrow_mut() else { return false };
-        m.1 = m.1.wrapping_add(1).max(1);
-        let next = m.1;
-        match m.0.get_mut(key) {
+        m.cas = m.cas.wrapping_add(1).max(1);
+        let next = m.cas;
+        match m.entries.get_mut(key) {
             Some(e) if cas != 0 && cas != e.1 => false,
             Some(e) => {
                 *e = (value.to_vec(), next);
                 true
             }
             None => {
-                m.0.insert(key.to_string(), (value.to_vec(), next));
+                m.entries.insert(key.to_string(), (value.to_vec(), next));
                 true
             }
         }
