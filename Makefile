@@ -79,7 +79,7 @@ integration: build envoy py-tools
 # policy cases through the filter (no Envoy).
 TOLLGATE_CLI := cargo run -q --features cli --bin tollgate --
 policy:
-	$(TOLLGATE_CLI) validate examples/policy/config.yaml envoy/demo.yaml envoy/failover.yaml bench/tollgate-config.json
+	$(TOLLGATE_CLI) validate examples/policy/config.yaml examples/istio/wasmplugin.yaml envoy/demo.yaml envoy/failover.yaml bench/tollgate-config.json
 	$(TOLLGATE_CLI) test examples/policy/config.yaml examples/policy/cases.yaml
 
 # Regenerates the shipped JSON Schema from the config types (tests/schema.rs fails when stale).

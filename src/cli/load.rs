@@ -60,7 +60,8 @@ pub fn load_document(path: &str) -> Result<Value, String> {
 
 /// The tollgate configs in a document: each tollgate wasm filter's `configuration` (a
 /// `google.protobuf.StringValue` holding JSON) wherever it sits (Envoy bootstrap, ECDS
-/// resource); the `spec.pluginConfig` of an Istio `WasmPlugin`; none in another Kubernetes
+/// resource, Istio `EnvoyFilter` patch); the `spec.pluginConfig` of an Istio `WasmPlugin` (or
+/// `spec.wasm.pluginConfig` of a `TrafficExtension`); none in another Kubernetes
 /// manifest or Envoy document; else the document itself, as a plain tollgate config.
 pub fn tollgate_configs(file: &str, doc: &Value) -> Vec<Source> {
     let mut found = Vec::new();
@@ -78,9 +79,14 @@ pub fn tollgate_configs(file: &str, doc: &Value) -> Vec<Source> {
         return found;
     }
     let text = |k: &str| doc.get(k).and_then(Value::as_str);
-    if text("kind") == Some("WasmPlugin") {
-        let config = doc.pointer("/spec/pluginConfig").cloned().unwrap_or(Value::Object(serde_json::Map::new()));
-        return vec![Source { label: format!("{file}#spec.pluginConfig"), doc: Ok(config) }];
+    let plugin_config = match text("kind") {
+        Some("WasmPlugin") => Some("spec.pluginConfig"),
+        Some("TrafficExtension") => Some("spec.wasm.pluginConfig"),
+        _ => None,
+    };
+    if let Some(at) = plugin_config {
+        let config = doc.pointer(&format!("/{}", at.replace('.', "/"))).cloned().unwrap_or(Value::Object(serde_json::Map::new()));
+        return vec![Source { label: format!("{file}#{at}"), doc: Ok(config) }];
     }
     let envoy_keys = ["apiVersion", "static_resources", "dynamic_resources", "resources", "admin", "@type", "node"];
     if envoy_keys.iter().any(|k| doc.get(k).is_some()) {
@@ -137,5 +143,8 @@ mod tests {
         assert_eq!(tollgate_configs("c.json", &serde_json::json!({"providers": []}))[0].label, "c.json");
         let plugin = serde_json::json!({"kind": "WasmPlugin", "spec": {"pluginConfig": {"auth": {"mode": "none"}}}});
         assert_eq!(tollgate_configs("p.yaml", &plugin)[0].label, "p.yaml#spec.pluginConfig");
+        let ext = serde_json::json!({"kind": "TrafficExtension", "spec": {"wasm": {"pluginConfig": {"keys": []}}}});
+        let found = tollgate_configs("t.yaml", &ext);
+        assert_eq!((found[0].label.as_str(), found[0].doc.as_ref().unwrap()), ("t.yaml#spec.wasm.pluginConfig", &serde_json::json!({"keys": []})));
     }
 }
