@@ -47,7 +47,7 @@ fn validate_lists_every_error_with_its_path_and_fails() {
 fn validate_accepts_yaml_json_and_configs_embedded_in_envoy() {
     let (code, out, err) = tollgate(&["validate", "examples/policy/config.yaml", "bench/tollgate-config.json", "envoy/demo.yaml"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("examples/policy/config.yaml: ok (2 providers, 4 model routes, 3 keys)"), "{out}");
+    assert!(out.contains("examples/policy/config.yaml: ok (2 providers, 4 model routes, 4 keys)"), "{out}");
     assert!(out.contains("envoy/demo.yaml#static_resources.listeners[0]") && out.contains("configuration: ok"), "{out}");
     let (code, _, err) = tollgate(&["validate", "no/such/file.yaml"]);
     assert_eq!(code, 2);

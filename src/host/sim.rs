@@ -141,6 +141,16 @@ impl Host for SimHost {
     fn property_strings(&self, path: &[&str]) -> Vec<String> {
         self.properties.get(&path.join("/")).cloned().unwrap_or_default()
     }
+    fn shared_get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), crate::limits::StoreError> {
+        Ok(self.shared.get(key))
+    }
+    fn shared_set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), crate::limits::StoreError> {
+        if self.shared.set(key, value, cas) {
+            Ok(())
+        } else {
+            Err(crate::limits::StoreError::CasMismatch)
+        }
+    }
 }
 
 #[cfg(test)]
