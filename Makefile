@@ -1,7 +1,8 @@
 # Tollgate: build, run and test a proxy-wasm LLM gateway in real Envoy.
 #   make run     - build, then serve the demo gateway (Envoy + tollgate + mock provider)
 #   make test    - everything CI runs: unit tests (native and wasm32), wasm build, lint,
-#                  envoy --mode validate on every config, real-Envoy integration tests
+#                  envoy --mode validate on every config, the example policy cases through
+#                  the `tollgate` tool, real-Envoy integration tests
 #   make bench   - nginx + wrk: Envoy alone vs a body-reading floor filter vs tollgate
 #   make oci     - the module as an OCI image layout Istio pulls (target/oci/tollgate)
 #   make bench-redact - native redaction throughput (MB/s) and added latency per request
@@ -29,7 +30,7 @@ LISTEN_PORT ?= 10000
 ADMIN_PORT  ?= 9901
 MOCK_PORT   ?= 18080
 
-.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench run bench bench-keys bench-stream bench-limits bench-redact keygen oci clean
+.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run bench bench-keys bench-stream bench-limits bench-redact keygen oci clean
 
 all: build
 
@@ -63,26 +64,37 @@ $(WASM_RUNNER):
 	cargo install --root $(TOOLS_DIR) wasm-bindgen-cli --version $(WASM_BINDGEN)
 
 unit:
-	cargo test --lib
+	cargo test --lib --features cli
 
 wasm-test: tools
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(WASM_RUNNER) cargo test --target wasm32-unknown-unknown --lib
 
 lint:
-	cargo clippy --lib --examples --target-dir target/clippy -- -D warnings
+	cargo clippy --lib --examples --features cli --bins --target-dir target/clippy -- -D warnings
 	cargo clippy --release --target wasm32-wasip1 --lib --target-dir target/clippy -- -D warnings
 
 integration: build envoy py-tools
-	cargo test --tests
+	cargo test --tests --features cli
+
+# Config as code, as a team's CI would run it: validate the shipped configs, run the example
+# policy cases through the filter (no Envoy).
+TOLLGATE_CLI := cargo run -q --features cli --bin tollgate --
+policy:
+	$(TOLLGATE_CLI) validate examples/policy/config.yaml examples/istio/wasmplugin.yaml envoy/demo.yaml envoy/failover.yaml bench/tollgate-config.json
+	$(TOLLGATE_CLI) test examples/policy/config.yaml examples/policy/cases.yaml
+
+# Regenerates the shipped JSON Schema from the config types (tests/schema.rs fails when stale).
+schema:
+	$(TOLLGATE_CLI) schema > schema/tollgate.schema.json
 
 # The same real-Envoy suite on the oldest supported Envoy (tests/support/envoy.rs reads TOLLGATE_ENVOY).
 integration-compat: build envoy py-tools envoy-oldest
-	TOLLGATE_ENVOY=$(CURDIR)/$(VENV_OLDEST)/bin/envoy cargo test --tests
+	TOLLGATE_ENVOY=$(CURDIR)/$(VENV_OLDEST)/bin/envoy cargo test --tests --features cli
 
 validate-bench: build envoy
 	$(PYTHON) bench/run.py --validate-only
 
-test: unit wasm-test lint validate-bench integration integration-compat
+test: unit wasm-test lint policy validate-bench integration integration-compat
 
 run: build envoy
 	cargo build --example mock_provider

@@ -8,10 +8,11 @@
 //! A new key is `tg-` and 24 random bytes from `/dev/urandom` in unpadded base64url. stdout gets
 //! the key on the first line and the `keys[]` entry for the filter config on the second; the
 //! config only ever holds the digest, so the key itself is shown once and never again.
+//! `tollgate keygen` (the command-line tool) does the same through the same library functions.
 
 use std::io::Read;
 use std::process::ExitCode;
-use tollgate::keys::Digest;
+use tollgate::keys::{config_entry, key_from_random, Digest, KEY_RANDOM_BYTES};
 
 const USAGE: &str = "usage: keygen [--id ID] [--tenant TENANT] | keygen --digest-of KEY";
 
@@ -49,30 +50,13 @@ fn run(args: Vec<String>) -> Result<(), String> {
         return Ok(());
     }
 
-    let mut random = [0u8; 24];
+    let mut random = [0u8; KEY_RANDOM_BYTES];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut random))
         .map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
-    let key = format!("tg-{}", b64url(&random));
-    let digest = Digest::of(key.as_bytes()).to_string();
-    let id = id.unwrap_or_else(|| format!("key-{}", &digest["sha256:".len()..][..8]));
-    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
-    let tenant = tenant.map(|t| format!(", \"tenant\": {}", quote(&t))).unwrap_or_default();
+    let key = key_from_random(&random);
     println!("{key}");
-    println!("{{\"id\": {}{tenant}, \"digests\": [{}], \"models\": [\"*\"]}}", quote(&id), quote(&digest));
+    println!("{}", config_entry(&key, id.as_deref(), tenant.as_deref()));
     eprintln!("keygen: the key above is shown only once; store it now. The config line holds only its digest.");
     Ok(())
-}
-
-/// Unpadded base64url.
-fn b64url(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(char::from(ABC[(n >> (18 - 6 * i) & 63) as usize]));
-        }
-    }
-    out
 }

@@ -18,10 +18,15 @@
 //! - [`error`]: client-facing errors, rendered per dialect at one boundary.
 //! - [`filter`]: the per-request state machines, generic over [`host::Host`]: the listener's `HttpFilter` and the
 //!   `UpstreamFilter` (role `upstream`) that rewrites each failover attempt.
+//! - [`policy`]: policy cases (request + expected decision) run through the filter over the
+//!   in-memory `host::sim::SimHost`; the `tollgate test` command.
 //! - [`host`]: the only code that names `proxy_wasm`: the `Host` trait's wasm implementation
-//!   and the root/HTTP context glue; a fake host for native tests.
+//!   and the root/HTTP context glue; `sim`, a pure in-memory host; a fake host for native tests.
+//! - `cli` (feature `cli`): the `tollgate` command-line tool (validate, keygen, test, schema).
 
 pub mod api;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod filter;
@@ -30,6 +35,7 @@ pub mod host;
 pub mod keys;
 pub mod limits;
 pub mod metrics;
+pub mod policy;
 pub mod redact;
 pub mod route;
 pub mod sse;

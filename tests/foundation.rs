@@ -109,7 +109,11 @@ fn every_shipped_envoy_config_validates() {
             for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
                 let p = entry.path();
                 if p.is_dir() {
-                    stack.push(p);
+                    // Tollgate configs and policy cases, not Envoy's: tests/schema.rs and
+                    // tests/policy_cases.rs check them.
+                    if !p.ends_with("examples/policy") {
+                        stack.push(p);
+                    }
                 } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
                     let text = std::fs::read_to_string(&p).unwrap();
                     if text.contains("apiVersion:") {

@@ -18,40 +18,59 @@ pub fn parse(json: &[u8], env: &dyn Fn(&str) -> Option<String>) -> Result<Config
             ConfigError::new(path, e.into_inner().to_string())
         })?
     };
-    compile(dto, env)
+    compile(dto, env).map_err(first)
 }
 
-fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-    let providers = dto.providers.into_iter().enumerate().map(|(i, p)| provider(i, p, env)).collect::<Result<Vec<_>, _>>()?;
+/// The first of a non-empty list of errors.
+pub(super) fn first(errors: Vec<ConfigError>) -> ConfigError {
+    errors.into_iter().next().unwrap_or_else(|| ConfigError::new(".", "invalid configuration"))
+}
+
+/// Compiles a DTO, collecting every error it can find (each provider, route and key is checked
+/// on its own, so one bad entry does not hide the next).
+pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Vec<ConfigError>> {
+    let mut errs = Vec::new();
+    // Names in document order: a route naming a provider that is itself invalid is not reported twice.
     let mut by_name = HashMap::new();
-    for (i, p) in providers.iter().enumerate() {
+    for (i, p) in dto.providers.iter().enumerate() {
         if by_name.insert(p.name.clone(), i).is_some() {
-            return Err(ConfigError::new(format!("providers[{i}].name"), format!("duplicate provider name `{}`", p.name)));
+            errs.push(ConfigError::new(format!("providers[{i}].name"), format!("duplicate provider name `{}`", p.name)));
         }
     }
+    let providers: Vec<Provider> = dto.providers.into_iter().enumerate().filter_map(|(i, p)| keep(&mut errs, provider(i, p, env))).collect();
     let mut routes = Vec::with_capacity(dto.models.len());
     let mut seen = HashSet::new();
     for (i, m) in dto.models.into_iter().enumerate() {
         if !seen.insert(m.name.clone()) {
-            return Err(ConfigError::new(format!("models[{i}].name"), format!("duplicate model route `{}`", m.name)));
+            errs.push(ConfigError::new(format!("models[{i}].name"), format!("duplicate model route `{}`", m.name)));
+            continue;
         }
-        routes.push(route(i, m, &by_name)?);
+        routes.extend(keep(&mut errs, route(i, m, &by_name)));
     }
-    let auth = auth(&dto.auth)?;
-    let keys = keys(dto.keys, &auth.mode)?;
+    let auth = keep(&mut errs, auth(&dto.auth));
+    let keys = keys(dto.keys, auth.as_ref().map_or(&AuthMode::Keys, |a| &a.mode), &mut errs);
     if dto.cluster_header.is_empty() || !is_header_name(&dto.cluster_header) {
-        return Err(ConfigError::new("cluster_header", "must be a lower-case HTTP header name"));
+        errs.push(ConfigError::new("cluster_header", "must be a lower-case HTTP header name"));
     }
-    let pricing = super::pricing_dto::compile(dto.pricing)?;
-    let limits = super::limits_dto::compile(dto.limits, dto.accounting.enabled, !pricing.models.is_empty())?;
+    let pricing = keep(&mut errs, super::pricing_dto::compile(dto.pricing));
+    let priced = pricing.as_ref().is_some_and(|p| !p.models.is_empty());
+    let limits = keep(&mut errs, super::limits_dto::compile(dto.limits, dto.accounting.enabled, priced));
     if dto.max_request_bytes == 0 {
-        return Err(ConfigError::new("max_request_bytes", "must be greater than 0"));
+        errs.push(ConfigError::new("max_request_bytes", "must be greater than 0"));
     }
     let role = match dto.role.as_str() {
-        "downstream" => Role::Downstream,
-        "upstream" => Role::Upstream,
-        other => return Err(ConfigError::new("role", format!("unknown role `{other}` (expected downstream or upstream)"))),
+        "downstream" => Some(Role::Downstream),
+        "upstream" => Some(Role::Upstream),
+        other => {
+            errs.push(ConfigError::new("role", format!("unknown role `{other}` (expected downstream or upstream)")));
+            None
+        }
     };
+    let redaction = keep(&mut errs, dto.redaction.map(super::redact_compile::redaction).transpose());
+    let (Some(auth), Some(role), Some(pricing), Some(limits), Some(redaction)) = (auth, role, pricing, limits, redaction) else { return Err(errs) };
+    if !errs.is_empty() {
+        return Err(errs);
+    }
     Ok(Config {
         role,
         providers,
@@ -64,8 +83,13 @@ fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
         accounting: dto.accounting.enabled,
         pricing,
         limits,
-        redaction: dto.redaction.map(super::redact_compile::redaction).transpose()?.flatten(),
+        redaction: redaction.flatten(),
     })
+}
+
+/// The value, or `None` with its error recorded.
+fn keep<T>(errs: &mut Vec<ConfigError>, r: Result<T, ConfigError>) -> Option<T> {
+    r.map_err(|e| errs.push(e)).ok()
 }
 
 fn provider(i: usize, p: ProviderDto, env: &dyn Fn(&str) -> Option<String>) -> Result<Provider, ConfigError> {
@@ -174,57 +198,64 @@ fn auth(a: &super::dto::AuthDto) -> Result<Auth, ConfigError> {
     Ok(Auth { mode, headers, tenant_header: a.tenant_header.clone() })
 }
 
-fn keys(dtos: Vec<KeyDto>, mode: &AuthMode) -> Result<KeyStore, ConfigError> {
+fn keys(dtos: Vec<KeyDto>, mode: &AuthMode, errs: &mut Vec<ConfigError>) -> KeyStore {
     let mut store = KeyStore::default();
     let mut ids = HashSet::new();
     for (i, k) in dtos.into_iter().enumerate() {
-        let at = |f: &str| format!("keys[{i}].{f}");
-        if k.id.is_empty() {
-            return Err(ConfigError::new(at("id"), "must not be empty"));
+        if let Err(e) = key(i, k, mode, &mut ids, &mut store) {
+            errs.push(e);
         }
-        if !ids.insert(k.id.clone()) {
-            return Err(ConfigError::new(at("id"), format!("duplicate key id `{}`; list several digests under one id to rotate", k.id)));
-        }
-        let mut digests = Vec::with_capacity(k.digests.len());
-        for (j, d) in k.digests.iter().enumerate() {
-            let digest = Digest::parse(d).map_err(|m| ConfigError::new(format!("keys[{i}].digests[{j}]"), m))?;
-            if store.contains_digest(&digest) || digests.contains(&digest) {
-                return Err(ConfigError::new(format!("keys[{i}].digests[{j}]"), "digest is already used by another key"));
-            }
-            digests.push(digest);
-        }
-        for (j, p) in k.principals.iter().enumerate() {
-            if p.is_empty() || store.contains_principal(p) {
-                return Err(ConfigError::new(format!("keys[{i}].principals[{j}]"), "must be non-empty and unique"));
-            }
-        }
-        if *mode == AuthMode::Keys && digests.is_empty() {
-            return Err(ConfigError::new(at("digests"), "must list at least one `sha256:` digest in auth mode `keys`"));
-        }
-        let time = |f: &str, v: &Option<String>| -> Result<Option<i64>, ConfigError> {
-            v.as_deref()
-                .map(|s| parse_rfc3339(s).ok_or_else(|| ConfigError::new(at(f), "is not an RFC 3339 timestamp (e.g. 2026-01-31T00:00:00Z)")))
-                .transpose()
-        };
-        let not_before = time("not_before", &k.not_before)?;
-        let expires_at = time("expires_at", &k.expires_at)?;
-        if let (Some(a), Some(b)) = (not_before, expires_at) {
-            if b <= a {
-                return Err(ConfigError::new(at("expires_at"), "must be after not_before"));
-            }
-        }
-        let policy = KeyPolicy {
-            id: k.id,
-            tenant: k.tenant,
-            models: k.models.iter().map(|m| Glob::new(m)).collect(),
-            disabled: k.disabled,
-            not_before,
-            expires_at,
-            labels: k.labels,
-        };
-        store.insert(policy, digests, k.principals);
     }
-    Ok(store)
+    store
+}
+
+fn key(i: usize, k: KeyDto, mode: &AuthMode, ids: &mut HashSet<String>, store: &mut KeyStore) -> Result<(), ConfigError> {
+    let at = |f: &str| format!("keys[{i}].{f}");
+    if k.id.is_empty() {
+        return Err(ConfigError::new(at("id"), "must not be empty"));
+    }
+    if !ids.insert(k.id.clone()) {
+        return Err(ConfigError::new(at("id"), format!("duplicate key id `{}`; list several digests under one id to rotate", k.id)));
+    }
+    let mut digests = Vec::with_capacity(k.digests.len());
+    for (j, d) in k.digests.iter().enumerate() {
+        let digest = Digest::parse(d).map_err(|m| ConfigError::new(format!("keys[{i}].digests[{j}]"), m))?;
+        if store.contains_digest(&digest) || digests.contains(&digest) {
+            return Err(ConfigError::new(format!("keys[{i}].digests[{j}]"), "digest is already used by another key"));
+        }
+        digests.push(digest);
+    }
+    for (j, p) in k.principals.iter().enumerate() {
+        if p.is_empty() || store.contains_principal(p) {
+            return Err(ConfigError::new(format!("keys[{i}].principals[{j}]"), "must be non-empty and unique"));
+        }
+    }
+    if *mode == AuthMode::Keys && digests.is_empty() {
+        return Err(ConfigError::new(at("digests"), "must list at least one `sha256:` digest in auth mode `keys`"));
+    }
+    let time = |f: &str, v: &Option<String>| -> Result<Option<i64>, ConfigError> {
+        v.as_deref()
+            .map(|s| parse_rfc3339(s).ok_or_else(|| ConfigError::new(at(f), "is not an RFC 3339 timestamp (e.g. 2026-01-31T00:00:00Z)")))
+            .transpose()
+    };
+    let not_before = time("not_before", &k.not_before)?;
+    let expires_at = time("expires_at", &k.expires_at)?;
+    if let (Some(a), Some(b)) = (not_before, expires_at) {
+        if b <= a {
+            return Err(ConfigError::new(at("expires_at"), "must be after not_before"));
+        }
+    }
+    let policy = KeyPolicy {
+        id: k.id,
+        tenant: k.tenant,
+        models: k.models.iter().map(|m| Glob::new(m)).collect(),
+        disabled: k.disabled,
+        not_before,
+        expires_at,
+        labels: k.labels,
+    };
+    store.insert(policy, digests, k.principals);
+    Ok(())
 }
 
 fn is_header_name(h: &str) -> bool {

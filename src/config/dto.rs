@@ -1,12 +1,18 @@
 //! Wire shape of the filter configuration: strict serde DTOs with explicit defaults.
+//! Each DTO also derives `schemars::JsonSchema` under feature `schema` (doc comments become the
+//! schema's descriptions; `schema/tollgate.schema.json` is generated from them).
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// The whole filter configuration, as written by an operator.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConfigDto {
+    /// Editor hint: the URL or path of this JSON Schema (`schema/tollgate.schema.json`); ignored.
+    #[serde(default, rename = "$schema")]
+    pub schema: Option<String>,
     /// Upstream LLM providers, each reached through one Envoy cluster.
     #[serde(default)]
     pub providers: Vec<ProviderDto>,
@@ -40,6 +46,7 @@ pub struct ConfigDto {
     /// Where this instance runs: `downstream` (the listener's HTTP filter, default) or
     /// `upstream` (an upstream HTTP filter on a failover cluster, rewriting each attempt).
     #[serde(default = "default_role")]
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["downstream", "upstream"])))]
     pub role: String,
     /// Prompt redaction: detectors, actions, restore (see `redact_dto`).
     #[serde(default)]
@@ -47,7 +54,9 @@ pub struct ConfigDto {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+/// Token accounting on responses.
 pub struct AccountingDto {
     /// Read token usage from responses and publish it as filter state.
     #[serde(default = "default_true")]
@@ -61,11 +70,13 @@ impl Default for AccountingDto {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProviderDto {
     /// Unique name, used by targets and in `provider/model` requests.
     pub name: String,
     /// API family: `openai` (and compatible servers), `azure`, `anthropic`, `gemini`.
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["openai", "azure", "anthropic", "gemini"])))]
     pub kind: String,
     /// Envoy cluster that reaches this provider.
     pub cluster: String,
@@ -89,6 +100,7 @@ pub struct ProviderDto {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ModelDto {
     /// A model name, an alias, or a glob (`gpt-4o*`).
@@ -105,21 +117,26 @@ pub struct ModelDto {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TargetDto {
+    /// Name of a configured provider.
     pub provider: String,
     /// Upstream model name; defaults to the requested name.
     #[serde(default)]
     pub model: Option<String>,
+    /// Relative share of traffic among the route's targets.
     #[serde(default = "default_weight")]
     pub weight: u32,
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuthDto {
     /// `keys` (virtual API keys, default), `jwt` (claims from Envoy's jwt_authn) or `none`.
     #[serde(default = "default_auth_mode")]
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["keys", "jwt", "none"])))]
     pub mode: String,
     /// Request headers that may carry a virtual key, in order of preference.
     #[serde(default = "default_key_headers")]
@@ -144,6 +161,7 @@ impl Default for AuthDto {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct JwtDto {
     /// Filter namespace of the dynamic metadata that holds the payload.
@@ -164,14 +182,17 @@ impl Default for JwtDto {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyDto {
     /// Stable identity, reported in accounting; several digests may share it.
     pub id: String,
+    /// Team or tenant, reported in accounting and optionally forwarded upstream.
     #[serde(default)]
     pub tenant: Option<String>,
     /// `sha256:<64 hex>` digests of the secret keys.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(inner(regex(pattern = r"^sha256:[0-9a-fA-F]{64}$"))))]
     pub digests: Vec<String>,
     /// JWT claim values that map to this policy (auth mode `jwt`).
     #[serde(default)]
@@ -179,12 +200,13 @@ pub struct KeyDto {
     /// Allowed models: exact names, aliases, or globs. Default: all.
     #[serde(default = "default_models")]
     pub models: Vec<String>,
+    /// Refuse the key without deleting it.
     #[serde(default)]
     pub disabled: bool,
-    /// RFC 3339.
+    /// Not valid before this instant (RFC 3339).
     #[serde(default)]
     pub not_before: Option<String>,
-    /// RFC 3339.
+    /// Not valid from this instant on (RFC 3339).
     #[serde(default)]
     pub expires_at: Option<String>,
     /// Free labels, copied into accounting.

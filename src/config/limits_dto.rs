@@ -10,6 +10,7 @@ use std::collections::HashSet;
 /// The limits section, e.g.
 /// `{"rules": [{"id": "team-tpm", "scope": "tenant", "kind": "tokens", "window": "minute", "limit": 100000}]}`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LimitsDto {
     /// Completion tokens reserved for a request that sets no `max_tokens` /
@@ -23,12 +24,14 @@ pub struct LimitsDto {
 
 /// One limit.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RuleDto {
     /// Stable, unique id (letters, digits, `-`, `_`): names the counter in shared data, so a
     /// reload that keeps the id keeps the count.
     pub id: String,
     /// `key` (one counter per key id) or `tenant` (one per tenant, shared by its keys).
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["key", "tenant"])))]
     pub scope: String,
     /// Only these key ids / tenants; default: every one.
     #[serde(default)]
@@ -37,12 +40,14 @@ pub struct RuleDto {
     #[serde(default)]
     pub model: Option<String>,
     /// `requests`, `tokens`, `spend` or `concurrency`.
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["requests", "tokens", "spend", "concurrency"])))]
     pub kind: String,
     /// `minute`, `hour`, `day` or `month`; not for `concurrency`.
     #[serde(default)]
     pub window: Option<String>,
     /// `calendar` (resets at UTC boundaries, default) or `rolling` (sliding window).
     #[serde(default = "default_align")]
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["calendar", "rolling"])))]
     pub align: String,
     /// The cap: requests, tokens, concurrent requests, or for `spend` an amount of the pricing
     /// currency (decimal number or string, e.g. `"25.50"`).

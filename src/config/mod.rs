@@ -1,18 +1,25 @@
 //! Configuration: JSON DTOs (`dto`), compiled into validated runtime types (`runtime`) at load.
 
+mod check;
 mod compile;
 mod dto;
 mod error;
 pub mod limits_dto;
+mod lint;
 pub mod pricing_dto;
 mod redact_compile;
 mod redact_dto;
 mod runtime;
+#[cfg(feature = "schema")]
+mod schema;
 mod time;
 
+pub use check::check;
 pub use compile::parse;
 pub use dto::ConfigDto;
 pub use error::ConfigError;
 pub use redact_dto::RedactionDto;
 pub use runtime::{AuthMode, Config, Credential, Provider, ProviderKind, Role};
+#[cfg(feature = "schema")]
+pub use schema::schema_json;
 pub use time::parse_rfc3339;

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 /// The price table, e.g.
 /// `{"currency": "USD", "models": {"gpt-4o-mini": {"input": 0.15, "output": 0.60, "cached_input": 0.075}}}`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PricingDto {
     /// Currency label (informational; costs are reported in its micro-units).
@@ -23,6 +24,7 @@ pub struct PricingDto {
 /// Prices of one model per million tokens, as decimal numbers or strings (`0.15` or `"0.15"`),
 /// at most six decimals.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PriceDto {
     /// Uncached input tokens.

@@ -4,7 +4,9 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+/// The `redaction` section.
 pub struct RedactionDto {
     /// Scan prompts at all (default off).
     #[serde(default)]
@@ -31,6 +33,7 @@ pub struct RedactionDto {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CustomPatternDto {
     /// Lower-case `[a-z0-9_]` name, used in metrics, errors and as the placeholder stem.
@@ -44,6 +47,7 @@ pub struct CustomPatternDto {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DenyListDto {
     /// `block` (default), `mask`, `pseudonymize` or `audit`.

@@ -1,5 +1,6 @@
 //! The host boundary: what the filter needs from Envoy, as a trait. `wasm` implements it over
-//! `proxy_wasm` (the only code naming that crate); `fake` implements it for native tests.
+//! `proxy_wasm` (the only code naming that crate); `fake` implements it for native tests; `sim`
+//! is the pure in-memory host the `tollgate` tool runs policy cases through.
 
 #[cfg(test)]
 pub mod fake;
@@ -8,6 +9,7 @@ mod context;
 #[cfg(all(target_arch = "wasm32", not(test)))]
 pub use context::start;
 pub mod property;
+pub mod sim;
 #[cfg(all(target_arch = "wasm32", not(test)))]
 mod wasm;
 

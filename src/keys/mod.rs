@@ -2,10 +2,12 @@
 
 mod digest;
 mod extract;
+mod generate;
 mod policy;
 mod store;
 
 pub use digest::Digest;
 pub use extract::presented_key;
+pub use generate::{config_entry, key_from_random, KEY_RANDOM_BYTES};
 pub use policy::{KeyPolicy, TimeCheck};
 pub use store::KeyStore;
