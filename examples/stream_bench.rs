@@ -80,11 +80,11 @@ fn main() {
         })),
         ("stream guard, pass-through (OpenAI)", per_event(&openai, || {
             let mut g = StreamGuard::new(Dialect::OpenAiChat, false);
-            move |c, end| g.chunk(c, end).len()
+            move |c, end| g.chunk(c, end).map_or(c.len(), |o| o.len())
         })),
         ("stream guard, usage chunk removed (OpenAI)", per_event(&openai, || {
             let mut g = StreamGuard::new(Dialect::OpenAiChat, true);
-            move |c, end| g.chunk(c, end).len()
+            move |c, end| g.chunk(c, end).map_or(c.len(), |o| o.len())
         })),
         ("usage meter (Anthropic)", per_event(&anthropic, || {
             let mut m = ResponseMeter::for_response(UsageDialect::Anthropic, 200, "text/event-stream");

@@ -235,10 +235,7 @@ impl HttpFilter {
         if let Some(t) = self.translator.as_mut() {
             out = Some(t.chunk(&chunk, end_of_stream));
         } else if let Some(g) = self.guard.as_mut() {
-            let guarded = g.chunk(&chunk, end_of_stream);
-            if guarded != chunk {
-                out = Some(guarded);
-            }
+            out = g.chunk(&chunk, end_of_stream);
         }
         let restored = self.redaction.chunk(out.as_deref().unwrap_or(&chunk), end_of_stream);
         if let Some(out) = restored.or(out) {

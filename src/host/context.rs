@@ -81,34 +81,40 @@ fn action(flow: Flow) -> Action {
     }
 }
 
+/// Runs one callback, then sends the header writes it queued.
+fn phase(host: &mut WasmHost, f: impl FnOnce(&mut WasmHost) -> Flow) -> Action {
+    let flow = f(host);
+    host.flush();
+    action(flow)
+}
+
+/// The response-headers callback: the request headers went upstream (never touched again), and
+/// the response header map is good for this callback only.
+fn response_headers_phase(host: &mut WasmHost, f: impl FnOnce(&mut WasmHost) -> Flow) -> Action {
+    host.forget_request();
+    let flow = f(host);
+    host.flush();
+    host.forget_response();
+    action(flow)
+}
+
 impl Context for Http {}
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        let flow = self.filter.on_request_headers(&mut self.host, end_of_stream);
-        self.host.flush();
-        action(flow)
+        phase(&mut self.host, |h| self.filter.on_request_headers(h, end_of_stream))
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let flow = self.filter.on_request_body(&mut self.host, body_size, end_of_stream);
-        self.host.flush();
-        action(flow)
+        phase(&mut self.host, |h| self.filter.on_request_body(h, body_size, end_of_stream))
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        // The request headers went upstream: never touch them again.
-        self.host.forget_request();
-        let flow = self.filter.on_response_headers(&mut self.host);
-        self.host.flush();
-        self.host.forget_response();
-        action(flow)
+        response_headers_phase(&mut self.host, |h| self.filter.on_response_headers(h))
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let flow = self.filter.on_response_body(&mut self.host, body_size, end_of_stream);
-        self.host.flush();
-        action(flow)
+        phase(&mut self.host, |h| self.filter.on_response_body(h, body_size, end_of_stream))
     }
 
     fn on_log(&mut self) {
@@ -126,23 +132,14 @@ impl Context for Upstream {}
 
 impl HttpContext for Upstream {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        let flow = self.filter.on_request_headers(&mut self.host, end_of_stream);
-        self.host.flush();
-        action(flow)
+        phase(&mut self.host, |h| self.filter.on_request_headers(h, end_of_stream))
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let flow = self.filter.on_request_body(&mut self.host, body_size, end_of_stream);
-        self.host.flush();
-        action(flow)
+        phase(&mut self.host, |h| self.filter.on_request_body(h, body_size, end_of_stream))
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        // The request headers went upstream: never touch them again.
-        self.host.forget_request();
-        let flow = self.filter.on_response_headers(&mut self.host);
-        self.host.flush();
-        self.host.forget_response();
-        action(flow)
+        response_headers_phase(&mut self.host, |h| self.filter.on_response_headers(h))
     }
 }

@@ -44,12 +44,14 @@ impl StreamGuard {
         self.strip_usage
     }
 
-    /// The bytes to send in place of `chunk`; `end` is the end of the stream.
-    pub fn chunk(&mut self, chunk: &[u8], end: bool) -> Vec<u8> {
+    /// The bytes to send in place of `chunk`, or `None` when `chunk` goes on unchanged (a
+    /// pass-through stream is never copied); `end` is the end of the stream.
+    pub fn chunk(&mut self, chunk: &[u8], end: bool) -> Option<Vec<u8>> {
         if self.finished {
-            return chunk.to_vec();
+            return None;
         }
-        let mut out = if self.strip_usage { Vec::with_capacity(chunk.len()) } else { chunk.to_vec() };
+        // Pass-through: only an early end adds bytes, so nothing is built until then.
+        let mut out = if self.strip_usage { Vec::with_capacity(chunk.len()) } else { Vec::new() };
         let mut start = 0;
         for (i, &b) in chunk.iter().enumerate() {
             let terminator = b == b'\n' || b == b'\r';
@@ -91,10 +93,14 @@ impl StreamGuard {
                 out.extend_from_slice(&rest);
             }
             if !self.ended {
+                if !self.strip_usage {
+                    out = chunk.to_vec();
+                }
                 out.extend(incomplete_stream_frame(self.dialect));
+                return Some(out);
             }
         }
-        out
+        self.strip_usage.then_some(out)
     }
 
     /// One complete event's raw bytes (with its blank line).
@@ -146,10 +152,10 @@ mod tests {
         let mut i = 0;
         while i < bytes.len() {
             let j = (i + step).min(bytes.len());
-            out.extend(g.chunk(&bytes[i..j], false));
+            out.extend(g.chunk(&bytes[i..j], false).unwrap_or_else(|| bytes[i..j].to_vec()));
             i = j;
         }
-        out.extend(g.chunk(b"", true));
+        out.extend(g.chunk(b"", true).unwrap_or_default());
         String::from_utf8(out).unwrap()
     }
 
