@@ -50,8 +50,9 @@ fn example_configs() -> Vec<(String, Value)> {
     for p in paths {
         let rel = p.strip_prefix(&root).unwrap().display().to_string();
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        // Policy-case files and the floor filter's config are not tollgate configs.
-        if name.contains("cases") || rel.starts_with("bench/floor") || name.ends_with(".tmpl") {
+        // Policy-case files, the floor filter's config and the bench's request/response
+        // fixtures are not tollgate configs.
+        if name.contains("cases") || rel.starts_with("bench/floor") || rel.starts_with("bench/fixtures") || name.ends_with(".tmpl") {
             continue;
         }
         let docs = load_documents(p.to_str().unwrap()).unwrap_or_else(|e| panic!("{e}"));

@@ -1,7 +1,7 @@
 //! Parse, validate, compile: JSON text to a `Config`, or a `ConfigError` naming the field.
 
 use super::dto::{ConfigDto, KeyDto, ModelDto, ProviderDto, TargetDto};
-use super::runtime::{Auth, AuthMode, Config, Credential, Provider, ProviderKind, Role};
+use super::runtime::{Auth, AuthMode, Config, Credential, Provider, ProviderKind, Role, Telemetry};
 use super::{parse_rfc3339, ConfigError};
 use crate::keys::{Digest, KeyPolicy, KeyStore};
 use crate::route::{Glob, Route, Router, Target};
@@ -84,6 +84,7 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
         pricing,
         limits,
         redaction: redaction.flatten(),
+        telemetry: Telemetry { filter_state: dto.telemetry.filter_state, stats: dto.telemetry.stats },
     })
 }
 

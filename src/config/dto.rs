@@ -51,6 +51,30 @@ pub struct ConfigDto {
     /// Prompt redaction: detectors, actions, restore (see `redact_dto`).
     #[serde(default)]
     pub redaction: Option<super::redact_dto::RedactionDto>,
+    /// What the filter exports per request: filter state for access logs, and stats.
+    #[serde(default)]
+    pub telemetry: TelemetryDto,
+}
+
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+/// Per-request exports. Each costs host calls on every request; switch off what no access log,
+/// rate-limit descriptor or dashboard reads.
+pub struct TelemetryDto {
+    /// Write `wasm.tollgate.*` filter state (access-log fields, `hits_addend` of the fleet
+    /// rate-limit recipe). The failover handoff is written regardless.
+    #[serde(default = "default_true")]
+    pub filter_state: bool,
+    /// Update the per-model `tollgate.*` stats (and the redaction counters).
+    #[serde(default = "default_true")]
+    pub stats: bool,
+}
+
+impl Default for TelemetryDto {
+    fn default() -> Self {
+        TelemetryDto { filter_state: true, stats: true }
+    }
 }
 
 #[derive(Debug, Deserialize)]

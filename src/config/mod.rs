@@ -19,7 +19,7 @@ pub use compile::parse;
 pub use dto::ConfigDto;
 pub use error::ConfigError;
 pub use redact_dto::RedactionDto;
-pub use runtime::{AuthMode, Config, Credential, Provider, ProviderKind, Role};
+pub use runtime::{AuthMode, Config, Credential, Provider, ProviderKind, Role, Telemetry};
 #[cfg(feature = "schema")]
 pub use schema::schema_json;
 pub use time::parse_rfc3339;

@@ -24,6 +24,17 @@ pub struct Config {
     pub limits: crate::limits::Limits,
     /// Prompt redaction, when enabled.
     pub redaction: Option<crate::redact::Redactor>,
+    /// Per-request exports that are on.
+    pub telemetry: Telemetry,
+}
+
+/// Per-request exports (`telemetry` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Telemetry {
+    /// `wasm.tollgate.*` filter state for access logs.
+    pub filter_state: bool,
+    /// The per-model stats.
+    pub stats: bool,
 }
 
 impl Config {

@@ -117,7 +117,6 @@ impl HttpFilter {
         for h in &config.auth.headers {
             host.set_request_header(h, None);
         }
-        host.set_request_header("content-length", None);
         host.set_request_header("accept-encoding", None);
         self.admission = Some(admission);
         self.phase = Phase::Body;
@@ -202,7 +201,8 @@ impl HttpFilter {
     /// Meters (and, across dialects, translates) the response: JSON bodies are held to their end
     /// and read once; SSE chunks are framed as they pass and never held back.
     pub fn on_response_body(&mut self, host: &mut impl Host, body_size: usize, end_of_stream: bool) -> Flow {
-        if body_size > 0 && self.first_byte_nanos.is_none() && self.plan.is_some() {
+        let timed = self.config.as_ref().is_some_and(|c| c.telemetry.stats || c.telemetry.filter_state);
+        if body_size > 0 && self.first_byte_nanos.is_none() && self.plan.is_some() && timed {
             self.first_byte_nanos = Some(host.now_nanos());
         }
         if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() && !self.redaction.active() {
@@ -251,15 +251,13 @@ impl HttpFilter {
     /// produces a usage record, estimated where the provider reported nothing.
     pub fn on_log(&mut self, host: &mut impl Host) {
         self.finish_stream(host);
-        if let Some(c) = self.config.clone() {
-            self.limits.settle(host, &c, self.usage.as_ref(), self.cost_micros);
-        }
-        if self.phase == Phase::Start || self.config.is_none() {
+        let Some(config) = self.config.clone() else { return };
+        self.limits.settle(host, &config, self.usage.as_ref(), self.cost_micros);
+        if self.phase == Phase::Start || !(config.telemetry.stats || config.telemetry.filter_state) {
             return;
         }
-        let config = self.config.clone();
-        let policy = match (&config, self.admission.as_ref().map(|a| &a.identity)) {
-            (Some(c), Some(Identity::Key(i))) => c.keys.get(*i),
+        let policy = match self.admission.as_ref().map(|a| &a.identity) {
+            Some(Identity::Key(i)) => config.keys.get(*i),
             _ => None,
         };
         let principal = policy.map_or("-", |p| p.tenant.as_deref().unwrap_or(&p.id));
@@ -274,7 +272,10 @@ impl HttpFilter {
         let duration_ms = ms(self.started_nanos, now);
         let ttft_ms = self.first_byte_nanos.and_then(|t| ms(self.started_nanos, t));
         if let (Some(t), true) = (ttft_ms, self.plan.is_some()) {
-            host.set_filter_state(FilterStateName::TtftMs.as_str(), &t.to_string());
+            export(host, &config, FilterStateName::TtftMs, &t.to_string());
+        }
+        if !config.telemetry.stats {
+            return;
         }
         let tps = match (self.usage, self.first_byte_nanos) {
             (Some(u), Some(first)) if now > first && u.completion_tokens > 0 => Some(u.completion_tokens.saturating_mul(1_000_000_000) / (now - first).max(1)),
@@ -294,10 +295,8 @@ impl HttpFilter {
         for m in crate::metrics::request_metrics(&record) {
             host.emit(&m);
         }
-        if let Some(c) = &config {
-            for m in self.redaction.metrics(c) {
-                host.emit(&m);
-            }
+        for m in self.redaction.metrics(&config) {
+            host.emit(&m);
         }
     }
 
@@ -323,9 +322,9 @@ impl HttpFilter {
         }
         if plan.provider_name != name {
             plan.provider_name = name;
-            host.set_filter_state(FilterStateName::Provider.as_str(), &plan.provider_name);
-            host.set_filter_state(FilterStateName::UpstreamModel.as_str(), &plan.upstream_model);
-            host.set_filter_state(FilterStateName::FailedOver.as_str(), "true");
+            export(host, &config, FilterStateName::Provider, &plan.provider_name);
+            export(host, &config, FilterStateName::UpstreamModel, &plan.upstream_model);
+            export(host, &config, FilterStateName::FailedOver, "true");
         }
     }
 
@@ -349,13 +348,14 @@ impl HttpFilter {
             (FilterStateName::ReasoningTokens, u.reasoning_tokens),
             (FilterStateName::TotalTokens, u.total_tokens()),
         ];
-        for (name, value) in figures {
-            host.set_filter_state(name.as_str(), &value.to_string());
-        }
-        host.set_filter_state(FilterStateName::UsageEstimated.as_str(), if u.estimated { "true" } else { "false" });
         self.cost_micros = super::cost::cost_of(self.config.as_deref(), self.plan.as_ref(), u);
+        let Some(config) = self.config.as_deref().filter(|c| c.telemetry.filter_state) else { return };
+        for (name, value) in figures {
+            export(host, config, name, &value.to_string());
+        }
+        export(host, config, FilterStateName::UsageEstimated, if u.estimated { "true" } else { "false" });
         if let Some(cost) = self.cost_micros {
-            host.set_filter_state(FilterStateName::CostMicros.as_str(), &cost.to_string());
+            export(host, config, FilterStateName::CostMicros, &cost.to_string());
         }
     }
 
@@ -380,22 +380,25 @@ impl HttpFilter {
             }
         }
         if let Some(b) = &plan.body {
+            // The headers are still held, so dropping the stale length here still reaches the
+            // upstream; an unchanged body keeps the client's `content-length`.
+            host.set_request_header("content-length", None);
             host.replace_request_body(body_size, b);
         }
         if let Identity::Key(i) = admission.identity {
             if let Some(p) = config.keys.get(i) {
-                host.set_filter_state(FilterStateName::KeyId.as_str(), &p.id);
+                export(host, config, FilterStateName::KeyId, &p.id);
                 if let Some(t) = &p.tenant {
-                    host.set_filter_state(FilterStateName::Tenant.as_str(), t);
+                    export(host, config, FilterStateName::Tenant, t);
                     if let Some(h) = &config.auth.tenant_header {
                         host.set_request_header(h, Some(t));
                     }
                 }
             }
         }
-        host.set_filter_state(FilterStateName::RequestedModel.as_str(), &plan.requested_model);
-        host.set_filter_state(FilterStateName::Provider.as_str(), &plan.provider_name);
-        host.set_filter_state(FilterStateName::UpstreamModel.as_str(), &plan.upstream_model);
+        export(host, config, FilterStateName::RequestedModel, &plan.requested_model);
+        export(host, config, FilterStateName::Provider, &plan.provider_name);
+        export(host, config, FilterStateName::UpstreamModel, &plan.upstream_model);
     }
 
     fn reply(&mut self, host: &mut impl Host, dialect: Dialect, error: &ApiError) -> Flow {
@@ -406,6 +409,13 @@ impl HttpFilter {
         host.send_reply(error.status(), &headers, body.as_bytes());
         self.phase = Phase::Replied;
         Flow::Pause
+    }
+}
+
+/// Writes one access-log field, unless `telemetry.filter_state` is off.
+fn export(host: &mut impl Host, config: &Config, name: FilterStateName, value: &str) {
+    if config.telemetry.filter_state {
+        host.set_filter_state(name.as_str(), value);
     }
 }
 
@@ -473,6 +483,16 @@ mod tests {
         assert_eq!(h.filter_state["tollgate.key_id"], "team-a");
         assert_eq!(h.filter_state["tollgate.tenant"], "acme");
         assert_eq!(f.plan().unwrap().upstream_model, "gpt-4o-mini");
+    }
+
+    #[test]
+    fn unchanged_body_keeps_its_length() {
+        let body = br#"{"model":"gpt-4o-mini","messages":[]}"#;
+        let mut h = FakeHost::request("POST", "/v1/chat/completions", &[("authorization", "Bearer tg-good"), ("content-length", "38")], body);
+        run(&mut h);
+        assert!(h.reply.is_none());
+        assert_eq!(h.header("content-length"), Some("38"));
+        assert_eq!(&h.request_body[..], &body[..]);
     }
 
     #[test]
@@ -582,6 +602,29 @@ mod tests {
         f.on_response_headers(&mut h);
         assert_eq!(f.on_response_body(&mut h, 5, false), Flow::Continue, "not held when accounting is off");
         assert!(!h.filter_state.contains_key("tollgate.prompt_tokens"));
+    }
+
+    #[test]
+    fn telemetry_can_be_switched_off() {
+        let json = r#"{"providers": [{"name": "p", "kind": "openai", "cluster": "c"}],
+                       "models": [{"name": "*", "targets": [{"provider": "p"}]}],
+                       "auth": {"mode": "none"}, "telemetry": {"filter_state": false, "stats": false}}"#;
+        let config = Rc::new(parse(json.as_bytes(), &|_| None).unwrap());
+        let mut h = FakeHost::request("POST", "/v1/chat/completions", &[], br#"{"model":"m"}"#);
+        let mut f = HttpFilter::new(Some(config), 1, 0);
+        f.on_request_headers(&mut h, false);
+        let n = h.request_body.len();
+        f.on_request_body(&mut h, n, true);
+        assert_eq!(h.header("x-tollgate-cluster"), Some("c"), "still routed");
+        h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into())];
+        f.on_response_headers(&mut h);
+        h.response_body = include_bytes!("../../tests/fixtures/openai_chat.json").to_vec();
+        let n = h.response_body.len();
+        f.on_response_body(&mut h, n, true);
+        f.on_log(&mut h);
+        assert!(h.filter_state.is_empty(), "{:?}", h.filter_state);
+        assert!(h.metrics.is_empty());
+        assert_eq!(f.usage.map(|u| u.prompt_tokens), Some(42), "still metered (for limits)");
     }
 
     #[test]

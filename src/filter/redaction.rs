@@ -33,7 +33,7 @@ impl Default for Redaction {
 impl Redaction {
     /// Publishes the replacement count for the access log, when redaction is on.
     pub fn publish(&self, host: &mut impl Host, config: &Config) {
-        if config.redaction.is_some() {
+        if config.redaction.is_some() && config.telemetry.filter_state {
             host.set_filter_state(FilterStateName::Redactions.as_str(), &self.findings.replaced.to_string());
         }
     }

@@ -19,18 +19,17 @@ thread_local! {
 /// so a misbehaving config cannot exhaust Envoy's stat memory.
 const MAX_METRICS: usize = 10_000;
 
-/// A header map read once per phase and written in one batch: a header read costs a host call
-/// plus an allocation inside the VM (about 1.8 µs each in Envoy 1.40, `BENCHMARKS.md`), a
-/// write about 0.9 µs. Reads are served from the snapshot; writes update it and are queued
-/// until [`WasmHost::flush`] at the end of the callback.
+/// A header map read once per phase, with writes queued until the end of the callback. A
+/// header read costs a host call plus an allocation inside the VM, so reads are served from
+/// the snapshot. Writes go out one by one at [`WasmHost::flush`] (replacing the whole map costs
+/// several times more in Envoy than a few single writes, `BENCHMARKS.md`), and a write that
+/// changes nothing (removing an absent header, setting the value a header already has) is not
+/// sent at all.
 #[derive(Default)]
 struct HeaderCache {
     map: Option<Vec<(String, Vec<u8>)>>,
     writes: Vec<(String, Option<String>)>,
 }
-
-/// Above this many queued writes, the whole map is replaced in one host call.
-const BATCH_WRITES: usize = 3;
 
 impl HeaderCache {
     fn load(&mut self, kind: MapType) -> &[(String, Vec<u8>)] {
@@ -61,6 +60,11 @@ impl HeaderCache {
 
     fn set(&mut self, name: &str, value: Option<&str>) {
         if let Some(map) = self.map.as_mut() {
+            let current = map.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_slice());
+            if current == value.map(str::as_bytes) {
+                // The snapshot (the host's map plus queued writes) already says so.
+                return;
+            }
             map.retain(|(k, _)| k != name);
             if let Some(v) = value {
                 map.push((name.to_string(), v.as_bytes().to_vec()));
@@ -71,19 +75,8 @@ impl HeaderCache {
     }
 
     fn flush(&mut self, kind: MapType) {
-        if self.writes.is_empty() {
-            return;
-        }
-        let writes = std::mem::take(&mut self.writes);
-        if let (true, Some(map)) = (writes.len() >= BATCH_WRITES, self.map.as_ref()) {
-            let pairs: Vec<(&str, &[u8])> = map.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
-            if let Err(s) = hostcalls::set_map_bytes(kind, pairs) {
-                warn("set_header_map", s);
-            }
-            return;
-        }
-        for (name, value) in &writes {
-            if let Err(s) = hostcalls::set_map_value(kind, name, value.as_deref()) {
+        for (name, value) in self.writes.drain(..) {
+            if let Err(s) = hostcalls::set_map_value(kind, &name, value.as_deref()) {
                 warn("set_header", s);
             }
         }

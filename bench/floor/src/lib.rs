@@ -30,6 +30,14 @@ struct Probe {
     prop: u32,
     stat: u32,
     metric: u32,
+    /// Whole-map header reads and writes (`get_map`/`set_map`), histogram records, clock reads.
+    getmap: u32,
+    setmap: u32,
+    hist: u32,
+    hist_metric: u32,
+    time: u32,
+    /// Hold the response body to its end and read it, as JSON accounting does.
+    resp: bool,
 }
 
 impl Context for FloorRoot {}
@@ -48,8 +56,16 @@ impl RootContext for FloorRoot {
                         "set" => self.probe.set = n,
                         "prop" => self.probe.prop = n,
                         "stat" => self.probe.stat = n,
+                        "getmap" => self.probe.getmap = n,
+                        "setmap" => self.probe.setmap = n,
+                        "hist" => self.probe.hist = n,
+                        "time" => self.probe.time = n,
+                        "resp" => self.probe.resp = n > 0,
                         _ => {}
                     }
+                }
+                if self.probe.hist > 0 {
+                    self.probe.hist_metric = proxy_wasm::hostcalls::define_metric(proxy_wasm::types::MetricType::Histogram, "floor.probe_hist").unwrap_or(0);
                 }
                 if self.probe.stat > 0 {
                     self.probe.metric = proxy_wasm::hostcalls::define_metric(proxy_wasm::types::MetricType::Counter, "floor.probe").unwrap_or(0);
@@ -84,6 +100,14 @@ impl HttpContext for Floor {
                 self.bytes_seen = self.bytes_seen.wrapping_add(v.len());
             }
         }
+        for _ in 0..self.probe.getmap {
+            if let Ok(m) = proxy_wasm::hostcalls::get_map_bytes(proxy_wasm::types::MapType::HttpRequestHeaders) {
+                self.bytes_seen = self.bytes_seen.wrapping_add(m.len());
+            }
+        }
+        for _ in 0..self.probe.time {
+            let _ = proxy_wasm::hostcalls::get_current_time();
+        }
         if self.hold && !end_of_stream {
             let _ = proxy_wasm::hostcalls::set_map_value(proxy_wasm::types::MapType::HttpRequestHeaders, "content-length", None);
             return Action::Pause;
@@ -116,6 +140,28 @@ impl HttpContext for Floor {
         }
         for _ in 0..self.probe.stat {
             let _ = proxy_wasm::hostcalls::increment_metric(self.probe.metric, 1);
+        }
+        for _ in 0..self.probe.hist {
+            let _ = proxy_wasm::hostcalls::record_metric(self.probe.hist_metric, 42);
+        }
+        for _ in 0..self.probe.setmap {
+            if let Ok(m) = proxy_wasm::hostcalls::get_map_bytes(HttpRequestHeaders) {
+                let pairs: Vec<(&str, &[u8])> = m.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
+                let _ = proxy_wasm::hostcalls::set_map_bytes(HttpRequestHeaders, pairs);
+            }
+        }
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if !self.probe.resp {
+            return Action::Continue;
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        if let Ok(Some(b)) = proxy_wasm::hostcalls::get_buffer(BufferType::HttpResponseBody, 0, body_size) {
+            self.bytes_seen = self.bytes_seen.wrapping_add(b.len());
         }
         Action::Continue
     }
