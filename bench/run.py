@@ -427,10 +427,12 @@ def default_variants() -> list[Variant]:
         Variant("none", None),
         Variant("floor", FLOOR_WASM),
         Variant("tollgate", tg_path, TOLLGATE_CONFIG, root_id="tollgate"),
-        # Same, with token accounting off: the price of metering responses.
-        Variant("tollgate-no-acct", tg_path, BENCH_DIR / "tollgate-config-no-accounting.json", root_id="tollgate"),
         # Same as `tollgate`, with redaction on, all built-in detectors at their default actions.
         Variant("tollgate-redact", tg_path, BENCH_DIR / "tollgate-config-redaction.json", root_id="tollgate"),
+        # Keys and routing only: accounting, filter state, stats and x-tollgate-* headers off.
+        Variant("tollgate-routing", tg_path, BENCH_DIR / "tollgate-config-routing.json", root_id="tollgate"),
+        # Keys, routing and redaction (all built-in detectors), the other exports off.
+        Variant("tollgate-routing-redact", tg_path, BENCH_DIR / "tollgate-config-routing-redaction.json", root_id="tollgate"),
     ]
 
 

@@ -153,3 +153,30 @@ fn a_client_that_goes_away_still_leaves_a_record() {
     assert_eq!(log[0]["usage_estimated"], "true", "{}", log[0]);
     assert!(num(&log[0], "prompt_tokens") > 0, "{}", log[0]);
 }
+
+/// `telemetry` off: the request is still routed and metered for nothing but itself, the access
+/// log has no tollgate fields, Envoy has no `tollgate.*` stats, and an unchanged body reaches
+/// the provider with the client's `content-length`.
+#[test]
+fn telemetry_off_routes_without_exports() {
+    let openai = MockProvider::start();
+    let config = r#"{"providers": [{"name": "openai", "kind": "openai", "cluster": "openai"}],
+                     "models": [{"name": "gpt-*", "targets": [{"provider": "openai"}]}],
+                     "auth": {"mode": "none"}, "accounting": {"enabled": false}, "response_headers": false,
+                     "telemetry": {"filter_state": false, "stats": false}}"#;
+    let clusters = [("openai", openai.port())];
+    let envoy = Envoy::start(&Gateway { config, clusters: &clusters, pre_filters: "", env_keys: &[] }.yaml());
+    let v: serde_json::Value = serde_json::from_slice(&chat(false, false)).unwrap();
+    let body = serde_json::to_vec(&v).unwrap();
+    let r = post_json(envoy.port, "/v1/chat/completions", &[], &v).unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.header("x-tollgate-provider").is_none());
+    let got = openai.last_request().unwrap();
+    assert_eq!(got.body, body, "unchanged body");
+    assert_eq!(got.header("content-length"), Some(body.len().to_string().as_str()), "{:?}", got.headers);
+    let log = envoy.wait_access_log(1);
+    assert!(log[0]["provider"].is_null(), "{}", log[0]);
+    assert!(log[0]["prompt_tokens"].is_null(), "{}", log[0]);
+    let stats = envoy.admin("/stats?filter=tollgate").unwrap_or_default();
+    assert!(!stats.contains("tollgate.model."), "{stats}");
+}

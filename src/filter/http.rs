@@ -165,10 +165,16 @@ impl HttpFilter {
         }
         let Some(plan) = &self.plan else { return Flow::Continue };
         self.limits.response_headers(host);
-        if self.config.as_ref().is_some_and(|c| c.response_headers) {
+        let Some(config) = self.config.clone() else { return Flow::Continue };
+        if config.response_headers {
             host.set_response_header("x-tollgate", Some(crate::VERSION));
             host.set_response_header("x-tollgate-provider", Some(&plan.provider_name));
             host.set_response_header("x-tollgate-model", Some(&plan.upstream_model));
+        }
+        let reads_response = plan.translation.is_some() || plan.stream || config.redaction.is_some() || config.accounting || config.telemetry.stats;
+        if !reads_response {
+            // Nothing below would look at this response: spare the header-map read.
+            return Flow::Continue;
         }
         let status = host.response_header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
         self.status = status;
@@ -192,7 +198,7 @@ impl HttpFilter {
         if self.redaction.on_response_headers(dialect, status, &content_type) {
             host.set_response_header("content-length", None);
         }
-        if self.config.as_ref().is_some_and(|c| c.accounting) {
+        if config.accounting {
             self.meter = Some(ResponseMeter::for_response(usage_dialect(plan.provider_kind), status, &content_type));
         }
         Flow::Continue

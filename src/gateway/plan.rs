@@ -64,17 +64,17 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
     if body.is_empty() {
         return Err(invalid("The request body is empty; send a JSON object."));
     }
-    let mut json: Value = serde_json::from_slice(body).map_err(|_| invalid("The request body is not valid JSON."))?;
-    let obj = json.as_object_mut().ok_or_else(|| invalid("The request body must be a JSON object."))?;
-    let requested = match obj.get("model") {
-        Some(Value::String(m)) if !m.is_empty() => m.clone(),
-        Some(_) => return Err(invalid("`model` must be a non-empty string.").with_param("model")),
-        None => return Err(invalid("You must provide a `model` parameter.").with_param("model")),
-    };
-    let stream = match obj.get("stream") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(invalid("`stream` must be a boolean.").with_param("stream")),
+    // The common request needs two fields, read without building the document; anything
+    // unusual (and every error, with its precise message) takes the full parse.
+    let mut parsed = None;
+    let (requested, stream) = match serde_json::from_slice::<Head<'_>>(body) {
+        Ok(h) if !h.model.is_empty() => (h.model.into_owned(), h.stream.unwrap_or(false)),
+        _ => {
+            let json = document(body)?;
+            let head = model_and_stream(&json)?;
+            parsed = Some(json);
+            head
+        }
     };
     let policy = match &admission.identity {
         Identity::Key(i) => config.keys.get(*i),
@@ -98,6 +98,36 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
         .filter_map(|a| config.provider(a.provider).map(|p| (a, p)))
         .find(|(_, p)| p.available())
         .ok_or_else(|| ApiError::new(ErrorKind::ProviderUnavailable, format!("No provider for `{requested}` is configured with a credential.")))?;
+    // Nothing to redact, translate, rename or inject: the body goes as it came.
+    let untouched = config.redaction.is_none()
+        && !stream
+        && resolution.failover_cluster.is_none()
+        && attempt.model == requested
+        && matches!(super::rewrite::translation(admission.endpoint, provider.kind), Ok(None));
+    if untouched {
+        return Ok(Plan {
+            requested_model: requested,
+            route: resolution.route,
+            provider: attempt.provider,
+            provider_name: provider.name.clone(),
+            provider_kind: provider.kind,
+            upstream_model: attempt.model.clone(),
+            cluster: provider.cluster.clone(),
+            path: super::rewrite::upstream_path(admission.endpoint, provider, &attempt.model, false),
+            authority: provider.host.clone(),
+            credential: provider.credential.clone(),
+            body: None,
+            stream,
+            prompt_estimate: 0,
+            translation: None,
+            include_usage: false,
+            failover: None,
+        });
+    }
+    let mut json = match parsed {
+        Some(j) => j,
+        None => document(body)?,
+    };
     let redacted = crate::redact::apply(config.redaction.as_ref(), admission.endpoint, body.len(), &mut json, findings)?;
     let include_usage = crate::api::openai::include_usage(&json);
     let prompt_estimate = if stream { crate::usage::estimate_prompt_tokens(&json) } else { 0 };
@@ -147,6 +177,43 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
         include_usage,
         failover: None,
     })
+}
+
+/// The two fields every plan needs, borrowed from the body; the rest is skipped unparsed.
+#[derive(serde::Deserialize)]
+struct Head<'a> {
+    #[serde(borrow)]
+    model: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    stream: Option<bool>,
+}
+
+fn invalid(message: &str) -> ApiError {
+    ApiError::new(ErrorKind::InvalidRequest, message)
+}
+
+/// The whole body as a JSON object.
+fn document(body: &[u8]) -> Result<Value, ApiError> {
+    let json: Value = serde_json::from_slice(body).map_err(|_| invalid("The request body is not valid JSON."))?;
+    if !json.is_object() {
+        return Err(invalid("The request body must be a JSON object."));
+    }
+    Ok(json)
+}
+
+/// `model` and `stream`, with the error a client needs when either is wrong.
+fn model_and_stream(json: &Value) -> Result<(String, bool), ApiError> {
+    let requested = match json.get("model") {
+        Some(Value::String(m)) if !m.is_empty() => m.clone(),
+        Some(_) => return Err(invalid("`model` must be a non-empty string.").with_param("model")),
+        None => return Err(invalid("You must provide a `model` parameter.").with_param("model")),
+    };
+    let stream = match json.get("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(invalid("`stream` must be a boolean.").with_param("stream")),
+    };
+    Ok((requested, stream))
 }
 
 #[cfg(test)]

@@ -90,7 +90,7 @@ pub fn translation(endpoint: Endpoint, kind: ProviderKind) -> Result<Option<Tran
 }
 
 /// The upstream `:path` for an endpoint at a provider.
-fn upstream_path(endpoint: Endpoint, provider: &Provider, model: &str, stream: bool) -> String {
+pub(super) fn upstream_path(endpoint: Endpoint, provider: &Provider, model: &str, stream: bool) -> String {
     let base = &provider.base_path;
     match provider.kind {
         ProviderKind::Azure => format!(
