@@ -30,7 +30,7 @@ LISTEN_PORT ?= 10000
 ADMIN_PORT  ?= 9901
 MOCK_PORT   ?= 18080
 
-.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run bench bench-keys bench-stream bench-limits bench-redact keygen oci clean
+.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run bench bench-keys bench-stream bench-request bench-limits bench-redact keygen oci clean
 
 all: build
 
@@ -114,6 +114,11 @@ bench-limits: build envoy
 
 bench-stream:
 	cargo run --release --example stream_bench
+
+# One whole request through the filter natively, and what it asks of the host, per config.
+bench-request:
+	cargo run -q --release --example request_bench -- bench/tollgate-config.json
+	cargo run -q --release --example request_bench -- bench/tollgate-config-routing.json
 
 bench-keys: build envoy
 	$(PYTHON) bench/keys.py

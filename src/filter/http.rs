@@ -593,37 +593,36 @@ mod tests {
         assert_ne!(h.filter_state["tollgate.prompt_tokens"], "0");
     }
 
-    #[test]
-    fn accounting_can_be_switched_off() {
-        let json = r#"{"providers": [{"name": "p", "kind": "openai", "cluster": "c"}],
-                       "models": [{"name": "*", "targets": [{"provider": "p"}]}],
-                       "auth": {"mode": "none"}, "accounting": {"enabled": false}}"#;
+    /// A keyless one-provider config with `extra` top-level fields; the request forwarded, the
+    /// JSON answer's headers seen.
+    fn forwarded_with(extra: &str) -> (FakeHost, HttpFilter) {
+        let json = format!(
+            r#"{{"providers": [{{"name": "p", "kind": "openai", "cluster": "c"}}],
+                 "models": [{{"name": "*", "targets": [{{"provider": "p"}}]}}],
+                 "auth": {{"mode": "none"}}, {extra}}}"#
+        );
         let config = Rc::new(parse(json.as_bytes(), &|_| None).unwrap());
         let mut h = FakeHost::request("POST", "/v1/chat/completions", &[], br#"{"model":"m"}"#);
         let mut f = HttpFilter::new(Some(config), 1, 0);
         f.on_request_headers(&mut h, false);
         let n = h.request_body.len();
         f.on_request_body(&mut h, n, true);
+        assert_eq!(h.header("x-tollgate-cluster"), Some("c"), "routed");
         h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into())];
         f.on_response_headers(&mut h);
+        (h, f)
+    }
+
+    #[test]
+    fn accounting_can_be_switched_off() {
+        let (mut h, mut f) = forwarded_with(r#""accounting": {"enabled": false}"#);
         assert_eq!(f.on_response_body(&mut h, 5, false), Flow::Continue, "not held when accounting is off");
         assert!(!h.filter_state.contains_key("tollgate.prompt_tokens"));
     }
 
     #[test]
     fn telemetry_can_be_switched_off() {
-        let json = r#"{"providers": [{"name": "p", "kind": "openai", "cluster": "c"}],
-                       "models": [{"name": "*", "targets": [{"provider": "p"}]}],
-                       "auth": {"mode": "none"}, "telemetry": {"filter_state": false, "stats": false}}"#;
-        let config = Rc::new(parse(json.as_bytes(), &|_| None).unwrap());
-        let mut h = FakeHost::request("POST", "/v1/chat/completions", &[], br#"{"model":"m"}"#);
-        let mut f = HttpFilter::new(Some(config), 1, 0);
-        f.on_request_headers(&mut h, false);
-        let n = h.request_body.len();
-        f.on_request_body(&mut h, n, true);
-        assert_eq!(h.header("x-tollgate-cluster"), Some("c"), "still routed");
-        h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into())];
-        f.on_response_headers(&mut h);
+        let (mut h, mut f) = forwarded_with(r#""telemetry": {"filter_state": false, "stats": false}"#);
         h.response_body = include_bytes!("../../tests/fixtures/openai_chat.json").to_vec();
         let n = h.response_body.len();
         f.on_response_body(&mut h, n, true);

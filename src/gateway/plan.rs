@@ -104,62 +104,7 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
         && resolution.failover_cluster.is_none()
         && attempt.model == requested
         && matches!(super::rewrite::translation(admission.endpoint, provider.kind), Ok(None));
-    if untouched {
-        return Ok(Plan {
-            requested_model: requested,
-            route: resolution.route,
-            provider: attempt.provider,
-            provider_name: provider.name.clone(),
-            provider_kind: provider.kind,
-            upstream_model: attempt.model.clone(),
-            cluster: provider.cluster.clone(),
-            path: super::rewrite::upstream_path(admission.endpoint, provider, &attempt.model, false),
-            authority: provider.host.clone(),
-            credential: provider.credential.clone(),
-            body: None,
-            stream,
-            prompt_estimate: 0,
-            translation: None,
-            include_usage: false,
-            failover: None,
-        });
-    }
-    let mut json = match parsed {
-        Some(j) => j,
-        None => document(body)?,
-    };
-    let redacted = crate::redact::apply(config.redaction.as_ref(), admission.endpoint, body.len(), &mut json, findings)?;
-    let include_usage = crate::api::openai::include_usage(&json);
-    let prompt_estimate = if stream { crate::usage::estimate_prompt_tokens(&json) } else { 0 };
-    if let Some(cluster) = resolution.failover_cluster {
-        // Runtime failover: the body stays in the client's dialect and the upstream role
-        // rewrites each attempt. Check now that the first attempt can be rewritten at all.
-        rewrite(admission.endpoint, provider, &attempt.model, &requested, &mut json.clone(), stream)?;
-        let targets = resolution.attempts.iter().filter_map(|a| config.provider(a.provider).map(|p| (p.name.as_str(), a.model.as_str())));
-        let handoff = Handoff::new("", "", targets);
-        return Ok(Plan {
-            requested_model: requested,
-            route: resolution.route,
-            provider: attempt.provider,
-            provider_name: provider.name.clone(),
-            provider_kind: provider.kind,
-            upstream_model: attempt.model.clone(),
-            cluster,
-            path: String::new(),
-            authority: None,
-            credential: None,
-            // The upstream role sets each attempt's model; the client's (redacted) body goes on.
-            body: redacted.then(|| json.to_string().into_bytes()),
-            stream,
-            prompt_estimate,
-            translation: None,
-            include_usage,
-            failover: Some(Failover { handoff, attempts: resolution.attempts }),
-        });
-    }
-    let Rewrite { path, body: new_body, translation } = rewrite(admission.endpoint, provider, &attempt.model, &requested, &mut json, stream)?;
-    let new_body = new_body.or_else(|| redacted.then(|| json.to_string().into_bytes()));
-    Ok(Plan {
+    let mut plan = Plan {
         requested_model: requested,
         route: resolution.route,
         provider: attempt.provider,
@@ -167,16 +112,46 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
         provider_kind: provider.kind,
         upstream_model: attempt.model.clone(),
         cluster: provider.cluster.clone(),
-        path,
+        path: String::new(),
         authority: provider.host.clone(),
         credential: provider.credential.clone(),
-        body: new_body,
+        body: None,
         stream,
-        prompt_estimate,
-        translation,
-        include_usage,
+        prompt_estimate: 0,
+        translation: None,
+        include_usage: false,
         failover: None,
-    })
+    };
+    if untouched {
+        plan.path = super::rewrite::upstream_path(admission.endpoint, provider, &attempt.model, false);
+        return Ok(plan);
+    }
+    let mut json = match parsed {
+        Some(j) => j,
+        None => document(body)?,
+    };
+    let redacted = crate::redact::apply(config.redaction.as_ref(), admission.endpoint, body.len(), &mut json, findings)?;
+    plan.include_usage = crate::api::openai::include_usage(&json);
+    plan.prompt_estimate = if stream { crate::usage::estimate_prompt_tokens(&json) } else { 0 };
+    if let Some(cluster) = resolution.failover_cluster {
+        // Runtime failover: the body stays in the client's dialect and the upstream role
+        // rewrites each attempt. Check now that the first attempt can be rewritten at all.
+        rewrite(admission.endpoint, provider, &attempt.model, &plan.requested_model, &mut json.clone(), stream)?;
+        let targets = resolution.attempts.iter().filter_map(|a| config.provider(a.provider).map(|p| (p.name.as_str(), a.model.as_str())));
+        let handoff = Handoff::new("", "", targets);
+        plan.cluster = cluster;
+        plan.authority = None;
+        plan.credential = None;
+        // The upstream role sets each attempt's model; the client's (redacted) body goes on.
+        plan.body = redacted.then(|| json.to_string().into_bytes());
+        plan.failover = Some(Failover { handoff, attempts: resolution.attempts });
+        return Ok(plan);
+    }
+    let Rewrite { path, body: new_body, translation } = rewrite(admission.endpoint, provider, &attempt.model, &plan.requested_model, &mut json, stream)?;
+    plan.path = path;
+    plan.body = new_body.or_else(|| redacted.then(|| json.to_string().into_bytes()));
+    plan.translation = translation;
+    Ok(plan)
 }
 
 /// The two fields every plan needs, borrowed from the body; the rest is skipped unparsed.
@@ -253,6 +228,17 @@ mod tests {
 
     fn chat(body: &str) -> Result<Plan, ApiError> {
         plan(&config(), &adm(Endpoint::ChatCompletions), body.as_bytes(), 0)
+    }
+
+    #[test]
+    fn an_untouched_body_is_not_rebuilt() {
+        let p = chat(r#"{"model": "llama-3", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.2}"#).unwrap();
+        assert_eq!((p.body, p.path.as_str(), p.upstream_model.as_str()), (None, "/api/v1/chat/completions", "llama-3"));
+        // The same request as a stream gets `stream_options.include_usage` injected.
+        let p = chat(r#"{"model": "llama-3", "stream": true, "messages": [{"role": "user", "content": "hi"}]}"#).unwrap();
+        let body: Value = serde_json::from_slice(&p.body.unwrap()).unwrap();
+        assert_eq!(body["stream_options"]["include_usage"], true);
+        assert!(p.prompt_estimate > 0);
     }
 
     #[test]
