@@ -44,17 +44,31 @@ pub fn find_all<'a>(t: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize
 }
 
 /// How rare a byte is in prose (higher is rarer): lower-case letters by English frequency, then
-/// digits, upper case and most punctuation.
+/// digits, upper case and most punctuation. A table, as `find_all` ranks every needle byte on
+/// every call.
 fn rarity(b: u8) -> u8 {
-    const COMMON: &[u8] = b" etaoinshrdlcumwfgypbvkjxqz";
-    match COMMON.iter().position(|&c| c == b) {
-        Some(rank) => u8::try_from(rank).unwrap_or(0),
-        None if b == b'.' || b == b',' => 5,
-        None if b == b'-' || b == b'\n' => 20,
-        None if b.is_ascii_digit() => 28,
-        None => 32,
-    }
+    RARITY[usize::from(b)]
 }
+
+const RARITY: [u8; 256] = {
+    const COMMON: &[u8] = b" etaoinshrdlcumwfgypbvkjxqz";
+    let mut table = [32u8; 256];
+    let mut d = b'0';
+    while d <= b'9' {
+        table[d as usize] = 28;
+        d += 1;
+    }
+    table[b'.' as usize] = 5;
+    table[b',' as usize] = 5;
+    table[b'-' as usize] = 20;
+    table[b'\n' as usize] = 20;
+    let mut rank = 0;
+    while rank < COMMON.len() {
+        table[COMMON[rank] as usize] = rank as u8;
+        rank += 1;
+    }
+    table
+};
 
 /// The digits of `t`, as values.
 pub fn digits(t: &[u8]) -> impl Iterator<Item = u32> + '_ {
@@ -76,5 +90,11 @@ mod tests {
         assert_eq!(find_all(b"Jx", b"eyJ").count(), 0, "no underflow before the rare byte");
         assert_eq!(find_all(b"abc", b"").count(), 0);
         assert_eq!(digits(b"1-2").sum::<u32>(), 3);
+    }
+
+    #[test]
+    fn rarity_ranks_prose_bytes() {
+        assert_eq!((rarity(b' '), rarity(b'e'), rarity(b'z')), (0, 1, 26));
+        assert_eq!((rarity(b'.'), rarity(b'-'), rarity(b'7'), rarity(b'Q'), rarity(b'/')), (5, 20, 28, 32, 32));
     }
 }
