@@ -1,4 +1,9 @@
-//! Filter-state names the filter publishes for Envoy's access log and rate-limit filter.
+//! Filter-state names the filter publishes for Envoy's access log and rate-limit filter, and
+//! the writes that honour `telemetry.filter_state`.
+
+use crate::config::Config;
+use crate::host::Host;
+use crate::usage::Usage;
 
 /// A value published as filter state `wasm.<name>` (`%FILTER_STATE(wasm.<name>:PLAIN)%`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,3 +55,31 @@ impl FilterStateName {
         }
     }
 }
+/// Writes one access-log field, unless `telemetry.filter_state` is off.
+pub fn export(host: &mut impl Host, config: &Config, name: FilterStateName, value: &str) {
+    if config.telemetry.filter_state {
+        host.set_filter_state(name.as_str(), value);
+    }
+}
+
+/// Writes the usage figures (and the cost, when priced) as access-log fields.
+pub fn export_usage(host: &mut impl Host, config: &Config, u: &Usage, cost_micros: Option<u64>) {
+    if !config.telemetry.filter_state {
+        return;
+    }
+    let figures = [
+        (FilterStateName::PromptTokens, u.prompt_tokens),
+        (FilterStateName::CompletionTokens, u.completion_tokens),
+        (FilterStateName::CachedTokens, u.cached_prompt_tokens),
+        (FilterStateName::ReasoningTokens, u.reasoning_tokens),
+        (FilterStateName::TotalTokens, u.total_tokens()),
+    ];
+    for (name, value) in figures {
+        export(host, config, name, &value.to_string());
+    }
+    export(host, config, FilterStateName::UsageEstimated, if u.estimated { "true" } else { "false" });
+    if let Some(cost) = cost_micros {
+        export(host, config, FilterStateName::CostMicros, &cost.to_string());
+    }
+}
+

@@ -1,6 +1,6 @@
 //! `HttpFilter`: headers → (hold) → body → plan → forward, or a local reply at any step.
 
-use super::FilterStateName;
+use super::exports::{export, export_usage, FilterStateName};
 use crate::api::{Dialect, Endpoint};
 use crate::config::{AuthMode, Config, ProviderKind};
 use crate::error::{ApiError, ErrorKind};
@@ -259,51 +259,19 @@ impl HttpFilter {
         self.finish_stream(host);
         let Some(config) = self.config.clone() else { return };
         self.limits.settle(host, &config, self.usage.as_ref(), self.cost_micros);
-        if self.phase == Phase::Start || !(config.telemetry.stats || config.telemetry.filter_state) {
+        if self.phase == Phase::Start {
             return;
         }
-        let policy = match self.admission.as_ref().map(|a| &a.identity) {
-            Some(Identity::Key(i)) => config.keys.get(*i),
-            _ => None,
-        };
-        let principal = policy.map_or("-", |p| p.tenant.as_deref().unwrap_or(&p.id));
-        let (model, provider) = match &self.plan {
-            // Exact routes report the model; globs and `provider/model` report the route, so
-            // client-chosen names cannot grow the number of stats without bound.
-            Some(p) => (p.route.as_deref().unwrap_or("provider-prefixed"), p.provider_name.as_str()),
-            None => ("-", "-"),
-        };
-        let now = host.now_nanos();
-        let ms = |from: u64, to: u64| to.checked_sub(from).map(|d| d / 1_000_000);
-        let duration_ms = ms(self.started_nanos, now);
-        let ttft_ms = self.first_byte_nanos.and_then(|t| ms(self.started_nanos, t));
-        if let (Some(t), true) = (ttft_ms, self.plan.is_some()) {
-            export(host, &config, FilterStateName::TtftMs, &t.to_string());
-        }
-        if !config.telemetry.stats {
-            return;
-        }
-        let tps = match (self.usage, self.first_byte_nanos) {
-            (Some(u), Some(first)) if now > first && u.completion_tokens > 0 => Some(u.completion_tokens.saturating_mul(1_000_000_000) / (now - first).max(1)),
-            _ => None,
-        };
-        let record = crate::metrics::RequestRecord {
-            model,
-            provider,
-            principal,
+        let outcome = super::outcome::Outcome {
+            identity: self.admission.as_ref().map(|a| &a.identity),
+            plan: self.plan.as_ref(),
             status: self.status,
             usage: self.usage,
-            duration_ms,
-            ttft_ms,
-            output_tokens_per_second: tps,
             cost_micros: self.cost_micros,
+            started_nanos: self.started_nanos,
+            first_byte_nanos: self.first_byte_nanos,
         };
-        for m in crate::metrics::request_metrics(&record) {
-            host.emit(&m);
-        }
-        for m in self.redaction.metrics(&config) {
-            host.emit(&m);
-        }
+        super::outcome::report(host, &config, &outcome, || self.redaction.metrics(&config));
     }
 
     /// Failover: the upstream role names the provider that answered; the response is then
@@ -347,21 +315,9 @@ impl HttpFilter {
     fn publish(&mut self, host: &mut impl Host, u: &Usage) {
         self.usage_published = true;
         self.usage = Some(*u);
-        let figures = [
-            (FilterStateName::PromptTokens, u.prompt_tokens),
-            (FilterStateName::CompletionTokens, u.completion_tokens),
-            (FilterStateName::CachedTokens, u.cached_prompt_tokens),
-            (FilterStateName::ReasoningTokens, u.reasoning_tokens),
-            (FilterStateName::TotalTokens, u.total_tokens()),
-        ];
         self.cost_micros = super::cost::cost_of(self.config.as_deref(), self.plan.as_ref(), u);
-        let Some(config) = self.config.as_deref().filter(|c| c.telemetry.filter_state) else { return };
-        for (name, value) in figures {
-            export(host, config, name, &value.to_string());
-        }
-        export(host, config, FilterStateName::UsageEstimated, if u.estimated { "true" } else { "false" });
-        if let Some(cost) = self.cost_micros {
-            export(host, config, FilterStateName::CostMicros, &cost.to_string());
+        if let Some(config) = self.config.as_deref() {
+            export_usage(host, config, u, self.cost_micros);
         }
     }
 
@@ -415,13 +371,6 @@ impl HttpFilter {
         host.send_reply(error.status(), &headers, body.as_bytes());
         self.phase = Phase::Replied;
         Flow::Pause
-    }
-}
-
-/// Writes one access-log field, unless `telemetry.filter_state` is off.
-fn export(host: &mut impl Host, config: &Config, name: FilterStateName, value: &str) {
-    if config.telemetry.filter_state {
-        host.set_filter_state(name.as_str(), value);
     }
 }
 

@@ -4,6 +4,7 @@ mod cost;
 mod exports;
 mod http;
 mod limits;
+mod outcome;
 mod upstream;
 mod redaction;
 

@@ -65,10 +65,12 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
         return Err(invalid("The request body is empty; send a JSON object."));
     }
     // The common request needs two fields, read without building the document; anything
-    // unusual (and every error, with its precise message) takes the full parse.
+    // unusual (and every error, with its precise message) takes the full parse. Redaction
+    // always walks the document, so it parses once, in full.
     let mut parsed = None;
-    let (requested, stream) = match serde_json::from_slice::<Head<'_>>(body) {
-        Ok(h) if !h.model.is_empty() => (h.model.into_owned(), h.stream.unwrap_or(false)),
+    let head = if config.redaction.is_none() { serde_json::from_slice::<Head<'_>>(body).ok() } else { None };
+    let (requested, stream) = match head {
+        Some(h) if !h.model.is_empty() => (h.model.into_owned(), h.stream.unwrap_or(false)),
         _ => {
             let json = document(body)?;
             let head = model_and_stream(&json)?;
