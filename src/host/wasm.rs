@@ -19,56 +19,46 @@ thread_local! {
 /// so a misbehaving config cannot exhaust Envoy's stat memory.
 const MAX_METRICS: usize = 10_000;
 
-/// A header map read once per phase, with writes queued until the end of the callback. A
-/// header read costs a host call plus an allocation inside the VM, so reads are served from
-/// the snapshot. Writes go out one by one at [`WasmHost::flush`] (replacing the whole map costs
-/// several times more in Envoy than a few single writes, `BENCHMARKS.md`), and a write that
-/// changes nothing (removing an absent header, setting the value a header already has) is not
-/// sent at all.
+/// The headers of one map that a callback has read or written, with the writes queued until
+/// the end of the callback. Each header is read with its own host call the first time it is
+/// asked for: the filter needs two to four headers, and copying the whole map into the VM
+/// (a string pair per header) costs more in Envoy than those single reads (`BENCHMARKS.md`,
+/// session 4). Writes go out one by one at [`WasmHost::flush`], and a write that changes
+/// nothing we know of (removing a header read as absent, setting the value a header already
+/// has) is not sent at all.
 #[derive(Default)]
 struct HeaderCache {
-    map: Option<Vec<(String, Vec<u8>)>>,
+    /// Headers as this callback knows them: the host's value when read, or our queued write.
+    known: Vec<(String, Option<Vec<u8>>)>,
     writes: Vec<(String, Option<String>)>,
 }
 
 impl HeaderCache {
-    fn load(&mut self, kind: MapType) -> &[(String, Vec<u8>)] {
-        if self.map.is_none() {
-            let mut map = match hostcalls::get_map_bytes(kind) {
-                Ok(m) => m,
-                Err(s) => {
-                    warn("get_header_map", s);
-                    Vec::new()
-                }
-            };
-            // Writes queued before the first read are not in the host's map yet.
-            for (name, value) in &self.writes {
-                map.retain(|(k, _)| k != name);
-                if let Some(v) = value {
-                    map.push((name.clone(), v.as_bytes().to_vec()));
-                }
-            }
-            self.map = Some(map);
-        }
-        self.map.as_deref().unwrap_or_default()
-    }
-
     fn get(&mut self, kind: MapType, name: &str) -> Option<String> {
-        let v = self.load(kind).iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())?;
-        String::from_utf8(v).ok()
+        let value = match self.known.iter().find(|(k, _)| k == name) {
+            Some((_, v)) => v.clone(),
+            None => {
+                let v = match hostcalls::get_map_value_bytes(kind, name) {
+                    Ok(v) => v,
+                    Err(s) => {
+                        warn("get_header", s);
+                        None
+                    }
+                };
+                self.known.push((name.to_string(), v.clone()));
+                v
+            }
+        };
+        String::from_utf8(value?).ok()
     }
 
     fn set(&mut self, name: &str, value: Option<&str>) {
-        if let Some(map) = self.map.as_mut() {
-            let current = map.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_slice());
-            if current == value.map(str::as_bytes) {
-                // The snapshot (the host's map plus queued writes) already says so.
-                return;
-            }
-            map.retain(|(k, _)| k != name);
-            if let Some(v) = value {
-                map.push((name.to_string(), v.as_bytes().to_vec()));
-            }
+        let new = value.map(|v| v.as_bytes().to_vec());
+        match self.known.iter_mut().find(|(k, _)| k == name) {
+            // Known to say so already (read from the host, or written before).
+            Some((_, v)) if *v == new => return,
+            Some((_, v)) => *v = new,
+            None => self.known.push((name.to_string(), new)),
         }
         self.writes.retain(|(k, _)| k != name);
         self.writes.push((name.to_string(), value.map(str::to_string)));
@@ -83,7 +73,7 @@ impl HeaderCache {
     }
 
     fn forget(&mut self) {
-        self.map = None;
+        self.known.clear();
         self.writes.clear();
     }
 }

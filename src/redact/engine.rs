@@ -4,7 +4,7 @@
 use super::custom::{DenyList, Pattern};
 use super::detector::{Action, Builtin};
 use super::pseudonym::Pseudonyms;
-use super::scan::Span;
+use super::scan::{Sieve, Span};
 
 /// What a rule looks for.
 #[derive(Debug, Clone)]
@@ -41,9 +41,9 @@ impl Rule {
         }
     }
 
-    fn scan(&self, text: &str, out: &mut Vec<Span>) {
+    fn scan(&self, text: &str, sieve: &Sieve, out: &mut Vec<Span>) {
         match &self.detector {
-            Detector::Builtin(b) => b.scan(text, out),
+            Detector::Builtin(b) => b.scan_sieved(text, sieve, out),
             Detector::Custom { pattern, .. } => pattern.scan(text, out),
             Detector::DenyList(d) => d.scan(text, out),
         }
@@ -106,9 +106,10 @@ impl Redactor {
         findings.pseudonyms.note_literals(text);
         let mut hits: Vec<(Span, usize)> = Vec::new();
         let mut spans = Vec::new();
+        let sieve = Sieve::new(text.as_bytes());
         for (i, rule) in self.rules.iter().enumerate() {
             spans.clear();
-            rule.scan(text, &mut spans);
+            rule.scan(text, &sieve, &mut spans);
             if spans.is_empty() {
                 continue;
             }
@@ -153,9 +154,10 @@ impl Redactor {
     pub fn matches(&self, text: &str) -> Vec<(Span, usize)> {
         let mut hits = Vec::new();
         let mut spans = Vec::new();
+        let sieve = Sieve::new(text.as_bytes());
         for (i, rule) in self.rules.iter().enumerate() {
             spans.clear();
-            rule.scan(text, &mut spans);
+            rule.scan(text, &sieve, &mut spans);
             hits.extend(spans.iter().map(|s| (*s, i)));
         }
         resolve(hits)

@@ -70,6 +70,56 @@ const RARITY: [u8; 256] = {
     table
 };
 
+/// What one pass over a text tells the detectors before they search it: which two-byte word
+/// starts occur (a 1024-bit Bloom filter) and whether the text has any digit. A detector whose
+/// match needs a prefix that starts no word, or a digit the text lacks, skips its own scan;
+/// prose usually has neither, so most detectors cost one bit test instead of a pass.
+#[derive(Debug, Clone)]
+pub struct Sieve {
+    starts: [u64; 16],
+    digits: bool,
+}
+
+impl Sieve {
+    pub fn new(t: &[u8]) -> Sieve {
+        let mut starts = [0u64; 16];
+        let mut digits = false;
+        let mut prev = 0u8;
+        for (i, &b) in t.iter().enumerate() {
+            digits |= b.is_ascii_digit();
+            if key_char(b) && !key_char(prev) {
+                let bit = bigram_bit(b, at(t, i + 1));
+                if let Some(w) = starts.get_mut(bit / 64) {
+                    *w |= 1 << (bit % 64);
+                }
+            }
+            prev = b;
+        }
+        Sieve { starts, digits }
+    }
+
+    /// Whether `prefix` (two bytes or more, its first a key character) may begin a word of the
+    /// text, that is, right after a byte that is not a key character. False means it never does.
+    pub fn may_start(&self, prefix: &[u8]) -> bool {
+        let bit = bigram_bit(at(prefix, 0), at(prefix, 1));
+        self.starts.get(bit / 64).is_some_and(|w| w & (1 << (bit % 64)) != 0)
+    }
+
+    /// Whether the text has an ASCII digit.
+    pub fn digits(&self) -> bool {
+        self.digits
+    }
+}
+
+/// Letters, digits, `_` and `-`: the bytes of a token; a match must not start right after one.
+pub fn key_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+fn bigram_bit(a: u8, b: u8) -> usize {
+    ((u32::from(a) << 8 | u32::from(b)).wrapping_mul(0x9E37_79B1) >> 22) as usize
+}
+
 /// The digits of `t`, as values.
 pub fn digits(t: &[u8]) -> impl Iterator<Item = u32> + '_ {
     t.iter().filter(|b| b.is_ascii_digit()).map(|b| u32::from(b - b'0'))
@@ -90,6 +140,16 @@ mod tests {
         assert_eq!(find_all(b"Jx", b"eyJ").count(), 0, "no underflow before the rare byte");
         assert_eq!(find_all(b"abc", b"").count(), 0);
         assert_eq!(digits(b"1-2").sum::<u32>(), 3);
+    }
+
+    #[test]
+    fn sieve_knows_word_starts_and_digits() {
+        let s = Sieve::new(b"Use key sk-abc and (ghp_x) or the-eyJ token");
+        assert!(s.may_start(b"sk-") && s.may_start(b"ghp_") && s.may_start(b"Use"));
+        assert!(!s.may_start(b"eyJ"), "`eyJ` follows a key character, so it starts no word");
+        assert!(!s.may_start(b"AKIA") && !s.digits());
+        assert!(Sieve::new(b"room 101").digits() && !Sieve::new(b"").may_start(b"sk-"));
+        assert!(Sieve::new(b"sk").may_start(b"sk-"), "a word at the very end still counts");
     }
 
     #[test]

@@ -1,15 +1,15 @@
 //! Secret detectors: cloud access keys, LLM provider keys, GitHub and Slack tokens, PEM private
 //! keys and JWTs. Each is a fixed prefix plus a body of a known alphabet and length.
 
-use super::scan::{at, before, find_all, is_word, run, Span};
-
-fn key_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
-}
+use super::scan::{at, before, find_all, is_word, key_char, run, Sieve, Span};
 
 /// Every `prefix` + body (bytes satisfying `body`, length within `len`) that starts at a word
 /// boundary and ends at one, and that `check` accepts.
-fn prefixed(t: &[u8], prefix: &[u8], body: fn(u8) -> bool, len: (usize, usize), check: fn(&[u8]) -> bool, out: &mut Vec<Span>) {
+/// `sieve` (of `t`) skips the search when no word of the text starts like the prefix.
+fn prefixed(t: &[u8], sieve: &Sieve, prefix: &[u8], body: fn(u8) -> bool, len: (usize, usize), check: fn(&[u8]) -> bool, out: &mut Vec<Span>) {
+    if !sieve.may_start(prefix) {
+        return;
+    }
     for s in find_all(t, prefix) {
         if key_char(before(t, s)) {
             continue;
@@ -37,36 +37,36 @@ fn upper_digit(b: u8) -> bool {
 }
 
 /// AWS access key ids (`AKIA`, `ASIA`, `ABIA`, `ACCA` + 16) and Google API keys (`AIza` + 35).
-pub fn cloud_key(t: &[u8], out: &mut Vec<Span>) {
+pub fn cloud_key(t: &[u8], sieve: &Sieve, out: &mut Vec<Span>) {
     for p in [&b"AKIA"[..], b"ASIA", b"ABIA", b"ACCA"] {
-        prefixed(t, p, upper_digit, (16, 16), any, out);
+        prefixed(t, sieve, p, upper_digit, (16, 16), any, out);
     }
-    prefixed(t, b"AIza", key_char, (35, 35), any, out);
+    prefixed(t, sieve, b"AIza", key_char, (35, 35), any, out);
 }
 
 /// LLM provider keys: OpenAI `sk-`/`sk-proj-`, Anthropic `sk-ant-`, OpenRouter `sk-or-`,
 /// Groq `gsk_`, Hugging Face `hf_`, xAI `xai-`.
-pub fn llm_key(t: &[u8], out: &mut Vec<Span>) {
-    prefixed(t, b"sk-", key_char, (20, 300), mixed, out);
-    prefixed(t, b"gsk_", key_char, (40, 100), mixed, out);
-    prefixed(t, b"hf_", |b| b.is_ascii_alphanumeric(), (30, 60), mixed, out);
-    prefixed(t, b"xai-", key_char, (40, 120), mixed, out);
+pub fn llm_key(t: &[u8], sieve: &Sieve, out: &mut Vec<Span>) {
+    prefixed(t, sieve, b"sk-", key_char, (20, 300), mixed, out);
+    prefixed(t, sieve, b"gsk_", key_char, (40, 100), mixed, out);
+    prefixed(t, sieve, b"hf_", |b| b.is_ascii_alphanumeric(), (30, 60), mixed, out);
+    prefixed(t, sieve, b"xai-", key_char, (40, 120), mixed, out);
 }
 
 /// GitHub tokens: classic `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_` + 36, fine-grained `github_pat_`.
-pub fn github_token(t: &[u8], out: &mut Vec<Span>) {
+pub fn github_token(t: &[u8], sieve: &Sieve, out: &mut Vec<Span>) {
     for p in [&b"ghp_"[..], b"gho_", b"ghu_", b"ghs_", b"ghr_"] {
-        prefixed(t, p, |b| b.is_ascii_alphanumeric(), (36, 255), mixed, out);
+        prefixed(t, sieve, p, |b| b.is_ascii_alphanumeric(), (36, 255), mixed, out);
     }
-    prefixed(t, b"github_pat_", is_word, (22, 255), mixed, out);
+    prefixed(t, sieve, b"github_pat_", is_word, (22, 255), mixed, out);
 }
 
 /// Slack tokens (`xoxb-`, `xoxp-`, `xoxa-`, `xoxr-`, `xoxs-`, `xoxe-`, `xapp-`) and incoming-webhook URLs.
-pub fn slack_token(t: &[u8], out: &mut Vec<Span>) {
+pub fn slack_token(t: &[u8], sieve: &Sieve, out: &mut Vec<Span>) {
     for p in [&b"xoxb-"[..], b"xoxp-", b"xoxa-", b"xoxr-", b"xoxs-", b"xoxe-", b"xapp-"] {
-        prefixed(t, p, |b| b.is_ascii_alphanumeric() || b == b'-', (10, 255), mixed, out);
+        prefixed(t, sieve, p, |b| b.is_ascii_alphanumeric() || b == b'-', (10, 255), mixed, out);
     }
-    prefixed(t, b"https://hooks.slack.com/services/", |b| b.is_ascii_alphanumeric() || b == b'/', (20, 120), any, out);
+    prefixed(t, sieve, b"https://hooks.slack.com/services/", |b| b.is_ascii_alphanumeric() || b == b'/', (20, 120), any, out);
 }
 
 /// PEM private-key blocks, `-----BEGIN … PRIVATE KEY-----` through the matching END line. A block
@@ -98,7 +98,10 @@ fn b64url(b: u8) -> bool {
 }
 
 /// JWTs: three base64url segments (`eyJ…` header) whose header decodes to JSON naming an `alg`.
-pub fn jwt(t: &[u8], out: &mut Vec<Span>) {
+pub fn jwt(t: &[u8], sieve: &Sieve, out: &mut Vec<Span>) {
+    if !sieve.may_start(b"eyJ") {
+        return;
+    }
     for s in find_all(t, b"eyJ") {
         if key_char(before(t, s)) || out.last().is_some_and(|l| s < l.end) {
             continue;
@@ -152,9 +155,9 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    fn found(f: fn(&[u8], &mut Vec<Span>), text: &str) -> Vec<String> {
+    fn found(f: fn(&[u8], &Sieve, &mut Vec<Span>), text: &str) -> Vec<String> {
         let mut out = Vec::new();
-        f(text.as_bytes(), &mut out);
+        f(text.as_bytes(), &Sieve::new(text.as_bytes()), &mut out);
         out.iter().map(|s| text[s.start..s.end].to_string()).collect()
     }
 
@@ -178,6 +181,7 @@ mod tests {
     #[test]
     fn pem_blocks() {
         let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nabc\n-----END RSA PRIVATE KEY-----";
+        let private_key = |t: &[u8], _: &Sieve, out: &mut Vec<Span>| private_key(t, out);
         assert_eq!(found(private_key, &format!("x\n{pem}\ny")), [pem]);
         assert_eq!(found(private_key, "-----BEGIN PRIVATE KEY-----\nMIIE cut"), ["-----BEGIN PRIVATE KEY-----\nMIIE cut"]);
         assert!(found(private_key, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----").is_empty());

@@ -10,13 +10,19 @@ use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Warn);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FloorRoot { hold: false, probe: Probe::default() }) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FloorRoot { hold: false, route: false, probe: Probe::default() }) });
 }}
 
 /// With the plugin configuration `"hold"` (a JSON string), the floor also holds the request headers until the body
 /// is read, as tollgate must (`allow_on_headers_stop_iteration`); this isolates that cost.
+///
+/// With `"route"`, it makes the host calls that any gateway routing on the body's `model` with
+/// a client key cannot avoid, and no logic at all: hold the request headers (untouched) until
+/// the body is complete, read the body, read the key header, remove it, set the cluster header.
+/// This is the floor of body-based routing inside proxy-wasm.
 struct FloorRoot {
     hold: bool,
+    route: bool,
     probe: Probe,
 }
 
@@ -47,6 +53,7 @@ impl RootContext for FloorRoot {
         if let Ok(Some(c)) = proxy_wasm::hostcalls::get_buffer(BufferType::PluginConfiguration, 0, size) {
             let text = String::from_utf8_lossy(c.trim_ascii()).trim_matches('"').to_string();
             self.hold = text.split_whitespace().any(|t| t == "hold");
+            self.route = text.split_whitespace().any(|t| t == "route");
             if let Some(rest) = text.strip_prefix("probe") {
                 for kv in rest.split_whitespace().filter(|t| t.contains('=')) {
                     let (k, v) = kv.split_once('=').unwrap_or((kv, "0"));
@@ -80,13 +87,14 @@ impl RootContext for FloorRoot {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Floor { bytes_seen: 0, hold: self.hold, probe: self.probe }))
+        Some(Box::new(Floor { bytes_seen: 0, hold: self.hold, route: self.route, probe: self.probe }))
     }
 }
 
 struct Floor {
     bytes_seen: usize,
     hold: bool,
+    route: bool,
     probe: Probe,
 }
 
@@ -107,6 +115,9 @@ impl HttpContext for Floor {
         }
         for _ in 0..self.probe.time {
             let _ = proxy_wasm::hostcalls::get_current_time();
+        }
+        if self.route && !end_of_stream {
+            return Action::Pause;
         }
         if self.hold && !end_of_stream {
             let _ = proxy_wasm::hostcalls::set_map_value(proxy_wasm::types::MapType::HttpRequestHeaders, "content-length", None);
@@ -132,6 +143,13 @@ impl HttpContext for Floor {
             Err(_) => {}
         }
         use proxy_wasm::types::MapType::HttpRequestHeaders;
+        if self.route {
+            if let Ok(Some(key)) = proxy_wasm::hostcalls::get_map_value_bytes(HttpRequestHeaders, "authorization") {
+                self.bytes_seen = self.bytes_seen.wrapping_add(key.len());
+            }
+            let _ = proxy_wasm::hostcalls::set_map_value(HttpRequestHeaders, "authorization", None);
+            let _ = proxy_wasm::hostcalls::set_map_value(HttpRequestHeaders, "x-tollgate-cluster", Some("upstream"));
+        }
         for i in 0..self.probe.set {
             let _ = proxy_wasm::hostcalls::set_map_value(HttpRequestHeaders, "x-floor-probe", Some(if i % 2 == 0 { "a" } else { "b" }));
         }
