@@ -83,19 +83,20 @@ pub struct Sieve {
 impl Sieve {
     pub fn new(t: &[u8]) -> Sieve {
         let mut starts = [0u64; 16];
-        let mut digits = false;
+        let mut seen = 0u8;
         let mut prev = 0u8;
         for (i, &b) in t.iter().enumerate() {
-            digits |= b.is_ascii_digit();
-            if key_char(b) && !key_char(prev) {
+            let class = CLASS[usize::from(b)];
+            seen |= class;
+            if class & KEY != 0 && prev & KEY == 0 {
                 let bit = bigram_bit(b, at(t, i + 1));
                 if let Some(w) = starts.get_mut(bit / 64) {
                     *w |= 1 << (bit % 64);
                 }
             }
-            prev = b;
+            prev = class;
         }
-        Sieve { starts, digits }
+        Sieve { starts, digits: seen & DIGIT != 0 }
     }
 
     /// Whether `prefix` (two bytes or more, its first a key character) may begin a word of the
@@ -113,8 +114,28 @@ impl Sieve {
 
 /// Letters, digits, `_` and `-`: the bytes of a token; a match must not start right after one.
 pub fn key_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+    CLASS[usize::from(b)] & KEY != 0
 }
+
+const KEY: u8 = 1;
+const DIGIT: u8 = 2;
+
+/// Byte classes for the sieve's single pass: `KEY` (a [`key_char`]), `DIGIT` (ASCII digit).
+const CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' {
+            table[b] = KEY;
+        }
+        if c.is_ascii_digit() {
+            table[b] |= DIGIT;
+        }
+        b += 1;
+    }
+    table
+};
 
 fn bigram_bit(a: u8, b: u8) -> usize {
     ((u32::from(a) << 8 | u32::from(b)).wrapping_mul(0x9E37_79B1) >> 22) as usize
@@ -150,6 +171,7 @@ mod tests {
         assert!(!s.may_start(b"AKIA") && !s.digits());
         assert!(Sieve::new(b"room 101").digits() && !Sieve::new(b"").may_start(b"sk-"));
         assert!(Sieve::new(b"sk").may_start(b"sk-"), "a word at the very end still counts");
+        assert!((0..=255u8).all(|b| key_char(b) == (b.is_ascii_alphanumeric() || b == b'_' || b == b'-')));
     }
 
     #[test]
