@@ -37,17 +37,18 @@ impl HeaderCache {
     fn get(&mut self, kind: MapType, name: &str) -> Option<String> {
         let value = match self.known.iter().find(|(k, _)| k == name) {
             Some((_, v)) => v.clone(),
-            None => {
-                let v = match hostcalls::get_map_value_bytes(kind, name) {
-                    Ok(v) => v,
-                    Err(s) => {
-                        warn("get_header", s);
-                        None
-                    }
-                };
-                self.known.push((name.to_string(), v.clone()));
-                v
-            }
+            None => match hostcalls::get_map_value_bytes(kind, name) {
+                Ok(v) => {
+                    self.known.push((name.to_string(), v.clone()));
+                    v
+                }
+                Err(s) => {
+                    // Not remembered as absent: a later removal (a client credential) must
+                    // still reach the host.
+                    warn("get_header", s);
+                    None
+                }
+            },
         };
         String::from_utf8(value?).ok()
     }
