@@ -131,6 +131,40 @@ fn anthropic_json_sse_and_translated_streams_are_restored() {
     assert_eq!(sse_text(&r.text(), false).0, restored());
 }
 
+/// The concatenated tool-call arguments of a streamed answer, parsed.
+fn sse_tool_arguments(body: &str, anthropic: bool) -> (Value, usize) {
+    let mut args = String::new();
+    let mut n = 0;
+    for e in support::http_client::parse_sse(body) {
+        let Some(v) = e.json() else { continue };
+        let piece = if anthropic { v.pointer("/delta/partial_json") } else { v.pointer("/choices/0/delta/tool_calls/0/function/arguments") };
+        if let Some(p) = piece.and_then(Value::as_str) {
+            args.push_str(p);
+            n += 1;
+        }
+    }
+    (serde_json::from_str(&args).unwrap_or_else(|e| panic!("arguments `{args}` are not JSON: {e}")), n)
+}
+
+#[test]
+fn streamed_tool_call_arguments_are_restored() {
+    let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
+    let envoy = gateway(&openai, &anthropic, &policy());
+    let tool = [(H_ECHO_TOOL, "1")]; // the arguments' JSON text one byte per event
+    let r = request_streamed(envoy.port, "POST", "/v1/chat/completions", &tool, chat(true).to_string().as_bytes()).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_clean(&openai.last_request().unwrap().body_text());
+    let (args, pieces) = sse_tool_arguments(&r.text(), false);
+    assert_eq!(args, json!({"text": restored()}));
+    assert!(pieces > 100, "the arguments came in 1-byte pieces, placeholders split across events ({pieces})");
+    assert!(r.text().trim_end().ends_with("data: [DONE]"));
+
+    let r = request_streamed(envoy.port, "POST", "/v1/messages", &tool, messages(true).to_string().as_bytes()).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_clean(&anthropic.last_request().unwrap().body_text());
+    assert_eq!(sse_tool_arguments(&r.text(), true).0, json!({"text": restored()}));
+}
+
 #[test]
 fn blocked_secrets_are_refused_in_dialect_without_the_value() {
     let (openai, anthropic) = (MockProvider::start(), MockProvider::start());

@@ -14,7 +14,7 @@ enum Mode {
     /// A JSON body, restored at its end.
     Json(Restorer),
     /// An event stream, restored event by event.
-    Sse(SseRestorer),
+    Sse(Box<SseRestorer>),
 }
 
 /// Owned by `HttpFilter`.
@@ -45,7 +45,7 @@ impl Redaction {
         self.mode = match restorer {
             Some(r) if (200..300).contains(&status) && ct.starts_with("text/event-stream") => {
                 let d = if dialect == Dialect::Anthropic { StreamDialect::Anthropic } else { StreamDialect::OpenAi };
-                Mode::Sse(SseRestorer::new(d, r))
+                Mode::Sse(Box::new(SseRestorer::new(d, r)))
             }
             Some(r) if (200..300).contains(&status) && ct.starts_with("application/json") => Mode::Json(r),
             _ => Mode::Off,

@@ -1,30 +1,33 @@
 //! Response-side restore in the client's dialect: inside every string of a JSON body, and in the
-//! text deltas of an SSE stream (OpenAI `choices[].delta.content`, Anthropic `text_delta`), where
-//! a placeholder split across events is held back and completed with the next one.
+//! deltas of an SSE stream (OpenAI `choices[].delta.content` and tool-call `arguments`,
+//! Anthropic `text_delta` and `input_json_delta`), where a placeholder split across events is
+//! held back and completed with the next one. Tool-call arguments are JSON text, so originals
+//! restored there are JSON-escaped.
 
 use super::restore::Restorer;
 use crate::sse::{SseEvent, SseFramer};
 use serde_json::{json, Value};
 
 /// Restores every string value of a JSON body (keys untouched); `None` when nothing changed or
-/// the body is not JSON. Originals are JSON-escaped by the serializer.
+/// the body is not JSON. Originals are JSON-escaped by the serializer; inside an OpenAI tool
+/// call's `arguments` (a string holding JSON text) they are escaped once more, for that text.
 pub fn restore_json(r: &Restorer, body: &[u8]) -> Option<Vec<u8>> {
-    fn walk(r: &Restorer, v: &mut Value) -> bool {
+    fn walk(r: &Restorer, args: &Restorer, v: &mut Value, in_arguments: bool) -> bool {
         match v {
-            Value::String(s) => match r.whole(s) {
+            Value::String(s) => match (if in_arguments { args } else { r }).whole(s) {
                 Some(out) => {
                     *s = out;
                     true
                 }
                 None => false,
             },
-            Value::Array(a) => a.iter_mut().fold(false, |c, x| walk(r, x) | c),
-            Value::Object(o) => o.values_mut().fold(false, |c, x| walk(r, x) | c),
+            Value::Array(a) => a.iter_mut().fold(false, |c, x| walk(r, args, x, false) | c),
+            Value::Object(o) => o.iter_mut().fold(false, |c, (k, x)| walk(r, args, x, k == "arguments") | c),
             _ => false,
         }
     }
     let mut v: Value = serde_json::from_slice(body).ok()?;
-    walk(r, &mut v).then(|| v.to_string().into_bytes())
+    walk(r, &r.json_escaped(), &mut v, false).then(|| v.to_string().into_bytes())
 }
 
 /// The client's streaming dialect.
@@ -38,6 +41,8 @@ pub enum StreamDialect {
 pub struct SseRestorer {
     dialect: StreamDialect,
     restorer: Restorer,
+    /// For tool-call arguments: channel `choice << 16 | tool call` (OpenAI) or the block (Anthropic).
+    args: Restorer,
     framer: SseFramer,
     events: Vec<SseEvent>,
     /// OpenAI `id`/`model`/`created` of the last chunk, for a closing chunk we may have to add.
@@ -60,7 +65,8 @@ fn emit(out: &mut Vec<u8>, event: Option<&str>, data: &str) {
 
 impl SseRestorer {
     pub fn new(dialect: StreamDialect, restorer: Restorer) -> SseRestorer {
-        SseRestorer { dialect, restorer, framer: SseFramer::new(crate::usage::MAX_SSE_EVENT_BYTES), events: Vec::new(), last: None }
+        let args = restorer.json_escaped();
+        SseRestorer { dialect, restorer, args, framer: SseFramer::new(crate::usage::MAX_SSE_EVENT_BYTES), events: Vec::new(), last: None }
     }
 
     /// Restores one chunk; `end` closes the stream and flushes anything held back.
@@ -105,6 +111,7 @@ impl SseRestorer {
                     delta.insert("content".into(), Value::String(text));
                     changed = true;
                 }
+                changed |= self.openai_arguments(idx, delta, finished, out);
             }
         }
         if v.get("id").is_some() {
@@ -117,19 +124,70 @@ impl SseRestorer {
         }
     }
 
+    /// Restores the tool-call `arguments` pieces of one choice's delta. When the choice
+    /// finishes, a held-back tail goes with its tool call's piece in this delta, or, when the
+    /// delta has none, in a chunk of its own emitted before this one.
+    fn openai_arguments(&mut self, idx: u64, delta: &mut serde_json::Map<String, Value>, finished: bool, out: &mut Vec<u8>) -> bool {
+        let mut changed = false;
+        let mut fed = Vec::new();
+        if let Some(Value::Array(calls)) = delta.get_mut("tool_calls") {
+            for call in calls {
+                let ch = idx << 16 | call.get("index").and_then(Value::as_u64).unwrap_or(0);
+                let Some(Value::String(piece)) = call.pointer_mut("/function/arguments") else { continue };
+                let mut restored = self.args.feed(ch, piece);
+                if finished {
+                    restored.push_str(&self.args.flush(ch));
+                }
+                if restored != *piece {
+                    *piece = restored;
+                    changed = true;
+                }
+                fed.push(ch);
+            }
+        }
+        if finished {
+            for ch in self.args.pending().into_iter().filter(|ch| ch >> 16 == idx && !fed.contains(ch)) {
+                self.emit_arguments_tail(ch, out);
+            }
+        }
+        changed
+    }
+
+    fn emit_arguments_tail(&mut self, ch: u64, out: &mut Vec<u8>) {
+        let tail = self.args.flush(ch);
+        match self.dialect {
+            StreamDialect::OpenAi => {
+                let mut v = self.last.clone().unwrap_or_else(|| json!({"object": "chat.completion.chunk"}));
+                let call = json!({"index": ch & 0xffff, "function": {"arguments": tail}});
+                v["choices"] = json!([{"index": ch >> 16, "delta": {"tool_calls": [call]}, "finish_reason": null}]);
+                emit(out, None, &v.to_string());
+            }
+            StreamDialect::Anthropic => {
+                let v = json!({"type": "content_block_delta", "index": ch, "delta": {"type": "input_json_delta", "partial_json": tail}});
+                emit(out, Some("content_block_delta"), &v.to_string());
+            }
+        }
+    }
+
     fn anthropic(&mut self, e: &SseEvent, out: &mut Vec<u8>) {
         let kind = e.event.as_deref().unwrap_or_default();
         let parsed = serde_json::from_str::<Value>(&e.data).ok();
         let idx = parsed.as_ref().and_then(|v| v.get("index")).and_then(Value::as_u64).unwrap_or(0);
         match (kind, parsed) {
-            ("content_block_delta", Some(mut v)) if v.pointer("/delta/type").and_then(Value::as_str) == Some("text_delta") => {
-                let text = v.pointer("/delta/text").and_then(Value::as_str).unwrap_or_default().to_string();
-                let restored = self.restorer.feed(idx, &text);
-                if restored == text {
+            ("content_block_delta", Some(mut v)) => {
+                // Text, or a tool call's input as JSON text (restored JSON-escaped).
+                let (field, restorer) = match v.pointer("/delta/type").and_then(Value::as_str) {
+                    Some("text_delta") => ("text", &mut self.restorer),
+                    Some("input_json_delta") => ("partial_json", &mut self.args),
+                    _ => return emit(out, e.event.as_deref(), &e.data),
+                };
+                let piece = v.get("delta").and_then(|d| d.get(field)).and_then(Value::as_str).unwrap_or_default().to_string();
+                let restored = restorer.feed(idx, &piece);
+                if restored == piece {
                     return emit(out, e.event.as_deref(), &e.data);
                 }
                 if let Some(d) = v.get_mut("delta").and_then(Value::as_object_mut) {
-                    d.insert("text".into(), Value::String(restored));
+                    d.insert(field.into(), Value::String(restored));
                 }
                 emit(out, e.event.as_deref(), &v.to_string());
             }
@@ -146,6 +204,9 @@ impl SseRestorer {
     }
 
     fn flush_anthropic(&mut self, idx: u64, out: &mut Vec<u8>) {
+        if self.args.pending().contains(&idx) {
+            self.emit_arguments_tail(idx, out);
+        }
         let tail = self.restorer.flush(idx);
         if !tail.is_empty() {
             let v = json!({"type": "content_block_delta", "index": idx, "delta": {"type": "text_delta", "text": tail}});
@@ -153,8 +214,11 @@ impl SseRestorer {
         }
     }
 
-    /// Emits every held-back tail as a text delta of its own.
+    /// Emits every held-back tail as a delta of its own.
     fn flush_all(&mut self, out: &mut Vec<u8>) {
+        for ch in self.args.pending() {
+            self.emit_arguments_tail(ch, out);
+        }
         for idx in self.restorer.pending() {
             match self.dialect {
                 StreamDialect::Anthropic => self.flush_anthropic(idx, out),
@@ -186,21 +250,35 @@ mod tests {
         assert_eq!(out["choices"][0]["message"]["content"], "Write to jane\"q\"@example.com.");
         assert!(out.get("[EMAIL_1]").is_some(), "keys untouched");
         assert_eq!(restore_json(&restorer(), br#"{"a":"none"}"#), None);
+        let call = br#"{"choices":[{"message":{"tool_calls":[{"function":{"name":"send","arguments":"{\"to\":\"[EMAIL_1]\"}"}}]}}]}"#;
+        let out: Value = serde_json::from_slice(&restore_json(&restorer(), call).unwrap()).unwrap();
+        let args: Value = serde_json::from_str(out.pointer("/choices/0/message/tool_calls/0/function/arguments").and_then(Value::as_str).unwrap()).unwrap();
+        assert_eq!(args, json!({"to": "jane\"q\"@example.com"}), "arguments stay valid JSON");
     }
 
-    /// Collects the text deltas of an SSE body.
-    fn text_of(dialect: StreamDialect, sse: &[u8]) -> String {
+    /// Concatenates the strings at `openai` or `anthropic` (JSON pointers) of an SSE body's events.
+    fn collect(dialect: StreamDialect, sse: &[u8], openai: &str, anthropic: &str) -> String {
         let mut f = SseFramer::new(1 << 20);
         let mut text = String::new();
         for e in f.feed(sse) {
             let Ok(v) = serde_json::from_str::<Value>(&e.data) else { continue };
             let piece = match dialect {
-                StreamDialect::OpenAi => v.pointer("/choices/0/delta/content"),
-                StreamDialect::Anthropic => v.pointer("/delta/text"),
+                StreamDialect::OpenAi => v.pointer(openai),
+                StreamDialect::Anthropic => v.pointer(anthropic),
             };
             text.push_str(piece.and_then(Value::as_str).unwrap_or_default());
         }
         text
+    }
+
+    /// The text deltas of an SSE body.
+    fn text_of(dialect: StreamDialect, sse: &[u8]) -> String {
+        collect(dialect, sse, "/choices/0/delta/content", "/delta/text")
+    }
+
+    /// The tool-call arguments of an SSE body (OpenAI choice 0, call 0; Anthropic `partial_json`).
+    fn arguments_of(dialect: StreamDialect, sse: &[u8]) -> String {
+        collect(dialect, sse, "/choices/0/delta/tool_calls/0/function/arguments", "/delta/partial_json")
     }
 
     fn openai_stream(text: &str, step: usize) -> Vec<u8> {
@@ -248,5 +326,47 @@ mod tests {
         assert_eq!(text_of(StreamDialect::Anthropic, &out), "Hi jane\"q\"@example.com and [EMA");
         let s = String::from_utf8(out).unwrap();
         assert!(s.find("[EMA\"").unwrap() < s.find("content_block_stop").unwrap(), "tail flushed before the stop");
+    }
+
+    #[test]
+    fn openai_tool_call_arguments_split_at_every_byte_are_restored_escaped() {
+        let args = r#"{"to":"[EMAIL_1]","cc":"[EMAIL_1"#;
+        let want: Value = json!({"to": "jane\"q\"@example.com"});
+        for step in 1..8 {
+            let mut sse = String::new();
+            for piece in args.as_bytes().chunks(step) {
+                let call = json!({"index": 0, "function": {"arguments": std::str::from_utf8(piece).unwrap()}});
+                let v = json!({"id": "c1", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {"tool_calls": [call]}, "finish_reason": null}]});
+                sse.push_str(&format!("data: {v}\n\n"));
+            }
+            // The finishing chunk carries no arguments: the held-back tail comes in a chunk before it.
+            sse.push_str("data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\ndata: [DONE]\n\n");
+            let mut r = SseRestorer::new(StreamDialect::OpenAi, restorer());
+            let out = r.chunk(sse.as_bytes(), true);
+            let got = arguments_of(StreamDialect::OpenAi, &out);
+            assert_eq!(got, r#"{"to":"jane\"q\"@example.com","cc":"[EMAIL_1"#, "step {step}");
+            let closed: Value = serde_json::from_str(&format!("{}}}", got.trim_end_matches(r#","cc":"[EMAIL_1"#))).unwrap();
+            assert_eq!(closed, want);
+            let s = String::from_utf8(out).unwrap();
+            assert!(s.find("[EMAIL_1\"").unwrap() < s.find("tool_calls\"}").unwrap(), "tail before the finish");
+        }
+    }
+
+    #[test]
+    fn anthropic_input_json_deltas_are_restored_escaped() {
+        let mut sse = String::new();
+        for piece in [r#"{"to":"[EM"#, "AIL_", r#"1]"}"#] {
+            let v = json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": piece}});
+            sse.push_str(&format!("event: content_block_delta\ndata: {v}\n\n"));
+        }
+        sse.push_str("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n");
+        let mut r = SseRestorer::new(StreamDialect::Anthropic, restorer());
+        let mut out = Vec::new();
+        for b in sse.as_bytes() {
+            out.extend(r.chunk(std::slice::from_ref(b), false));
+        }
+        out.extend(r.chunk(b"", true));
+        let input: Value = serde_json::from_str(&arguments_of(StreamDialect::Anthropic, &out)).unwrap();
+        assert_eq!(input, json!({"to": "jane\"q\"@example.com"}));
     }
 }

@@ -97,6 +97,17 @@ impl Restorer {
         self.take(channel)
     }
 
+    /// The same placeholders with their originals JSON-escaped, for text that is itself JSON
+    /// (streamed tool-call arguments), where an original lands inside a string literal.
+    pub fn json_escaped(&self) -> Restorer {
+        let escape = |v: &String| {
+            let quoted = serde_json::to_string(v).unwrap_or_default();
+            quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default().to_string()
+        };
+        let map = self.map.iter().map(|(k, v)| (k.clone(), escape(v))).collect();
+        Restorer { map, max_len: self.max_len, held: Vec::new() }
+    }
+
     /// Channels with a held-back tail.
     pub fn pending(&self) -> Vec<u64> {
         self.held.iter().map(|(c, _)| *c).collect()

@@ -85,6 +85,7 @@ pub const H_RESET: &str = "x-mock-reset";
 pub const H_END_AFTER_EVENTS: &str = "x-mock-end-after-events";
 pub const H_NO_USAGE: &str = "x-mock-no-usage";
 pub const H_ECHO: &str = "x-mock-echo";
+pub const H_ECHO_TOOL: &str = "x-mock-echo-tool";
 /// Response header naming the server ([`Behavior::name`]), when configured.
 pub const H_SERVED_BY: &str = "x-mock-served-by";
 
@@ -201,6 +202,10 @@ pub struct Behavior {
     /// last request message instead of [`ASSISTANT_TEXT`]; streams carry it in N-byte deltas
     /// (cut forward to char boundaries), so `1` splits every placeholder at every byte.
     pub echo: Option<usize>,
+    /// `x-mock-echo-tool: N` (N ≥ 1): a streamed OpenAI chat or Anthropic Messages request is
+    /// answered with one call of the tool `echo` whose arguments are `{"text": <last message>}`,
+    /// streamed in N-byte pieces of the arguments' JSON text.
+    pub echo_tool: Option<usize>,
 }
 
 impl Behavior {
@@ -250,6 +255,9 @@ impl Behavior {
         }
         if let Some(v) = num(H_ECHO).filter(|n| *n > 0) {
             b.echo = usize::try_from(v).ok();
+        }
+        if let Some(v) = num(H_ECHO_TOOL).filter(|n| *n > 0) {
+            b.echo_tool = usize::try_from(v).ok();
         }
         if b.fail_first.is_some_and(|n| index >= n) {
             b.status = None;
@@ -727,6 +735,12 @@ fn respond(
         Some(step) if reply.status < 400 && matches!(route, Route::OpenAiChat | Route::AnthropicMessages) => echo(reply, &echo_source(&req.body), step),
         _ => reply,
     };
+    let reply = match b.echo_tool {
+        Some(step) if reply.status < 400 && matches!(reply.body, Body::Stream(_)) && matches!(route, Route::OpenAiChat | Route::AnthropicMessages) => {
+            echo_tool(route == Route::AnthropicMessages, &echo_source(&req.body), step, reply)
+        }
+        _ => reply,
+    };
     let mut extra: Vec<(&str, String)> = vec![("x-request-id", format!("mock-req-{index}"))];
     if let Some(name) = &b.name {
         extra.push((H_SERVED_BY, name.clone()));
@@ -1154,6 +1168,21 @@ fn json_inner(text: &str) -> String {
     s[1..s.len() - 1].to_string()
 }
 
+/// `text` in `step`-byte pieces, each cut forward to a char boundary.
+fn pieces(text: &str, step: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < text.len() {
+        let mut end = (start + step).min(text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        out.push(&text[start..end]);
+        start = end;
+    }
+    out
+}
+
 /// Replaces the deterministic reply text by `text`: in a unary body as is, in a stream as
 /// `step`-byte deltas (cut on char boundaries) in place of the fixture's text events.
 fn echo(reply: Reply, text: &str, step: usize) -> Reply {
@@ -1163,16 +1192,7 @@ fn echo(reply: Reply, text: &str, step: usize) -> Reply {
             Body::Full(s.into_bytes())
         }
         Body::Stream(events) => {
-            let mut pieces = Vec::new();
-            let mut start = 0;
-            while start < text.len() {
-                let mut end = (start + step).min(text.len());
-                while !text.is_char_boundary(end) {
-                    end += 1;
-                }
-                pieces.push(&text[start..end]);
-                start = end;
-            }
+            let pieces = pieces(text, step);
             let mut out = Vec::new();
             let mut done = false;
             for e in events {
@@ -1195,4 +1215,35 @@ fn echo(reply: Reply, text: &str, step: usize) -> Reply {
         }
     };
     Reply { body, ..reply }
+}
+
+/// A stream holding one call of the tool `echo`, its arguments `{"text": text}` sent in
+/// `step`-byte pieces (cut forward to char boundaries).
+fn echo_tool(anthropic: bool, text: &str, step: usize, reply: Reply) -> Reply {
+    let args = json!({"text": text}).to_string();
+    let pieces = pieces(&args, step);
+    let mut events: Vec<String> = Vec::new();
+    if anthropic {
+        let ev = |name: &str, v: Value| format!("event: {name}\ndata: {v}\n\n");
+        events.push(ev("message_start", json!({"type": "message_start", "message": {"id": "msg_mock_tool", "type": "message", "role": "assistant", "model": "mock", "content": [], "stop_reason": null, "usage": {"input_tokens": 5, "output_tokens": 1}}})));
+        events.push(ev("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_mock", "name": "echo", "input": {}}})));
+        for p in &pieces {
+            events.push(ev("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": p}})));
+        }
+        events.push(ev("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
+        events.push(ev("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 5}})));
+        events.push(ev("message_stop", json!({"type": "message_stop"})));
+    } else {
+        let chunk = |delta: Value, finish: Value| json!({"id": "chatcmpl-mock-tool", "object": "chat.completion.chunk", "created": 1, "model": "mock", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+        let call = json!({"index": 0, "id": "call_mock", "type": "function", "function": {"name": "echo", "arguments": ""}});
+        events.push(format!("data: {}\n\n", chunk(json!({"role": "assistant", "content": null, "tool_calls": [call]}), Value::Null)));
+        for p in &pieces {
+            events.push(format!("data: {}\n\n", chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": p}}]}), Value::Null)));
+        }
+        events.push(format!("data: {}\n\n", chunk(json!({}), json!("tool_calls"))));
+        let usage = json!({"id": "chatcmpl-mock-tool", "object": "chat.completion.chunk", "created": 1, "model": "mock", "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}});
+        events.push(format!("data: {usage}\n\n"));
+        events.push("data: [DONE]\n\n".to_string());
+    }
+    Reply { body: Body::Stream(events.into_iter().map(String::into_bytes).collect()), ..reply }
 }
