@@ -2,6 +2,7 @@
 
 mod cost;
 mod exports;
+mod forward;
 mod http;
 mod limits;
 mod outcome;

@@ -1,0 +1,60 @@
+//! Sending an admitted, planned request on: cluster, path, authority and credential headers,
+//! the rewritten body, and the request's filter-state exports.
+
+use super::exports::{export, FilterStateName};
+use crate::config::{Config, ProviderKind};
+use crate::gateway::{Admission, Identity, Plan};
+use crate::host::Host;
+
+/// Applies `plan` to the held request (its headers and, when rewritten, its body).
+pub(super) fn apply(host: &mut impl Host, config: &Config, admission: &Admission, plan: &Plan, body_size: usize) {
+    host.set_request_header(&config.cluster_header, Some(&plan.cluster));
+    if reads_response(config, plan) {
+        // The response is parsed here, so it must come uncompressed.
+        host.set_request_header("accept-encoding", None);
+    }
+    if let Some(f) = &plan.failover {
+        // The upstream role sets path, authority and credential per attempt.
+        let mut handoff = f.handoff.clone();
+        handoff.path = host.request_header(":path").unwrap_or_default();
+        handoff.authority = host.request_header(":authority").unwrap_or_default();
+        host.set_filter_state(FilterStateName::Handoff.as_str(), &handoff.encode());
+    } else {
+        host.set_request_header(":path", Some(&plan.path));
+        if let Some(a) = &plan.authority {
+            host.set_request_header(":authority", Some(a));
+        }
+        if let Some(c) = &plan.credential {
+            host.set_request_header(c.header, Some(&c.value));
+        }
+        if plan.provider_kind == ProviderKind::Anthropic && host.request_header("anthropic-version").is_none() {
+            host.set_request_header("anthropic-version", Some("2023-06-01"));
+        }
+    }
+    if let Some(b) = &plan.body {
+        // The headers are still held, so dropping the stale length here still reaches the
+        // upstream; an unchanged body keeps the client's `content-length`.
+        host.set_request_header("content-length", None);
+        host.replace_request_body(body_size, b);
+    }
+    if let Identity::Key(i) = admission.identity {
+        if let Some(p) = config.keys.get(i) {
+            export(host, config, FilterStateName::KeyId, &p.id);
+            if let Some(t) = &p.tenant {
+                export(host, config, FilterStateName::Tenant, t);
+                if let Some(h) = &config.auth.tenant_header {
+                    host.set_request_header(h, Some(t));
+                }
+            }
+        }
+    }
+    export(host, config, FilterStateName::RequestedModel, &plan.requested_model);
+    export(host, config, FilterStateName::Provider, &plan.provider_name);
+    export(host, config, FilterStateName::UpstreamModel, &plan.upstream_model);
+}
+
+/// Whether anything looks at the response (status, type, body): otherwise its headers are left
+/// unread and the client's `accept-encoding` goes to the provider untouched.
+pub(super) fn reads_response(config: &Config, plan: &Plan) -> bool {
+    plan.translation.is_some() || plan.stream || config.redaction.is_some() || config.accounting || config.telemetry.stats
+}
