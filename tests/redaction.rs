@@ -6,7 +6,7 @@ mod support;
 
 use serde_json::{json, Value};
 use support::envoy::{Envoy, Gateway};
-use support::http_client::{post_json, request_streamed};
+use support::http_client::{post_json, request, request_streamed};
 use support::mock_provider::*;
 
 const EMAIL: &str = "jane.doe@example.com";
@@ -198,6 +198,11 @@ fn uninspectable_bodies_fail_closed_unless_configured_open() {
     assert_eq!((r.status, r.json()["error"]["code"].as_str()), (400, Some("content_not_inspectable")));
     let odd = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": {"text": EMAIL}}]});
     assert_eq!(post_json(envoy.port, "/v1/chat/completions", &[], &odd).unwrap().status, 400);
+    // A repeated key: the scan would read one copy, a provider may read the other.
+    let twice = format!(r#"{{"model": "gpt-4o-mini", "messages": [{{"role": "user", "content": "{EMAIL}", "content": "hi"}}]}}"#);
+    let r = request(envoy.port, "POST", "/v1/chat/completions", &[("content-type", "application/json")], twice.as_bytes()).unwrap();
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (400, Some("content_not_inspectable")));
+    assert!(!r.text().contains(EMAIL));
     assert_eq!(openai.request_count(), 0);
     drop(envoy);
     let envoy = gateway(&openai, &anthropic, r#"{"enabled": true, "max_bytes": 1024, "on_error": "forward"}"#);

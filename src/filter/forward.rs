@@ -7,9 +7,9 @@ use crate::gateway::{Admission, Identity, Plan};
 use crate::host::Host;
 
 /// Applies `plan` to the held request (its headers and, when rewritten, its body).
-pub(super) fn apply(host: &mut impl Host, config: &Config, admission: &Admission, plan: &Plan, body_size: usize) {
+pub(super) fn apply(host: &mut impl Host, config: &Config, admission: &Admission, plan: &Plan, body_size: usize, restores: bool) {
     host.set_request_header(&config.cluster_header, Some(&plan.cluster));
-    if reads_response(config, plan) {
+    if reads_response(config, plan, restores) {
         // The response is parsed here, so it must come uncompressed.
         host.set_request_header("accept-encoding", None);
     }
@@ -54,7 +54,9 @@ pub(super) fn apply(host: &mut impl Host, config: &Config, admission: &Admission
 }
 
 /// Whether anything looks at the response (status, type, body): otherwise its headers are left
-/// unread and the client's `accept-encoding` goes to the provider untouched.
-pub(super) fn reads_response(config: &Config, plan: &Plan) -> bool {
-    plan.translation.is_some() || plan.stream || config.redaction.is_some() || config.accounting || config.telemetry.stats
+/// unread and the client's `accept-encoding` goes to the provider untouched. `restores`: the
+/// request's redaction made pseudonyms to put back (a request it left alone, or only masked,
+/// has nothing to restore, so redaction alone does not read the answer).
+pub(super) fn reads_response(config: &Config, plan: &Plan, restores: bool) -> bool {
+    plan.translation.is_some() || plan.stream || restores || config.accounting || config.telemetry.stats
 }

@@ -85,7 +85,10 @@ impl HttpFilter {
         let Some(config) = self.config.clone() else {
             return self.reply(host, Dialect::OpenAiChat, &ApiError::new(ErrorKind::NotConfigured, "The gateway has no valid configuration."));
         };
-        self.started_nanos = host.now_nanos();
+        // The clock is a host call: read it only for a key's time window or for timings.
+        if config.keys.time_bounded() || config.telemetry.stats || config.telemetry.filter_state {
+            self.started_nanos = host.now_nanos();
+        }
         let method = host.request_header(":method").unwrap_or_default();
         let path = host.request_header(":path").unwrap_or_default();
         let principals = match &config.auth.mode {
@@ -142,7 +145,8 @@ impl HttpFilter {
             return Flow::Pause;
         }
         let body = if body_size == 0 { Vec::new() } else { host.request_body(body_size).unwrap_or_default() };
-        let seed = mix(self.started_nanos ^ u64::from(self.context_id));
+        // Context ids count up per VM; the load time and (when read) the clock vary the sequence.
+        let seed = mix(self.started_nanos ^ u64::from(self.context_id) ^ (self.loaded_at as u64).rotate_left(32));
         let planned = gateway::plan_redacted(&config, &admission, &body, seed, &mut self.redaction.findings);
         self.redaction.publish(host, &config);
         let plan = match planned {
@@ -152,7 +156,7 @@ impl HttpFilter {
         if let Err(e) = self.limits.reserve(host, &config, &admission, &plan, &body) {
             return self.reply(host, dialect, &e);
         }
-        super::forward::apply(host, &config, &admission, &plan, body_size);
+        super::forward::apply(host, &config, &admission, &plan, body_size, self.redaction.restores());
         self.plan = Some(plan);
         self.phase = Phase::Forwarded;
         Flow::Continue
@@ -170,7 +174,7 @@ impl HttpFilter {
             host.set_response_header("x-tollgate-provider", Some(&plan.provider_name));
             host.set_response_header("x-tollgate-model", Some(&plan.upstream_model));
         }
-        if !super::forward::reads_response(&config, plan) {
+        if !super::forward::reads_response(&config, plan, self.redaction.restores()) {
             // Nothing below would look at this response: spare the header-map read.
             return Flow::Continue;
         }
@@ -338,7 +342,7 @@ fn usage_dialect(kind: ProviderKind) -> UsageDialect {
     }
 }
 
-/// SplitMix64 finaliser: spreads a clock-derived number for weighted choice.
+/// SplitMix64 finaliser: spreads a per-request number for weighted choice.
 fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

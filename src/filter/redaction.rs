@@ -53,6 +53,11 @@ impl Redaction {
         !matches!(self.mode, Mode::Off)
     }
 
+    /// Whether the request's pseudonyms call for a restore of the answer.
+    pub fn restores(&self) -> bool {
+        self.findings.pseudonyms.restores()
+    }
+
     pub fn active(&self) -> bool {
         !matches!(self.mode, Mode::Off)
     }

@@ -65,13 +65,17 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
         return Err(invalid("The request body is empty; send a JSON object."));
     }
     // The common request needs two fields, read without building the document; anything
-    // unusual (and every error, with its precise message) takes the full parse. Redaction
-    // always walks the document, so it parses once, in full.
+    // unusual (and every error, with its precise message) takes the full parse. With redaction
+    // on, a borrowed pre-scan reads them; `clean` says it found nothing to change.
     let mut parsed = None;
-    let head = if config.redaction.is_none() { serde_json::from_slice::<Head<'_>>(body).ok() } else { None };
+    let head = match &config.redaction {
+        None => serde_json::from_slice::<Head<'_>>(body).ok().filter(|h| !h.model.is_empty()).map(|h| (h.model.into_owned(), h.stream.unwrap_or(false))),
+        Some(r) => crate::redact::precheck(r, admission.endpoint, body, findings)?,
+    };
+    let clean = head.is_some();
     let (requested, stream) = match head {
-        Some(h) if !h.model.is_empty() => (h.model.into_owned(), h.stream.unwrap_or(false)),
-        _ => {
+        Some(h) => h,
+        None => {
             let json = document(body)?;
             let head = model_and_stream(&json)?;
             parsed = Some(json);
@@ -101,7 +105,7 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
         .find(|(_, p)| p.available())
         .ok_or_else(|| ApiError::new(ErrorKind::ProviderUnavailable, format!("No provider for `{requested}` is configured with a credential.")))?;
     // Nothing to redact, translate, rename or inject: the body goes as it came.
-    let untouched = config.redaction.is_none()
+    let untouched = clean
         && !stream
         && resolution.failover_cluster.is_none()
         && attempt.model == requested
@@ -132,7 +136,7 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
         Some(j) => j,
         None => document(body)?,
     };
-    let redacted = crate::redact::apply(config.redaction.as_ref(), admission.endpoint, body.len(), &mut json, findings)?;
+    let redacted = !clean && crate::redact::apply(config.redaction.as_ref(), admission.endpoint, body.len(), &mut json, findings)?;
     plan.include_usage = crate::api::openai::include_usage(&json);
     plan.prompt_estimate = if stream { crate::usage::estimate_prompt_tokens(&json) } else { 0 };
     if let Some(cluster) = resolution.failover_cluster {

@@ -9,12 +9,15 @@ pub struct KeyStore {
     policies: Vec<KeyPolicy>,
     by_digest: HashMap<Digest, usize>,
     by_principal: HashMap<String, usize>,
+    /// Some policy has `not_before` or `expires_at` (only then does the key check need the clock).
+    time_bounded: bool,
 }
 
 impl KeyStore {
     /// Adds a policy; the caller has checked that its digests and principals are new.
     pub fn insert(&mut self, policy: KeyPolicy, digests: Vec<Digest>, principals: Vec<String>) -> usize {
         let idx = self.policies.len();
+        self.time_bounded |= policy.not_before.is_some() || policy.expires_at.is_some();
         self.policies.push(policy);
         for d in digests {
             self.by_digest.insert(d, idx);
@@ -23,6 +26,11 @@ impl KeyStore {
             self.by_principal.insert(p, idx);
         }
         idx
+    }
+
+    /// Whether any policy is valid only within a time window.
+    pub fn time_bounded(&self) -> bool {
+        self.time_bounded
     }
 
     pub fn contains_digest(&self, d: &Digest) -> bool {

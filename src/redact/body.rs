@@ -2,7 +2,7 @@
 //! JSON stays valid and every other field (ids, roles, images, parameters) is untouched.
 
 use super::engine::{Findings, Redactor};
-use serde_json::Value;
+use super::node::{Node, Shape};
 
 /// The shape of a request body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,72 +28,71 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    fn text(&mut self, v: &mut Value) {
-        if let Value::String(s) = v {
-            if let Some(out) = self.r.redact(s, self.f) {
-                *s = out;
-                self.changed = true;
-            }
+    fn text<N: Node>(&mut self, v: &mut N) {
+        let out = v.as_text().and_then(|s| self.r.redact(s, self.f));
+        if let Some(out) = out {
+            v.set_text(out);
+            self.changed = true;
         }
     }
 
     /// A string, or text parts/blocks (`{"type": "text", "text": …}`); null is nothing.
-    fn content(&mut self, v: &mut Value, field: &'static str) -> Result<(), Uninspectable> {
-        match v {
-            Value::String(_) => self.text(v),
-            Value::Array(parts) => {
-                for p in parts {
-                    match p.get("type").and_then(Value::as_str) {
+    fn content<N: Node>(&mut self, v: &mut N, field: &'static str) -> Result<(), Uninspectable> {
+        match v.shape() {
+            Shape::Str => self.text(v),
+            Shape::Array => {
+                for p in v.elements_mut() {
+                    match p.member("type").and_then(N::as_text) {
                         Some("text") => self.leaf(p, "text", field)?,
                         Some(_) => {}
-                        None if p.is_string() => self.text(p),
+                        None if p.shape() == Shape::Str => self.text(p),
                         None => return Err(Uninspectable(field)),
                     }
                 }
             }
-            Value::Null => {}
+            Shape::Null => {}
             _ => return Err(Uninspectable(field)),
         }
         Ok(())
     }
 
-    fn leaf(&mut self, obj: &mut Value, key: &str, field: &'static str) -> Result<(), Uninspectable> {
-        match obj.get_mut(key) {
-            Some(v @ Value::String(_)) => self.text(v),
-            None | Some(Value::Null) => {}
-            Some(_) => return Err(Uninspectable(field)),
+    fn leaf<N: Node>(&mut self, obj: &mut N, key: &str, field: &'static str) -> Result<(), Uninspectable> {
+        match obj.member_mut(key) {
+            Some(v) if v.shape() == Shape::Str => self.text(v),
+            Some(v) if v.shape() != Shape::Null => return Err(Uninspectable(field)),
+            _ => {}
         }
         Ok(())
     }
 
     /// Every string inside (tool inputs and results of any shape).
-    fn all(&mut self, v: &mut Value) {
-        match v {
-            Value::String(_) => self.text(v),
-            Value::Array(a) => a.iter_mut().for_each(|x| self.all(x)),
-            Value::Object(o) => o.values_mut().for_each(|x| self.all(x)),
+    fn all<N: Node>(&mut self, v: &mut N) {
+        match v.shape() {
+            Shape::Str => self.text(v),
+            Shape::Array => v.elements_mut().iter_mut().for_each(|x| self.all(x)),
+            Shape::Object => v.each_member_mut(&mut |x| self.all(x)),
             _ => {}
         }
     }
 
-    fn openai_chat(&mut self, body: &mut Value) -> Result<(), Uninspectable> {
+    fn openai_chat<N: Node>(&mut self, body: &mut N) -> Result<(), Uninspectable> {
         let tools = self.r.tools;
         for m in array(body, "messages")? {
-            let role = m.get("role").and_then(Value::as_str).unwrap_or_default();
+            let role = m.member("role").and_then(N::as_text).unwrap_or_default();
             if tools || !matches!(role, "tool" | "function") {
-                if let Some(c) = m.get_mut("content") {
+                if let Some(c) = m.member_mut("content") {
                     self.content(c, "messages[].content")?;
                 }
             }
             if tools {
-                if let Some(Value::Array(calls)) = m.get_mut("tool_calls") {
-                    for c in calls {
-                        if let Some(f) = c.get_mut("function") {
+                if let Some(calls) = m.member_mut("tool_calls") {
+                    for c in calls.elements_mut() {
+                        if let Some(f) = c.member_mut("function") {
                             self.leaf(f, "arguments", "messages[].tool_calls[].function.arguments")?;
                         }
                     }
                 }
-                if let Some(f) = m.get_mut("function_call") {
+                if let Some(f) = m.member_mut("function_call") {
                     self.leaf(f, "arguments", "messages[].function_call.arguments")?;
                 }
             }
@@ -101,23 +100,23 @@ impl Walk<'_> {
         Ok(())
     }
 
-    fn anthropic(&mut self, body: &mut Value) -> Result<(), Uninspectable> {
-        if let Some(s) = body.get_mut("system") {
+    fn anthropic<N: Node>(&mut self, body: &mut N) -> Result<(), Uninspectable> {
+        if let Some(s) = body.member_mut("system") {
             self.content(s, "system")?;
         }
         for m in array(body, "messages")? {
-            match m.get_mut("content") {
-                Some(Value::Array(blocks)) => {
-                    for b in blocks {
-                        match b.get("type").and_then(Value::as_str) {
+            match m.member_mut("content") {
+                Some(blocks) if blocks.shape() == Shape::Array => {
+                    for b in blocks.elements_mut() {
+                        match b.member("type").and_then(N::as_text) {
                             Some("text") => self.leaf(b, "text", "messages[].content[].text")?,
                             Some("tool_use") if self.r.tools => {
-                                if let Some(i) = b.get_mut("input") {
+                                if let Some(i) = b.member_mut("input") {
                                     self.all(i);
                                 }
                             }
                             Some("tool_result") if self.r.tools => {
-                                if let Some(c) = b.get_mut("content") {
+                                if let Some(c) = b.member_mut("content") {
                                     self.content(c, "messages[].content[].content")?;
                                 }
                             }
@@ -132,16 +131,16 @@ impl Walk<'_> {
         Ok(())
     }
 
-    fn gemini(&mut self, body: &mut Value) -> Result<(), Uninspectable> {
+    fn gemini<N: Node>(&mut self, body: &mut N) -> Result<(), Uninspectable> {
         let tools = self.r.tools;
-        let parts_of = |c: &mut Value, w: &mut Self| -> Result<(), Uninspectable> {
+        let parts_of = |c: &mut N, w: &mut Self| -> Result<(), Uninspectable> {
             for p in array(c, "parts")? {
                 w.leaf(p, "text", "contents[].parts[].text")?;
                 if tools {
-                    if let Some(a) = p.get_mut("functionCall").and_then(|f| f.get_mut("args")) {
+                    if let Some(a) = p.member_mut("functionCall").and_then(|f| f.member_mut("args")) {
                         w.all(a);
                     }
-                    if let Some(r) = p.get_mut("functionResponse").and_then(|f| f.get_mut("response")) {
+                    if let Some(r) = p.member_mut("functionResponse").and_then(|f| f.member_mut("response")) {
                         w.all(r);
                     }
                 }
@@ -149,7 +148,7 @@ impl Walk<'_> {
             Ok(())
         };
         for key in ["systemInstruction", "system_instruction"] {
-            if let Some(s) = body.get_mut(key) {
+            if let Some(s) = body.member_mut(key) {
                 parts_of(s, self)?;
             }
         }
@@ -161,27 +160,31 @@ impl Walk<'_> {
 }
 
 /// The array at `key`; absent or null is empty, anything else hides text.
-fn array<'v>(v: &'v mut Value, key: &'static str) -> Result<std::slice::IterMut<'v, Value>, Uninspectable> {
-    match v.get_mut(key) {
-        Some(Value::Array(a)) => Ok(a.iter_mut()),
-        None | Some(Value::Null) => Ok([].iter_mut()),
-        Some(_) => Err(Uninspectable(key)),
+fn array<'v, N: Node>(v: &'v mut N, key: &'static str) -> Result<&'v mut [N], Uninspectable> {
+    match v.member_mut(key) {
+        Some(a) if a.shape() == Shape::Array => Ok(a.elements_mut()),
+        Some(a) if a.shape() != Shape::Null => Err(Uninspectable(key)),
+        _ => Ok(&mut []),
     }
 }
 
 /// Redacts the text of `body` in place; `Ok(true)` when anything changed. A `block` match is
 /// reported in `findings.blocked`.
-pub fn redact_body(r: &Redactor, kind: BodyKind, body: &mut Value, findings: &mut Findings) -> Result<bool, Uninspectable> {
+pub fn redact_body<N: Node>(r: &Redactor, kind: BodyKind, body: &mut N, findings: &mut Findings) -> Result<bool, Uninspectable> {
     let mut w = Walk { r, f: findings, changed: false };
     match kind {
         BodyKind::OpenAiChat => w.openai_chat(body)?,
         BodyKind::Anthropic => w.anthropic(body)?,
         BodyKind::Gemini => w.gemini(body)?,
-        BodyKind::OpenAiEmbeddings => match body.get_mut("input") {
-            Some(v @ Value::String(_)) => w.text(v),
-            Some(Value::Array(a)) => a.iter_mut().for_each(|x| w.text(x)),
-            _ => {}
-        },
+        BodyKind::OpenAiEmbeddings => {
+            if let Some(v) = body.member_mut("input") {
+                match v.shape() {
+                    Shape::Str => w.text(v),
+                    Shape::Array => v.elements_mut().iter_mut().for_each(|x| w.text(x)),
+                    _ => {}
+                }
+            }
+        }
     }
     Ok(w.changed)
 }
@@ -191,7 +194,7 @@ mod tests {
     use super::*;
     use crate::redact::detector::{Action, Builtin};
     use crate::redact::engine::{Detector, OnError, Rule};
-    use serde_json::json;
+    use serde_json::{json, Value};
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 

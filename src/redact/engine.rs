@@ -65,6 +65,8 @@ pub struct Redactor {
     pub rules: Vec<Rule>,
     /// Pre-computed placeholder stems, one per rule.
     labels: Vec<String>,
+    /// Some rule pseudonymizes (only then do placeholder-shaped literals in the prompt matter).
+    pseudonymizes: bool,
     /// Inspect tool-call arguments and tool results too.
     pub tools: bool,
     /// Largest body inspected; larger ones follow `on_error`.
@@ -94,7 +96,8 @@ impl std::fmt::Debug for Findings {
 impl Redactor {
     pub fn new(rules: Vec<Rule>, tools: bool, max_bytes: usize, on_error: OnError) -> Redactor {
         let labels = rules.iter().map(Rule::label).collect();
-        Redactor { rules, labels, tools, max_bytes, on_error }
+        let pseudonymizes = rules.iter().any(|r| r.action == Action::Pseudonymize);
+        Redactor { rules, labels, pseudonymizes, tools, max_bytes, on_error }
     }
 
     /// Scans `text` and returns its rewritten form, or `None` when nothing is replaced. Counts
@@ -103,7 +106,9 @@ impl Redactor {
         if findings.counts.len() != self.rules.len() {
             findings.counts = vec![0; self.rules.len()];
         }
-        findings.pseudonyms.note_literals(text);
+        if self.pseudonymizes {
+            findings.pseudonyms.note_literals(text);
+        }
         let mut hits: Vec<(Span, usize)> = Vec::new();
         let mut spans = Vec::new();
         let sieve = Sieve::new(text.as_bytes());

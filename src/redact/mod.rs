@@ -5,15 +5,19 @@
 //!   detectors by family; [`custom`]: operator regexes and deny lists.
 //! - [`detector`]: detector names and [`Action`]s; [`engine`]: the compiled [`Redactor`] that
 //!   runs the rules over a text and resolves overlaps; [`pseudonym`]: the per-request table.
-//! - [`body`]: request walkers per dialect; [`request`]: the policy on a parsed request body; [`restore`] and [`response`]: the streaming restore.
+//! - [`body`]: request walkers per dialect, over either document of [`node`]: the owned
+//!   `serde_json::Value` or the borrowed [`doc`] of the pre-scan; [`request`]: the policy on a
+//!   request body; [`restore`] and [`response`]: the streaming restore.
 
 pub mod body;
 pub mod contact;
 pub mod custom;
 pub mod detector;
+pub mod doc;
 pub mod engine;
 pub mod financial;
 pub mod network;
+pub mod node;
 pub mod pseudonym;
 pub mod request;
 pub mod response;
@@ -25,5 +29,5 @@ pub use body::{redact_body, BodyKind, Uninspectable};
 pub use detector::{Action, Builtin};
 pub use engine::{Detector, Findings, OnError, Redactor, Rule};
 pub use response::{restore_json, SseRestorer, StreamDialect};
-pub use request::apply;
+pub use request::{apply, precheck};
 pub use restore::Restorer;

@@ -41,7 +41,7 @@ impl Pseudonyms {
     /// Remembers `[UPPER_…]` tokens the client wrote itself.
     pub fn note_literals(&mut self, text: &str) {
         let t = text.as_bytes();
-        for (i, _) in t.iter().enumerate().filter(|(_, &b)| b == b'[') {
+        for i in memchr::memchr_iter(b'[', t) {
             let e = super::scan::run(t, i + 1, placeholder_char);
             if e > i + 1 && super::scan::at(t, e) == b']' {
                 if let Some(s) = text.get(i..=e) {
@@ -49,6 +49,11 @@ impl Pseudonyms {
                 }
             }
         }
+    }
+
+    /// Whether any pseudonym may be put back into the answer (what [`Self::restorable`] would list).
+    pub fn restores(&self) -> bool {
+        self.entries.iter().any(|(p, _)| !self.literals.contains(p))
     }
 
     /// (placeholder, original) pairs that may be put back into the answer.

@@ -1,5 +1,7 @@
 //! The redaction step of planning: size limit, walk, block, fail closed or open.
 
+use super::doc::Doc;
+use super::node::Node;
 use super::{redact_body, BodyKind, Findings, OnError, Redactor, Uninspectable};
 use crate::api::Endpoint;
 use crate::error::{ApiError, ErrorKind};
@@ -10,12 +12,7 @@ use serde_json::Value;
 /// policy fails open) bodies too large or shaped so that text would escape the scan.
 pub fn apply(r: Option<&Redactor>, endpoint: Endpoint, body_len: usize, json: &mut Value, findings: &mut Findings) -> Result<bool, ApiError> {
     let Some(r) = r else { return Ok(false) };
-    let kind = match endpoint {
-        Endpoint::ChatCompletions => BodyKind::OpenAiChat,
-        Endpoint::Embeddings => BodyKind::OpenAiEmbeddings,
-        Endpoint::Messages => BodyKind::Anthropic,
-        Endpoint::Models => return Ok(false),
-    };
+    let Some(kind) = body_kind(endpoint) else { return Ok(false) };
     let uninspectable = |why: String| -> Result<bool, ApiError> {
         match r.on_error {
             OnError::Refuse => Err(ApiError::new(ErrorKind::NotInspectable, why)),
@@ -33,6 +30,53 @@ pub fn apply(r: Option<&Redactor>, endpoint: Endpoint, body_len: usize, json: &m
         return Err(ApiError::new(ErrorKind::ContentBlocked, format!("The request was blocked by the gateway's `{}` detector.", rule.name())));
     }
     Ok(changed)
+}
+
+/// The redaction pre-scan, on a borrowed document: `Ok(Some((model, stream)))` when redaction
+/// leaves the body as it is (nothing to replace, nothing blocked; audit counts are recorded in
+/// `findings`), so the body goes on without a `serde_json::Value` being built or written.
+/// `Ok(None)` sends the request down the full path ([`apply`] on the parsed body), which scans
+/// it again from empty findings and gives every error its precise message.
+///
+/// A body that repeats a key within an object is refused (unless the policy fails open): the
+/// scan reads one copy, and a provider may read the other.
+pub fn precheck(r: &Redactor, endpoint: Endpoint, body: &[u8], findings: &mut Findings) -> Result<Option<(String, bool)>, ApiError> {
+    let Some(kind) = body_kind(endpoint) else { return Ok(None) };
+    if body.len() > r.max_bytes {
+        return Ok(None);
+    }
+    let mut doc = match Doc::parse(body) {
+        Ok(d) => d,
+        Err(e) if e.is_data() && r.on_error == OnError::Refuse => {
+            return Err(ApiError::new(ErrorKind::NotInspectable, "The request body repeats a key within one object; the gateway cannot tell which copy the provider reads."));
+        }
+        Err(_) => return Ok(None),
+    };
+    let model = match doc.member("model").and_then(Node::as_text) {
+        Some(m) if !m.is_empty() => m.to_string(),
+        _ => return Ok(None),
+    };
+    let stream = match doc.member("stream") {
+        None | Some(Doc::Null) => false,
+        Some(Doc::Bool(b)) => *b,
+        Some(_) => return Ok(None),
+    };
+    match redact_body(r, kind, &mut doc, findings) {
+        Ok(false) if findings.blocked.is_none() => Ok(Some((model, stream))),
+        _ => {
+            *findings = Findings::default();
+            Ok(None)
+        }
+    }
+}
+
+fn body_kind(endpoint: Endpoint) -> Option<BodyKind> {
+    match endpoint {
+        Endpoint::ChatCompletions => Some(BodyKind::OpenAiChat),
+        Endpoint::Embeddings => Some(BodyKind::OpenAiEmbeddings),
+        Endpoint::Messages => Some(BodyKind::Anthropic),
+        Endpoint::Models => None,
+    }
 }
 
 #[cfg(test)]
@@ -64,5 +108,28 @@ mod tests {
         let open = redactor(r#", "on_error": "forward""#);
         assert_eq!(apply(Some(&open), Endpoint::ChatCompletions, 101, &mut v, &mut Findings::default()), Ok(false));
         assert_eq!(apply(None, Endpoint::ChatCompletions, 101, &mut v, &mut Findings::default()), Ok(false));
+    }
+
+    #[test]
+    fn precheck_passes_clean_bodies_and_leaves_the_rest_to_the_full_path() {
+        let json = r#"{"redaction": {"enabled": true, "detectors": {"jwt": "block", "ipv4": "audit"}}}"#;
+        let r = parse(json.as_bytes(), &|_| None).unwrap().redaction.unwrap();
+        let pre = |body: &str, f: &mut Findings| precheck(&r, Endpoint::ChatCompletions, body.as_bytes(), f);
+        let mut f = Findings::default();
+        let clean = r#"{"model": "m", "stream": true, "messages": [{"role": "user", "content": "ping 10.0.0.1"}]}"#;
+        assert_eq!(pre(clean, &mut f), Ok(Some(("m".to_string(), true))));
+        assert_eq!(f.counts.iter().sum::<u64>(), 1, "an audit match is counted and changes nothing");
+        let mut f = Findings::default();
+        assert_eq!(pre(r#"{"model": "m", "messages": [{"role": "user", "content": "a@example.com"}]}"#, &mut f), Ok(None));
+        assert_eq!(f, Findings::default(), "the full path starts from empty findings");
+        for full in [r#"{"model": "m", "messages": [{"role": "user", "content": {"text": "x"}}]}"#, r#"{"model": ""}"#, r#"{"model": "m", "stream": 1}"#, "{", "[]"] {
+            assert_eq!(pre(full, &mut Findings::default()), Ok(None), "{full}");
+        }
+        let jwt = r#"{"model": "m", "messages": [{"role": "user", "content": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig"}]}"#;
+        assert_eq!(pre(jwt, &mut Findings::default()), Ok(None), "a block is refused on the full path");
+        let twice = r#"{"model": "m", "messages": [{"role": "user", "content": "a@example.com", "content": "hi"}]}"#;
+        assert_eq!(pre(twice, &mut Findings::default()).unwrap_err().kind, ErrorKind::NotInspectable);
+        let open = redactor(r#", "on_error": "forward""#);
+        assert_eq!(precheck(&open, Endpoint::ChatCompletions, twice.as_bytes(), &mut Findings::default()), Ok(None));
     }
 }

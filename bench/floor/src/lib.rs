@@ -10,7 +10,7 @@ use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Warn);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FloorRoot { hold: false, route: false, probe: Probe::default() }) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FloorRoot { hold: false, route: false, calls: false, probe: Probe::default() }) });
 }}
 
 /// With the plugin configuration `"hold"` (a JSON string), the floor also holds the request headers until the body
@@ -20,9 +20,15 @@ proxy_wasm::main! {{
 /// a client key cannot avoid, and no logic at all: hold the request headers (untouched) until
 /// the body is complete, read the body, read the key header, remove it, set the cluster header.
 /// This is the floor of body-based routing inside proxy-wasm.
+///
+/// With `"calls"`, it makes exactly the host calls of tollgate's routing path for the bench
+/// request, in the same phases, and no logic: read `:method`, `:path` and the three key headers,
+/// remove `authorization` and hold; then read the body and set the cluster header and
+/// `:authority`. The gap between this and tollgate is tollgate's own work.
 struct FloorRoot {
     hold: bool,
     route: bool,
+    calls: bool,
     probe: Probe,
 }
 
@@ -54,6 +60,7 @@ impl RootContext for FloorRoot {
             let text = String::from_utf8_lossy(c.trim_ascii()).trim_matches('"').to_string();
             self.hold = text.split_whitespace().any(|t| t == "hold");
             self.route = text.split_whitespace().any(|t| t == "route");
+            self.calls = text.split_whitespace().any(|t| t == "calls");
             if let Some(rest) = text.strip_prefix("probe") {
                 for kv in rest.split_whitespace().filter(|t| t.contains('=')) {
                     let (k, v) = kv.split_once('=').unwrap_or((kv, "0"));
@@ -87,7 +94,7 @@ impl RootContext for FloorRoot {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Floor { bytes_seen: 0, hold: self.hold, route: self.route, probe: self.probe }))
+        Some(Box::new(Floor { bytes_seen: 0, hold: self.hold, route: self.route, calls: self.calls, probe: self.probe }))
     }
 }
 
@@ -95,6 +102,7 @@ struct Floor {
     bytes_seen: usize,
     hold: bool,
     route: bool,
+    calls: bool,
     probe: Probe,
 }
 
@@ -116,7 +124,16 @@ impl HttpContext for Floor {
         for _ in 0..self.probe.time {
             let _ = proxy_wasm::hostcalls::get_current_time();
         }
-        if self.route && !end_of_stream {
+        if self.calls {
+            use proxy_wasm::types::MapType::HttpRequestHeaders;
+            for name in [":method", ":path", "authorization", "x-api-key", "api-key"] {
+                if let Ok(Some(v)) = proxy_wasm::hostcalls::get_map_value_bytes(HttpRequestHeaders, name) {
+                    self.bytes_seen = self.bytes_seen.wrapping_add(v.len());
+                }
+            }
+            let _ = proxy_wasm::hostcalls::set_map_value(HttpRequestHeaders, "authorization", None);
+        }
+        if (self.route || self.calls) && !end_of_stream {
             return Action::Pause;
         }
         if self.hold && !end_of_stream {
@@ -149,6 +166,10 @@ impl HttpContext for Floor {
             }
             let _ = proxy_wasm::hostcalls::set_map_value(HttpRequestHeaders, "authorization", None);
             let _ = proxy_wasm::hostcalls::set_map_value(HttpRequestHeaders, "x-tollgate-cluster", Some("upstream"));
+        }
+        if self.calls {
+            let _ = proxy_wasm::hostcalls::set_map_value(HttpRequestHeaders, "x-tollgate-cluster", Some("upstream"));
+            let _ = proxy_wasm::hostcalls::set_map_value(HttpRequestHeaders, ":authority", Some("upstream.local"));
         }
         for i in 0..self.probe.set {
             let _ = proxy_wasm::hostcalls::set_map_value(HttpRequestHeaders, "x-floor-probe", Some(if i % 2 == 0 { "a" } else { "b" }));
