@@ -81,22 +81,44 @@ pub struct Sieve {
 }
 
 impl Sieve {
+    /// Eight bytes at a time: the key bytes and the digits of a word come from a few integer
+    /// operations on the whole word (no branch per byte), then only the word starts are visited.
     pub fn new(t: &[u8]) -> Sieve {
-        let mut starts = [0u64; 16];
-        let mut seen = 0u8;
-        let mut prev = 0u8;
-        for (i, &b) in t.iter().enumerate() {
+        let mut sieve = Sieve { starts: [0; 16], digits: false };
+        let mut prev_key = 0u64;
+        let chunks = t.chunks_exact(8);
+        let tail = chunks.remainder();
+        for (c, chunk) in chunks.enumerate() {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let (key, digit) = swar_classes(u64::from_le_bytes(word));
+            sieve.digits |= digit != 0;
+            let mut starts = key & !(key << 8 | prev_key >> 56);
+            prev_key = key;
+            while starts != 0 {
+                let i = c * 8 + (starts.trailing_zeros() / 8) as usize;
+                sieve.note_start(at(t, i), at(t, i + 1));
+                starts &= starts - 1;
+            }
+        }
+        let base = t.len() - tail.len();
+        let mut prev = if prev_key >> 63 != 0 { KEY } else { 0 };
+        for (j, &b) in tail.iter().enumerate() {
             let class = CLASS[usize::from(b)];
-            seen |= class;
+            sieve.digits |= class & DIGIT != 0;
             if class & KEY != 0 && prev & KEY == 0 {
-                let bit = bigram_bit(b, at(t, i + 1));
-                if let Some(w) = starts.get_mut(bit / 64) {
-                    *w |= 1 << (bit % 64);
-                }
+                sieve.note_start(b, at(t, base + j + 1));
             }
             prev = class;
         }
-        Sieve { starts, digits: seen & DIGIT != 0 }
+        sieve
+    }
+
+    fn note_start(&mut self, a: u8, b: u8) {
+        let bit = bigram_bit(a, b);
+        if let Some(w) = self.starts.get_mut(bit / 64) {
+            *w |= 1 << (bit % 64);
+        }
     }
 
     /// Whether `prefix` (two bytes or more, its first a key character) may begin a word of the
@@ -137,6 +159,23 @@ const CLASS: [u8; 256] = {
     table
 };
 
+/// For the eight bytes of `x`: the high bit of each byte that is a key character, and of each
+/// that is an ASCII digit. Bytes of 0x80 and up are neither.
+fn swar_classes(x: u64) -> (u64, u64) {
+    const LOW: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const fn splat(b: u8) -> u64 {
+        0x0101_0101_0101_0101 * b as u64
+    }
+    let ascii = !x & HIGH;
+    let low = x & LOW;
+    // High bit set where `lo <= byte <= hi`, for 7-bit bytes (no carry crosses a byte).
+    let within = |lo: u8, hi: u8| (low + splat(0x80 - lo)) & !(low + splat(0x7F - hi)) & HIGH;
+    let digit = within(b'0', b'9') & ascii;
+    let key = (digit | within(b'A', b'Z') | within(b'a', b'z') | within(b'_', b'_') | within(b'-', b'-')) & ascii;
+    (key, digit)
+}
+
 fn bigram_bit(a: u8, b: u8) -> usize {
     ((u32::from(a) << 8 | u32::from(b)).wrapping_mul(0x9E37_79B1) >> 22) as usize
 }
@@ -172,6 +211,45 @@ mod tests {
         assert!(Sieve::new(b"room 101").digits() && !Sieve::new(b"").may_start(b"sk-"));
         assert!(Sieve::new(b"sk").may_start(b"sk-"), "a word at the very end still counts");
         assert!((0..=255u8).all(|b| key_char(b) == (b.is_ascii_alphanumeric() || b == b'_' || b == b'-')));
+    }
+
+    /// The byte-at-a-time sieve the word-at-a-time one replaced, as the reference.
+    fn reference(t: &[u8]) -> Sieve {
+        let mut s = Sieve { starts: [0; 16], digits: false };
+        let mut prev = 0u8;
+        for (i, &b) in t.iter().enumerate() {
+            let class = CLASS[usize::from(b)];
+            s.digits |= class & DIGIT != 0;
+            if class & KEY != 0 && prev & KEY == 0 {
+                s.note_start(b, at(t, i + 1));
+            }
+            prev = class;
+        }
+        s
+    }
+
+    #[test]
+    fn word_at_a_time_sieve_equals_the_byte_loop() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let alphabet = b"aZ09_- .\n\"/:@\x7f\x80\xc3\xa9\xffkQ";
+        for len in 0..200 {
+            for _ in 0..20 {
+                let t: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        alphabet[(x % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                let (a, b) = (Sieve::new(&t), reference(&t));
+                assert_eq!((a.starts, a.digits), (b.starts, b.digits), "{t:?}");
+            }
+        }
+        for b in 0..=255u8 {
+            let (key, digit) = swar_classes(u64::from(b) * 0x0101_0101_0101_0101);
+            assert_eq!((key != 0, digit != 0), (key_char(b), b.is_ascii_digit()), "byte {b}");
+        }
     }
 
     #[test]
