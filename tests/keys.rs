@@ -66,6 +66,23 @@ fn anthropic_msg(model: &str) -> serde_json::Value {
 }
 
 #[test]
+fn a_key_header_that_is_not_utf8_is_still_stripped() {
+    let s = setup();
+    let body = chat("gpt-4o-mini").to_string();
+    let mut req = format!("POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer tg-team-a-new\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\nx-api-key: tg-", body.len()).into_bytes();
+    req.extend_from_slice(b"\xff\xfe-secret\r\n\r\n");
+    req.extend_from_slice(body.as_bytes());
+    let out = String::from_utf8_lossy(&support::http_client::raw(s.envoy.port, &req, std::time::Duration::from_secs(5)).unwrap()).to_string();
+    // Envoy may refuse the byte itself; if it lets it through, the provider must not see it.
+    if out.starts_with("HTTP/1.1 200") {
+        let seen = s.openai.last_request().unwrap();
+        assert_eq!(seen.header("x-api-key"), None, "a non-UTF-8 credential header reached the provider");
+    } else {
+        assert!(out.starts_with("HTTP/1.1 400") && s.openai.last_request().is_none(), "{out}");
+    }
+}
+
+#[test]
 fn sdk_header_forms_are_accepted_and_stripped() {
     let s = setup();
     let forms: [(&str, &str); 4] = [

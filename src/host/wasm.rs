@@ -28,46 +28,57 @@ const MAX_METRICS: usize = 10_000;
 /// has) is not sent at all.
 #[derive(Default)]
 struct HeaderCache {
-    /// Headers as this callback knows them: the host's value when read, or our queued write.
-    known: Vec<(String, Option<Vec<u8>>)>,
-    writes: Vec<(String, Option<String>)>,
+    /// Headers as this callback knows them: the host's value when read, or our queued write
+    /// (`dirty`), in the order first touched. One entry per name, so a write costs no more
+    /// allocations than the name and the value.
+    known: Vec<Known>,
+}
+
+struct Known {
+    name: String,
+    /// Bytes, not text: a credential header that is not UTF-8 reads as absent but is still
+    /// present, so its removal is not skipped.
+    value: Option<Vec<u8>>,
+    /// Written by us and not yet sent to the host.
+    dirty: bool,
 }
 
 impl HeaderCache {
     fn get(&mut self, kind: MapType, name: &str) -> Option<String> {
-        let value = match self.known.iter().find(|(k, _)| k == name) {
-            Some((_, v)) => v.clone(),
-            None => match hostcalls::get_map_value_bytes(kind, name) {
-                Ok(v) => {
-                    self.known.push((name.to_string(), v.clone()));
-                    v
-                }
-                Err(s) => {
-                    // Not remembered as absent: a later removal (a client credential) must
-                    // still reach the host.
-                    warn("get_header", s);
-                    None
-                }
-            },
-        };
-        String::from_utf8(value?).ok()
+        if let Some(k) = self.known.iter().find(|k| k.name == name) {
+            return k.value.as_deref().and_then(|b| std::str::from_utf8(b).ok()).map(str::to_string);
+        }
+        match hostcalls::get_map_value_bytes(kind, name) {
+            Ok(v) => {
+                let text = v.as_deref().and_then(|b| std::str::from_utf8(b).ok()).map(str::to_string);
+                self.known.push(Known { name: name.to_string(), value: v, dirty: false });
+                text
+            }
+            Err(s) => {
+                // Not remembered as absent: a later removal (a client credential) must
+                // still reach the host.
+                warn("get_header", s);
+                None
+            }
+        }
     }
 
     fn set(&mut self, name: &str, value: Option<&str>) {
-        let new = value.map(|v| v.as_bytes().to_vec());
-        match self.known.iter_mut().find(|(k, _)| k == name) {
+        match self.known.iter_mut().find(|k| k.name == name) {
             // Known to say so already (read from the host, or written before).
-            Some((_, v)) if *v == new => return,
-            Some((_, v)) => *v = new,
-            None => self.known.push((name.to_string(), new)),
+            Some(k) if k.value.as_deref() == value.map(str::as_bytes) => {}
+            Some(k) => {
+                k.value = value.map(|v| v.as_bytes().to_vec());
+                k.dirty = true;
+            }
+            None => self.known.push(Known { name: name.to_string(), value: value.map(|v| v.as_bytes().to_vec()), dirty: true }),
         }
-        self.writes.retain(|(k, _)| k != name);
-        self.writes.push((name.to_string(), value.map(str::to_string)));
     }
 
     fn flush(&mut self, kind: MapType) {
-        for (name, value) in self.writes.drain(..) {
-            if let Err(s) = hostcalls::set_map_value(kind, &name, value.as_deref()) {
+        for k in self.known.iter_mut().filter(|k| k.dirty) {
+            k.dirty = false;
+            if let Err(s) = hostcalls::set_map_value_bytes(kind, &k.name, k.value.as_deref()) {
                 warn("set_header", s);
             }
         }
@@ -75,7 +86,6 @@ impl HeaderCache {
 
     fn forget(&mut self) {
         self.known.clear();
-        self.writes.clear();
     }
 }
 
