@@ -86,6 +86,9 @@ impl Builtin {
             Builtin::LlmKey => secrets::llm_key(t, sieve, out),
             Builtin::GithubToken => secrets::github_token(t, sieve, out),
             Builtin::SlackToken => secrets::slack_token(t, sieve, out),
+            // Every match of these has its mark byte.
+            Builtin::Email if !sieve.has(b'@') => {}
+            Builtin::Ipv6 if !sieve.has(b':') => {}
             Builtin::Email => contact::email(t, out),
             // Every match of these has a digit.
             Builtin::CreditCard | Builtin::Iban | Builtin::UsSsn | Builtin::Phone | Builtin::Ipv4 if !sieve.digits() => {}

@@ -106,12 +106,12 @@ impl Redactor {
         if findings.counts.len() != self.rules.len() {
             findings.counts = vec![0; self.rules.len()];
         }
-        if self.pseudonymizes {
+        let sieve = Sieve::new(text.as_bytes());
+        if self.pseudonymizes && sieve.has(b'[') {
             findings.pseudonyms.note_literals(text);
         }
         let mut hits: Vec<(Span, usize)> = Vec::new();
         let mut spans = Vec::new();
-        let sieve = Sieve::new(text.as_bytes());
         for (i, rule) in self.rules.iter().enumerate() {
             spans.clear();
             rule.scan(text, &sieve, &mut spans);

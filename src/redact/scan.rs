@@ -71,28 +71,30 @@ const RARITY: [u8; 256] = {
 };
 
 /// What one pass over a text tells the detectors before they search it: which two-byte word
-/// starts occur (a 1024-bit Bloom filter) and whether the text has any digit. A detector whose
-/// match needs a prefix that starts no word, or a digit the text lacks, skips its own scan;
-/// prose usually has neither, so most detectors cost one bit test instead of a pass.
+/// starts occur (a 1024-bit Bloom filter) and whether the text has any digit, `@`, `:` or `[`.
+/// A detector whose match needs a prefix that starts no word, or a byte the text lacks, skips
+/// its own scan; prose usually has none of them, so most detectors cost one bit test instead of
+/// a pass.
 #[derive(Debug, Clone)]
 pub struct Sieve {
     starts: [u64; 16],
-    digits: bool,
+    /// Class bits ([`DIGIT`], [`AT`], [`COLON`], [`BRACKET`]) of the bytes seen.
+    marks: u8,
 }
 
 impl Sieve {
     /// Eight bytes at a time: the key bytes and the digits of a word come from a few integer
     /// operations on the whole word (no branch per byte), then only the word starts are visited.
     pub fn new(t: &[u8]) -> Sieve {
-        let mut sieve = Sieve { starts: [0; 16], digits: false };
+        let mut sieve = Sieve { starts: [0; 16], marks: 0 };
         let mut prev_key = 0u64;
         let chunks = t.chunks_exact(8);
         let tail = chunks.remainder();
         for (c, chunk) in chunks.enumerate() {
             let mut word = [0u8; 8];
             word.copy_from_slice(chunk);
-            let (key, digit) = swar_classes(u64::from_le_bytes(word));
-            sieve.digits |= digit != 0;
+            let (key, marks) = swar_classes(u64::from_le_bytes(word));
+            sieve.marks |= marks;
             let mut starts = key & !(key << 8 | prev_key >> 56);
             prev_key = key;
             while starts != 0 {
@@ -105,7 +107,7 @@ impl Sieve {
         let mut prev = if prev_key >> 63 != 0 { KEY } else { 0 };
         for (j, &b) in tail.iter().enumerate() {
             let class = CLASS[usize::from(b)];
-            sieve.digits |= class & DIGIT != 0;
+            sieve.marks |= class & !KEY;
             if class & KEY != 0 && prev & KEY == 0 {
                 sieve.note_start(b, at(t, base + j + 1));
             }
@@ -130,7 +132,19 @@ impl Sieve {
 
     /// Whether the text has an ASCII digit.
     pub fn digits(&self) -> bool {
-        self.digits
+        self.marks & DIGIT != 0
+    }
+
+    /// Whether the text has the byte `b`, for `@`, `:` and `[` (any other byte: true, as the
+    /// sieve does not track it).
+    pub fn has(&self, b: u8) -> bool {
+        let mark = match b {
+            b'@' => AT,
+            b':' => COLON,
+            b'[' => BRACKET,
+            _ => return true,
+        };
+        self.marks & mark != 0
     }
 }
 
@@ -141,8 +155,12 @@ pub fn key_char(b: u8) -> bool {
 
 const KEY: u8 = 1;
 const DIGIT: u8 = 2;
+const AT: u8 = 4;
+const COLON: u8 = 8;
+const BRACKET: u8 = 16;
 
-/// Byte classes for the sieve's single pass: `KEY` (a [`key_char`]), `DIGIT` (ASCII digit).
+/// Byte classes for the sieve's single pass: `KEY` (a [`key_char`]), `DIGIT` (ASCII digit), and
+/// the marks `AT`, `COLON`, `BRACKET` of `@`, `:`, `[`.
 const CLASS: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut b = 0;
@@ -154,14 +172,20 @@ const CLASS: [u8; 256] = {
         if c.is_ascii_digit() {
             table[b] |= DIGIT;
         }
+        table[b] |= match c {
+            b'@' => AT,
+            b':' => COLON,
+            b'[' => BRACKET,
+            _ => 0,
+        };
         b += 1;
     }
     table
 };
 
-/// For the eight bytes of `x`: the high bit of each byte that is a key character, and of each
-/// that is an ASCII digit. Bytes of 0x80 and up are neither.
-fn swar_classes(x: u64) -> (u64, u64) {
+/// For the eight bytes of `x`: the high bit of each byte that is a key character, and the class
+/// marks (`DIGIT`, `AT`, `COLON`, `BRACKET`) of any of its bytes. Bytes of 0x80 and up are none.
+fn swar_classes(x: u64) -> (u64, u8) {
     const LOW: u64 = 0x7F7F_7F7F_7F7F_7F7F;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     const fn splat(b: u8) -> u64 {
@@ -173,7 +197,9 @@ fn swar_classes(x: u64) -> (u64, u64) {
     let within = |lo: u8, hi: u8| (low + splat(0x80 - lo)) & !(low + splat(0x7F - hi)) & HIGH;
     let digit = within(b'0', b'9') & ascii;
     let key = (digit | within(b'A', b'Z') | within(b'a', b'z') | within(b'_', b'_') | within(b'-', b'-')) & ascii;
-    (key, digit)
+    let mark = |m: u64, bit: u8| if m & ascii != 0 { bit } else { 0 };
+    let marks = mark(digit, DIGIT) | mark(within(b'@', b'@'), AT) | mark(within(b':', b':'), COLON) | mark(within(b'[', b'['), BRACKET);
+    (key, marks)
 }
 
 fn bigram_bit(a: u8, b: u8) -> usize {
@@ -215,11 +241,11 @@ mod tests {
 
     /// The byte-at-a-time sieve the word-at-a-time one replaced, as the reference.
     fn reference(t: &[u8]) -> Sieve {
-        let mut s = Sieve { starts: [0; 16], digits: false };
+        let mut s = Sieve { starts: [0; 16], marks: 0 };
         let mut prev = 0u8;
         for (i, &b) in t.iter().enumerate() {
             let class = CLASS[usize::from(b)];
-            s.digits |= class & DIGIT != 0;
+            s.marks |= class & !KEY;
             if class & KEY != 0 && prev & KEY == 0 {
                 s.note_start(b, at(t, i + 1));
             }
@@ -231,7 +257,7 @@ mod tests {
     #[test]
     fn word_at_a_time_sieve_equals_the_byte_loop() {
         let mut x = 0x2545_F491_4F6C_DD1Du64;
-        let alphabet = b"aZ09_- .\n\"/:@\x7f\x80\xc3\xa9\xffkQ";
+        let alphabet = b"aZ09_- .\n\"/:@[\x7f\x80\xc3\xa9\xffkQ";
         for len in 0..200 {
             for _ in 0..20 {
                 let t: Vec<u8> = (0..len)
@@ -243,13 +269,17 @@ mod tests {
                     })
                     .collect();
                 let (a, b) = (Sieve::new(&t), reference(&t));
-                assert_eq!((a.starts, a.digits), (b.starts, b.digits), "{t:?}");
+                assert_eq!((a.starts, a.marks), (b.starts, b.marks), "{t:?}");
             }
         }
         for b in 0..=255u8 {
-            let (key, digit) = swar_classes(u64::from(b) * 0x0101_0101_0101_0101);
-            assert_eq!((key != 0, digit != 0), (key_char(b), b.is_ascii_digit()), "byte {b}");
+            let (key, marks) = swar_classes(u64::from(b) * 0x0101_0101_0101_0101);
+            assert_eq!((key != 0, marks), (key_char(b), CLASS[usize::from(b)] & !KEY), "byte {b}");
         }
+        let s = Sieve::new(b"mail me at jane@example.com [EMAIL_1] or fe80::1 please");
+        assert!(s.has(b'@') && s.has(b':') && s.has(b'[') && s.has(b'x'));
+        let s = Sieve::new(b"plain prose without any of those marks, long enough for words");
+        assert!(!s.has(b'@') && !s.has(b':') && !s.has(b'[') && !s.digits());
     }
 
     #[test]
