@@ -6,6 +6,7 @@
 #   make bench   - nginx + wrk: Envoy alone vs a body-reading floor filter vs tollgate
 #   make oci     - the module as an OCI image layout Istio pulls (target/oci/tollgate)
 #   make bench-redact - native redaction throughput (MB/s) and added latency per request
+#   make bench-v8 - the module's own time per callback in Node's V8 (stand-in host; compare builds)
 
 ENVOY_VERSION   ?= 1.40.0
 # The oldest Envoy tollgate supports; `make integration-compat` runs the real-Envoy suite on it.
@@ -30,7 +31,7 @@ LISTEN_PORT ?= 10000
 ADMIN_PORT  ?= 9901
 MOCK_PORT   ?= 18080
 
-.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run bench bench-keys bench-stream bench-request bench-limits bench-redact keygen oci clean
+.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run bench bench-keys bench-stream bench-request bench-limits bench-redact bench-v8 keygen oci clean
 
 all: build
 
@@ -119,6 +120,13 @@ bench-stream:
 bench-request:
 	cargo run -q --release --example request_bench -- bench/tollgate-config.json
 	cargo run -q --release --example request_bench -- bench/tollgate-config-routing.json
+
+# The module's own work per callback in Node's V8 (a JavaScript stand-in host, not Envoy), for
+# comparing builds quickly; WASM_V8=other.wasm to profile another build.
+WASM_V8 ?= $(WASM)
+bench-v8: build
+	$(PYTHON) -c "import sys; sys.path.insert(0, 'bench'); import run; print(run.request_body(), end='')" > target/bench-body.json
+	for c in routing routing-redaction; do echo "$$c:"; node bench/v8host.mjs $(WASM_V8) bench/tollgate-config-$$c.json target/bench-body.json 20000 0; done
 
 bench-keys: build envoy
 	$(PYTHON) bench/keys.py
