@@ -7,7 +7,8 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The price table, e.g.
-/// `{"currency": "USD", "models": {"gpt-4o-mini": {"input": 0.15, "output": 0.60, "cached_input": 0.075}}}`.
+/// `{"currency": "USD", "models": {"gpt-4o-mini": {"input": 0.15, "output": 0.60, "cached_input": 0.075}}}`
+/// (Anthropic models may add `cache_write_input`).
 #[derive(Debug, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
@@ -34,6 +35,10 @@ pub struct PriceDto {
     /// Input tokens read from the prompt cache; defaults to `input`.
     #[serde(default)]
     pub cached_input: Option<Value>,
+    /// Input tokens written to the prompt cache (Anthropic's `cache_creation_input_tokens`,
+    /// billed at 1.25× `input` for the 5-minute cache); defaults to `input`.
+    #[serde(default)]
+    pub cache_write_input: Option<Value>,
 }
 
 fn default_currency() -> String {
@@ -68,7 +73,11 @@ pub fn compile(dto: Option<PricingDto>) -> Result<PriceTable, ConfigError> {
             Some(v) => decimal_micros(&at("cached_input"), v)?,
             None => input,
         };
-        models.insert(name, Price { input, output, cached_input });
+        let cache_write_input = match &p.cache_write_input {
+            Some(v) => decimal_micros(&at("cache_write_input"), v)?,
+            None => input,
+        };
+        models.insert(name, Price { input, output, cached_input, cache_write_input });
     }
     Ok(PriceTable { currency: dto.currency, models })
 }
