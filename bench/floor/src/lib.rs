@@ -10,7 +10,7 @@ use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Warn);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FloorRoot { hold: false, route: false, calls: false, probe: Probe::default() }) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FloorRoot { hold: false, route: false, calls: false, calls_map: false, probe: Probe::default() }) });
 }}
 
 /// With the plugin configuration `"hold"` (a JSON string), the floor also holds the request headers until the body
@@ -29,6 +29,8 @@ struct FloorRoot {
     hold: bool,
     route: bool,
     calls: bool,
+    /// `"calls map"`: one whole-map read in place of the five header reads.
+    calls_map: bool,
     probe: Probe,
 }
 
@@ -61,6 +63,7 @@ impl RootContext for FloorRoot {
             self.hold = text.split_whitespace().any(|t| t == "hold");
             self.route = text.split_whitespace().any(|t| t == "route");
             self.calls = text.split_whitespace().any(|t| t == "calls");
+            self.calls_map = self.calls && text.split_whitespace().any(|t| t == "map");
             if let Some(rest) = text.strip_prefix("probe") {
                 for kv in rest.split_whitespace().filter(|t| t.contains('=')) {
                     let (k, v) = kv.split_once('=').unwrap_or((kv, "0"));
@@ -94,7 +97,7 @@ impl RootContext for FloorRoot {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Floor { bytes_seen: 0, hold: self.hold, route: self.route, calls: self.calls, probe: self.probe }))
+        Some(Box::new(Floor { bytes_seen: 0, hold: self.hold, route: self.route, calls: self.calls, calls_map: self.calls_map, probe: self.probe }))
     }
 }
 
@@ -103,6 +106,7 @@ struct Floor {
     hold: bool,
     route: bool,
     calls: bool,
+    calls_map: bool,
     probe: Probe,
 }
 
@@ -126,9 +130,16 @@ impl HttpContext for Floor {
         }
         if self.calls {
             use proxy_wasm::types::MapType::HttpRequestHeaders;
-            for name in [":method", ":path", "authorization", "x-api-key", "api-key"] {
-                if let Ok(Some(v)) = proxy_wasm::hostcalls::get_map_value_bytes(HttpRequestHeaders, name) {
-                    self.bytes_seen = self.bytes_seen.wrapping_add(v.len());
+            if self.calls_map {
+                // `"calls map"`: the same, with one whole-map read instead of the five reads.
+                if let Ok(m) = proxy_wasm::hostcalls::get_map_bytes(HttpRequestHeaders) {
+                    self.bytes_seen = self.bytes_seen.wrapping_add(m.len());
+                }
+            } else {
+                for name in [":method", ":path", "authorization", "x-api-key", "api-key"] {
+                    if let Ok(Some(v)) = proxy_wasm::hostcalls::get_map_value_bytes(HttpRequestHeaders, name) {
+                        self.bytes_seen = self.bytes_seen.wrapping_add(v.len());
+                    }
                 }
             }
             let _ = proxy_wasm::hostcalls::set_map_value(HttpRequestHeaders, "authorization", None);
