@@ -190,6 +190,24 @@ fn blocked_secrets_are_refused_in_dialect_without_the_value() {
 }
 
 #[test]
+fn a_body_with_nothing_to_redact_goes_upstream_byte_for_byte() {
+    let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
+    let envoy = gateway(&openai, &anthropic, r#"{"enabled": true, "detectors": {"ipv4": "audit"}}"#);
+    // Key order, spacing, escapes and number spellings a re-serialization would change.
+    let body = "{ \"temperature\": 1.0e0, \"model\": \"gpt-4o-mini\",\n  \"messages\": [{\"role\": \"user\", \"content\": \"ping 10.0.0.1 \\u00e9\\n\"}] }";
+    let r = request(envoy.port, "POST", "/v1/chat/completions", &[("content-type", "application/json")], body.as_bytes()).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(String::from_utf8(openai.last_request().unwrap().body).unwrap(), body);
+    // The audit match is counted all the same.
+    let stats = envoy.admin("/stats?filter=redaction").unwrap();
+    assert!(stats.contains("tollgate.redaction.detector.ipv4.action.audit.matches: 1"), "{stats}");
+    // A body with something to replace is rewritten.
+    let r = post_json(envoy.port, "/v1/chat/completions", &[], &json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": EMAIL}]})).unwrap();
+    assert_eq!(r.status, 200);
+    assert!(!String::from_utf8_lossy(&openai.last_request().unwrap().body).contains(EMAIL));
+}
+
+#[test]
 fn uninspectable_bodies_fail_closed_unless_configured_open() {
     let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
     let big = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": format!("{EMAIL} {}", "x".repeat(2000))}]});
