@@ -83,8 +83,9 @@ pub struct Sieve {
 }
 
 impl Sieve {
-    /// Eight bytes at a time: the key bytes and the digits of a word come from a few integer
-    /// operations on the whole word (no branch per byte), then only the word starts are visited.
+    /// Eight bytes at a time: the key characters and marks of each 8-byte chunk come from a few
+    /// integer operations on it as one `u64` (no branch per byte); then only the text's word
+    /// starts are visited.
     pub fn new(t: &[u8]) -> Sieve {
         let mut sieve = Sieve { starts: [0; 16], marks: 0 };
         let mut prev_key = 0u64;
