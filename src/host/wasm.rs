@@ -43,15 +43,23 @@ struct Known {
     dirty: bool,
 }
 
+impl Known {
+    /// The value as text; one that is not UTF-8 reads as absent.
+    fn text(&self) -> Option<String> {
+        self.value.as_deref().and_then(|b| std::str::from_utf8(b).ok()).map(str::to_string)
+    }
+}
+
 impl HeaderCache {
     fn get(&mut self, kind: MapType, name: &str) -> Option<String> {
         if let Some(k) = self.known.iter().find(|k| k.name == name) {
-            return k.value.as_deref().and_then(|b| std::str::from_utf8(b).ok()).map(str::to_string);
+            return k.text();
         }
         match hostcalls::get_map_value_bytes(kind, name) {
-            Ok(v) => {
-                let text = v.as_deref().and_then(|b| std::str::from_utf8(b).ok()).map(str::to_string);
-                self.known.push(Known { name: name.to_string(), value: v, dirty: false });
+            Ok(value) => {
+                let k = Known { name: name.to_string(), value, dirty: false };
+                let text = k.text();
+                self.known.push(k);
                 text
             }
             Err(s) => {

@@ -27,14 +27,6 @@ impl<'a> Doc<'a> {
     pub fn parse(body: &'a [u8]) -> Result<Doc<'a>, serde_json::Error> {
         serde_json::from_slice(body)
     }
-
-    /// The boolean at `key`, if it is one.
-    pub fn flag(&self, key: &str) -> Option<bool> {
-        match self.member(key) {
-            Some(Doc::Bool(b)) => Some(*b),
-            _ => None,
-        }
-    }
 }
 
 impl Node for Doc<'_> {
@@ -192,7 +184,7 @@ mod tests {
         let body = br#"{"model": "m", "stream": true, "n": 1.5, "messages": [{"role": "user", "content": "a\nb"}, null]}"#;
         let doc = Doc::parse(body).unwrap();
         assert!(matches!(doc.member("model"), Some(Doc::Str(Cow::Borrowed("m")))));
-        assert_eq!(doc.flag("stream"), Some(true));
+        assert_eq!(doc.member("stream"), Some(&Doc::Bool(true)));
         assert_eq!(doc.member("n"), Some(&Doc::Number));
         let Some(Doc::Array(m)) = doc.member("messages") else { panic!("{doc:?}") };
         assert!(matches!(m[0].member("content"), Some(Doc::Str(Cow::Owned(s))) if s == "a\nb"));
