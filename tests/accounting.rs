@@ -15,7 +15,7 @@ fn gateway(openai: &MockProvider, anthropic: &MockProvider) -> Envoy {
                                 {"name": "claude-*", "targets": [{"provider": "anthropic"}]}],
                      "auth": {"mode": "none"},
                      "pricing": {"currency": "USD", "models": {"gpt-*": {"input": 2.50, "output": 10, "cached_input": "1.25"},
-                                                               "claude-*": {"input": 3, "output": 15, "cached_input": 0.30, "cache_write_input": 3.75}}}}"#;
+                                                               "claude-*": {"input": 3, "output": 15, "cached_input": 0.30, "cache_write_input": 3.75, "cache_write_input_1h": 6}}}}"#;
     let clusters = [("openai", openai.port()), ("anthropic", anthropic.port())];
     Envoy::start(&Gateway { config, clusters: &clusters, pre_filters: "", env_keys: &[] }.yaml())
 }
@@ -54,9 +54,10 @@ fn json_responses_give_exact_usage_per_dialect() {
     assert_eq!(num(a, "total_tokens"), prompt + ANTHROPIC_OUTPUT_TOKENS);
     // Cost in micro-USD, cached tokens at the cached rate, rounded up once per request:
     // OpenAI (42 - 16) * 2.50 + 16 * 1.25 + 17 * 10 = 255 micros;
-    // Anthropic (107 - 64 - 12) * 3 + 64 * 0.30 + 12 * 3.75 (cache writes) + 19 * 15 = 442.2 → 443 micros.
+    // Anthropic (107 - 64 - 12) * 3 + 64 * 0.30 + 7 * 3.75 (5-minute cache writes)
+    // + 5 * 6 (1-hour cache writes) + 19 * 15 = 453.45 → 454 micros.
     assert_eq!(num(o, "cost_micros"), 255);
-    assert_eq!(num(a, "cost_micros"), 443);
+    assert_eq!(num(a, "cost_micros"), 454);
     let want = "tollgate.model.gpt-_.provider.openai.tenant.-.status.2xx.cost_micros: 255";
     let deadline = std::time::Instant::now() + Duration::from_secs(3);
     let mut stats = String::new();
@@ -86,6 +87,9 @@ fn streams_are_not_held_back_and_their_usage_is_exact() {
     let a = log.iter().find(|l| l["provider"] == "anthropic").unwrap();
     assert_eq!(num(a, "completion_tokens"), ANTHROPIC_OUTPUT_TOKENS, "message_delta usage is cumulative, not added");
     assert_eq!(a["usage_estimated"], "false");
+    // The cache writes' lifetimes come from message_start (message_delta repeats only their
+    // total): priced as in the JSON answer, 453.45 → 454 micros.
+    assert_eq!(num(a, "cost_micros"), 454);
 }
 
 #[test]

@@ -174,8 +174,15 @@ mod tests {
     fn pricing_compiles_and_names_bad_fields() {
         let c = parse(br#"{"pricing": {"currency": "EUR", "models": {"gpt-4o-mini": {"input": 0.15, "output": "0.60"}}}}"#, &|_| None).unwrap();
         let p = c.pricing.price(&["gpt-4o-mini"]).unwrap();
-        assert_eq!((p.input, p.output, p.cached_input), (150_000, 600_000, 150_000));
+        assert_eq!((p.input, p.output, p.cached_input, p.cache_write_input, p.cache_write_input_1h), (150_000, 600_000, 150_000, 150_000, 150_000));
         assert_eq!(c.pricing.currency, "EUR");
+        // The one-hour write rate defaults to the five-minute one, which defaults to input.
+        let c = parse(br#"{"pricing": {"models": {"c": {"input": 3, "output": 15, "cache_write_input": 3.75}, "d": {"input": 3, "output": 15, "cache_write_input": 3.75, "cache_write_input_1h": "6"}}}}"#, &|_| None).unwrap();
+        let rates = |m: &str| c.pricing.price(&[m]).map(|p| (p.cache_write_input, p.cache_write_input_1h));
+        assert_eq!(rates("c"), Some((3_750_000, 3_750_000)));
+        assert_eq!(rates("d"), Some((3_750_000, 6_000_000)));
+        let e = parse(br#"{"pricing": {"models": {"m": {"input": 1, "output": 1, "cache_write_input_1h": "x"}}}}"#, &|_| None).unwrap_err();
+        assert_eq!(e.field, "pricing.models.m.cache_write_input_1h");
         let e = parse(br#"{"pricing": {"models": {"m": {"input": 1e-9, "output": 1}}}}"#, &|_| None).unwrap_err();
         assert_eq!(e.field, "pricing.models.m.input");
         let e = parse(br#"{"pricing": {"models": {"m": {"input": 1, "output": 1, "cached": 1}}}}"#, &|_| None).unwrap_err();

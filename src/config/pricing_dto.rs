@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 /// The price table, e.g.
 /// `{"currency": "USD", "models": {"gpt-4o-mini": {"input": 0.15, "output": 0.60, "cached_input": 0.075}}}`
-/// (Anthropic models may add `cache_write_input`).
+/// (Anthropic models may add `cache_write_input` and `cache_write_input_1h`).
 #[derive(Debug, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
@@ -39,6 +39,11 @@ pub struct PriceDto {
     /// billed at 1.25× `input` for the 5-minute cache); defaults to `input`.
     #[serde(default)]
     pub cache_write_input: Option<Value>,
+    /// Input tokens written to the one-hour prompt cache (Anthropic's
+    /// `cache_creation.ephemeral_1h_input_tokens`, billed at 2× `input`); defaults to
+    /// `cache_write_input`.
+    #[serde(default)]
+    pub cache_write_input_1h: Option<Value>,
 }
 
 fn default_currency() -> String {
@@ -77,7 +82,11 @@ pub fn compile(dto: Option<PricingDto>) -> Result<PriceTable, ConfigError> {
             Some(v) => decimal_micros(&at("cache_write_input"), v)?,
             None => input,
         };
-        models.insert(name, Price { input, output, cached_input, cache_write_input });
+        let cache_write_input_1h = match &p.cache_write_input_1h {
+            Some(v) => decimal_micros(&at("cache_write_input_1h"), v)?,
+            None => cache_write_input,
+        };
+        models.insert(name, Price { input, output, cached_input, cache_write_input, cache_write_input_1h });
     }
     Ok(PriceTable { currency: dto.currency, models })
 }

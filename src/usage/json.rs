@@ -54,6 +54,7 @@ mod tests {
             completion_tokens: c,
             cached_prompt_tokens: cached,
             cache_creation_tokens: creation,
+            cache_creation_1h_tokens: 0,
             reasoning_tokens: reasoning,
             estimated: false,
         }
@@ -69,9 +70,16 @@ mod tests {
             from_response(UsageDialect::OpenAi, EMBEDDINGS.as_bytes()),
             Some(usage(8, 0, 0, 0, 0))
         );
-        // 31 uncached + 12 written + 64 read.
+        // 31 uncached + 12 written (5 of them for an hour) + 64 read.
         let anthropic = from_response(UsageDialect::Anthropic, ANTHROPIC.as_bytes());
-        assert_eq!(anthropic, Some(usage(107, 19, 64, 12, 0)));
+        assert_eq!(anthropic, Some(Usage { cache_creation_1h_tokens: 5, ..usage(107, 19, 64, 12, 0) }));
+        // Without the total, the split's sum stands in; without the split, all writes are 5-minute.
+        let split_only = r#"{"usage": {"input_tokens": 1, "output_tokens": 1, "cache_creation": {"ephemeral_5m_input_tokens": 2, "ephemeral_1h_input_tokens": 3}}}"#;
+        let u = from_response(UsageDialect::Anthropic, split_only.as_bytes());
+        assert_eq!(u.map(|u| (u.prompt_tokens, u.cache_creation_tokens, u.cache_creation_1h_tokens)), Some((6, 5, 3)));
+        let total_only = r#"{"usage": {"input_tokens": 1, "output_tokens": 1, "cache_creation_input_tokens": 4}}"#;
+        let u = from_response(UsageDialect::Anthropic, total_only.as_bytes());
+        assert_eq!(u.map(|u| (u.cache_creation_tokens, u.cache_creation_1h_tokens)), Some((4, 0)));
         // 14 candidates + 6 thoughts; total 47 as Gemini reports it.
         let gemini = from_response(UsageDialect::Gemini, GEMINI.as_bytes());
         assert_eq!(gemini, Some(usage(27, 20, 10, 0, 6)));

@@ -21,7 +21,9 @@ pub enum UsageDialect {
 /// - **Anthropic.** `input_tokens` *excludes* cache writes and reads, so
 ///   `prompt_tokens = input_tokens + cache_creation_input_tokens + cache_read_input_tokens`,
 ///   `cached_prompt_tokens = cache_read_input_tokens`,
-///   `cache_creation_tokens = cache_creation_input_tokens`, `completion_tokens = output_tokens`
+///   `cache_creation_tokens = cache_creation_input_tokens` (of which
+///   `cache_creation.ephemeral_1h_input_tokens` → `cache_creation_1h_tokens`),
+///   `completion_tokens = output_tokens`
 ///   (thinking is billed inside it and not reported apart, so `reasoning_tokens` stays 0).
 /// - **Gemini.** `promptTokenCount` includes `cachedContentTokenCount`; tool-use prompt tokens
 ///   (`toolUsePromptTokenCount`) are added to `prompt_tokens`. `thoughtsTokenCount` is billed as
@@ -42,6 +44,9 @@ pub struct Usage {
     pub cached_prompt_tokens: u64,
     /// Input tokens written to the prompt cache (a subset of `prompt_tokens`; Anthropic only).
     pub cache_creation_tokens: u64,
+    /// Of `cache_creation_tokens`, those written with a one-hour lifetime (Anthropic's
+    /// `cache_creation.ephemeral_1h_input_tokens`); the others are five-minute writes.
+    pub cache_creation_1h_tokens: u64,
     /// Output tokens spent on reasoning (a subset of `completion_tokens`).
     pub reasoning_tokens: u64,
     /// Some figure is our estimate, not the provider's report.

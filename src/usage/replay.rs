@@ -18,12 +18,14 @@ mod tests {
             completion_tokens: c,
             cached_prompt_tokens: cached,
             cache_creation_tokens: creation,
+            cache_creation_1h_tokens: 0,
             reasoning_tokens: reasoning,
             estimated: false,
         };
         [
             (UsageDialect::OpenAi, OPENAI, u(42, 17, 16, 0, 4)),
-            (UsageDialect::Anthropic, ANTHROPIC, u(31 + 12 + 64, 19, 64, 12, 0)),
+            // message_start splits the 12 writes (5 for an hour); message_delta repeats only the total.
+            (UsageDialect::Anthropic, ANTHROPIC, Usage { cache_creation_1h_tokens: 5, ..u(31 + 12 + 64, 19, 64, 12, 0) }),
             (UsageDialect::Gemini, GEMINI, u(27, 14 + 6, 10, 0, 6)),
         ]
     }

@@ -40,6 +40,7 @@ impl OpenAiUsage {
                 d.cached_tokens
             }),
             cache_creation_tokens: 0,
+            cache_creation_1h_tokens: 0,
             reasoning_tokens: details(&self.completion_tokens_details, &self.output_tokens_details, |d| {
                 d.reasoning_tokens
             }),
@@ -56,6 +57,16 @@ pub(crate) struct AnthropicUsage {
     pub(crate) output_tokens: Option<u64>,
     pub(crate) cache_creation_input_tokens: Option<u64>,
     pub(crate) cache_read_input_tokens: Option<u64>,
+    /// The cache writes split by lifetime (absent from older responses: all five-minute).
+    pub(crate) cache_creation: Option<AnthropicCacheCreation>,
+}
+
+/// Anthropic `usage.cache_creation`: cache writes by lifetime.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub(crate) struct AnthropicCacheCreation {
+    pub(crate) ephemeral_5m_input_tokens: Option<u64>,
+    pub(crate) ephemeral_1h_input_tokens: Option<u64>,
 }
 
 impl AnthropicUsage {
@@ -65,10 +76,14 @@ impl AnthropicUsage {
         self.output_tokens = later.output_tokens.or(self.output_tokens);
         self.cache_creation_input_tokens = later.cache_creation_input_tokens.or(self.cache_creation_input_tokens);
         self.cache_read_input_tokens = later.cache_read_input_tokens.or(self.cache_read_input_tokens);
+        self.cache_creation = later.cache_creation.or(self.cache_creation);
     }
 
     pub(crate) fn normalise(&self) -> Usage {
-        let creation = self.cache_creation_input_tokens.unwrap_or(0);
+        let split = self.cache_creation.unwrap_or_default();
+        let one_hour = split.ephemeral_1h_input_tokens.unwrap_or(0);
+        // The total is reported beside the split; without it, the split's sum stands in.
+        let creation = self.cache_creation_input_tokens.unwrap_or_else(|| split.ephemeral_5m_input_tokens.unwrap_or(0).saturating_add(one_hour));
         let read = self.cache_read_input_tokens.unwrap_or(0);
         Usage {
             prompt_tokens: self
@@ -79,6 +94,7 @@ impl AnthropicUsage {
             completion_tokens: self.output_tokens.unwrap_or(0),
             cached_prompt_tokens: read,
             cache_creation_tokens: creation,
+            cache_creation_1h_tokens: one_hour.min(creation),
             reasoning_tokens: 0,
             estimated: false,
         }
@@ -105,6 +121,7 @@ impl GeminiUsage {
             completion_tokens: self.candidates_token_count.unwrap_or(0).saturating_add(thoughts),
             cached_prompt_tokens: self.cached_content_token_count.unwrap_or(0),
             cache_creation_tokens: 0,
+            cache_creation_1h_tokens: 0,
             reasoning_tokens: thoughts,
             estimated: false,
         }
