@@ -105,6 +105,7 @@ pub(super) fn upstream_path(endpoint: Endpoint, provider: &Provider, model: &str
                 format!("{base}/models/{model}:generateContent")
             }
         }
-        ProviderKind::OpenAi | ProviderKind::Anthropic => format!("{base}{}", endpoint.provider_suffix()),
+        // No formatting machinery on the common path: a concatenation.
+        ProviderKind::OpenAi | ProviderKind::Anthropic => [base.as_str(), endpoint.provider_suffix()].concat(),
     }
 }

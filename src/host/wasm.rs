@@ -59,7 +59,7 @@ impl HeaderCache {
             Ok(value) => {
                 let k = Known { name: name.to_string(), value, dirty: false };
                 let text = k.text();
-                self.known.push(k);
+                self.remember(k);
                 text
             }
             Err(s) => {
@@ -79,8 +79,16 @@ impl HeaderCache {
                 k.value = value.map(|v| v.as_bytes().to_vec());
                 k.dirty = true;
             }
-            None => self.known.push(Known { name: name.to_string(), value: value.map(|v| v.as_bytes().to_vec()), dirty: true }),
+            None => self.remember(Known { name: name.to_string(), value: value.map(|v| v.as_bytes().to_vec()), dirty: true }),
         }
+    }
+
+    /// A routed request touches about seven headers: room for them at once, not regrown.
+    fn remember(&mut self, k: Known) {
+        if self.known.capacity() == 0 {
+            self.known.reserve(8);
+        }
+        self.known.push(k);
     }
 
     fn flush(&mut self, kind: MapType) {

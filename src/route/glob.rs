@@ -4,12 +4,14 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Glob {
     pattern: Vec<char>,
+    /// The pattern as written (a routed request's route name is a copy of it).
+    text: String,
     literal: bool,
 }
 
 impl Glob {
     pub fn new(pattern: &str) -> Glob {
-        Glob { pattern: pattern.chars().collect(), literal: !pattern.contains(['*', '?']) }
+        Glob { pattern: pattern.chars().collect(), text: pattern.to_string(), literal: !pattern.contains(['*', '?']) }
     }
 
     /// Whether the pattern has wildcards.
@@ -18,7 +20,7 @@ impl Glob {
     }
 
     pub fn as_string(&self) -> String {
-        self.pattern.iter().collect()
+        self.text.clone()
     }
 
     /// Iterative wildcard match with single-star backtracking: O(pattern × text) worst case.
