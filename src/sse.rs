@@ -58,7 +58,7 @@ pub struct SseFramer {
     first_line: bool,
     /// Dropping an oversized event until the next blank line.
     skipping: bool,
-    /// Bytes of completed lines (with terminators) in the pending event.
+    /// Bytes of completed lines in the pending event, one per terminator.
     pending: usize,
     /// Whether the pending event has any field or comment line.
     has_lines: bool,
@@ -106,14 +106,13 @@ impl SseFramer {
             }
         }
         while !rest.is_empty() {
-            match rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+            match memchr::memchr2(b'\n', b'\r', rest) {
                 None => {
                     self.take_partial(rest);
                     return;
                 }
                 Some(at) => {
                     let (head, tail) = rest.split_at(at);
-                    self.take_partial(head);
                     // `tail` starts with the terminator.
                     let mut term_len = 1;
                     if tail.first() == Some(&b'\r') {
@@ -124,7 +123,15 @@ impl SseFramer {
                         }
                     }
                     rest = tail.get(term_len..).unwrap_or_default();
-                    self.end_line(term_len, out);
+                    let fits = self.pending.saturating_add(head.len()).saturating_add(1) <= self.max_buffer;
+                    if !self.skipping && self.line.is_empty() && fits {
+                        // The whole line is in this chunk: read it where it lies, uncopied.
+                        let first = std::mem::replace(&mut self.first_line, false);
+                        self.complete_line(head, first, out);
+                    } else {
+                        self.take_partial(head);
+                        self.end_line(out);
+                    }
                 }
             }
         }
@@ -181,7 +188,7 @@ impl SseFramer {
         self.id = None;
     }
 
-    fn end_line(&mut self, term_len: usize, out: &mut Vec<SseEvent>) {
+    fn end_line(&mut self, out: &mut Vec<SseEvent>) {
         let first = std::mem::replace(&mut self.first_line, false);
         if self.skipping {
             if self.skip_line_len == 0 {
@@ -191,7 +198,18 @@ impl SseFramer {
             return;
         }
         let line = std::mem::take(&mut self.line);
-        let mut bytes = line.as_slice();
+        self.complete_line(&line, first, out);
+        if !self.skipping {
+            // Keep the buffer's capacity for the next partial line.
+            self.line = line;
+            self.line.clear();
+        }
+    }
+
+    /// A complete line (without its terminator); `first`: the stream's first line, which may
+    /// start with a BOM.
+    fn complete_line(&mut self, line: &[u8], first: bool, out: &mut Vec<SseEvent>) {
+        let mut bytes = line;
         if first {
             bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         }
@@ -199,7 +217,9 @@ impl SseFramer {
             self.dispatch(out);
             return;
         }
-        let used = self.pending.saturating_add(line.len()).saturating_add(term_len);
+        // A terminator counts one byte, CRLF too: a CRLF split across chunks must not change
+        // where the bound falls.
+        let used = self.pending.saturating_add(line.len()).saturating_add(1);
         if used > self.max_buffer {
             self.overflow();
             return;
@@ -207,8 +227,6 @@ impl SseFramer {
         self.pending = used;
         self.has_lines = true;
         self.field(bytes);
-        self.line = line;
-        self.line.clear();
     }
 
     fn field(&mut self, bytes: &[u8]) {
@@ -357,5 +375,49 @@ mod tests {
                 overflows: 1
             }
         );
+    }
+
+    /// Lines read in place (whole in one chunk) and lines assembled across chunks must frame
+    /// alike: random streams (CR, LF, CRLF, a BOM, comments, lines near the bound) fed whole,
+    /// byte by byte and in random pieces give the same events, overflows and end.
+    #[test]
+    fn in_place_and_assembled_lines_frame_alike() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let parts: [&[u8]; 12] = [b"data: ", b"data:x", b"event: e", b"id: 7", b": c", b"abcdefghij", b"\n", b"\r", b"\r\n", b"\n\n", b"\xEF\xBB\xBF", b"\xC3\xA9"];
+        for _ in 0..400 {
+            let mut input = Vec::new();
+            for _ in 0..next(40) {
+                input.extend_from_slice(parts[next(parts.len())]);
+            }
+            let max = 8 + next(40);
+            let run = |pieces: &mut dyn FnMut(&[u8]) -> Vec<usize>| {
+                let mut f = SseFramer::new(max);
+                let mut out = Vec::new();
+                let mut at = 0;
+                for len in pieces(&input) {
+                    f.feed_into(&input[at..at + len], &mut out);
+                    at += len;
+                }
+                (out, f.finish())
+            };
+            let whole = run(&mut |i| vec![i.len()]);
+            let bytes = run(&mut |i| vec![1; i.len()]);
+            let mut cuts = Vec::new();
+            let mut left = input.len();
+            while left > 0 {
+                let n = 1 + next(left.min(12));
+                cuts.push(n);
+                left -= n;
+            }
+            let random = run(&mut |_| cuts.clone());
+            assert_eq!(whole, bytes, "{:?} max {max}", String::from_utf8_lossy(&input));
+            assert_eq!(whole, random, "{:?} max {max}", String::from_utf8_lossy(&input));
+        }
     }
 }

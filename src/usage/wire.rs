@@ -4,6 +4,7 @@
 //! OpenAI-compatible server leaving some out) does not break extraction.
 
 use serde::Deserialize;
+use std::borrow::Cow;
 
 use super::model::Usage;
 
@@ -131,48 +132,58 @@ impl GeminiUsage {
 /// An OpenAI response body or stream chunk, reduced to what usage needs.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct OpenAiBody {
+pub(crate) struct OpenAiBody<'a> {
     pub(crate) usage: Option<OpenAiUsage>,
-    pub(crate) choices: Option<Vec<OpenAiChoice>>,
+    #[serde(borrow)]
+    pub(crate) choices: Option<Vec<OpenAiChoice<'a>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct OpenAiChoice {
-    pub(crate) delta: Option<OpenAiDelta>,
+pub(crate) struct OpenAiChoice<'a> {
+    #[serde(borrow)]
+    pub(crate) delta: Option<OpenAiDelta<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct OpenAiDelta {
-    pub(crate) content: Option<String>,
-    pub(crate) reasoning_content: Option<String>,
-    pub(crate) refusal: Option<String>,
-    pub(crate) tool_calls: Option<Vec<OpenAiToolCall>>,
+pub(crate) struct OpenAiDelta<'a> {
+    #[serde(borrow)]
+    pub(crate) content: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(crate) reasoning_content: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(crate) refusal: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(crate) tool_calls: Option<Vec<OpenAiToolCall<'a>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct OpenAiToolCall {
-    pub(crate) function: Option<OpenAiFunction>,
+pub(crate) struct OpenAiToolCall<'a> {
+    #[serde(borrow)]
+    pub(crate) function: Option<OpenAiFunction<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct OpenAiFunction {
-    pub(crate) name: Option<String>,
-    pub(crate) arguments: Option<String>,
+pub(crate) struct OpenAiFunction<'a> {
+    #[serde(borrow)]
+    pub(crate) name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(crate) arguments: Option<Cow<'a, str>>,
 }
 
 /// An Anthropic response body or stream event, reduced to what usage needs.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct AnthropicBody {
-    #[serde(rename = "type")]
-    pub(crate) kind: Option<String>,
+pub(crate) struct AnthropicBody<'a> {
+    #[serde(rename = "type", borrow)]
+    pub(crate) kind: Option<Cow<'a, str>>,
     pub(crate) usage: Option<AnthropicUsage>,
     pub(crate) message: Option<AnthropicMessage>,
-    pub(crate) delta: Option<AnthropicDelta>,
+    #[serde(borrow)]
+    pub(crate) delta: Option<AnthropicDelta<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -183,10 +194,13 @@ pub(crate) struct AnthropicMessage {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct AnthropicDelta {
-    pub(crate) text: Option<String>,
-    pub(crate) partial_json: Option<String>,
-    pub(crate) thinking: Option<String>,
+pub(crate) struct AnthropicDelta<'a> {
+    #[serde(borrow)]
+    pub(crate) text: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(crate) partial_json: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(crate) thinking: Option<Cow<'a, str>>,
 }
 
 /// A Gemini response body or stream chunk, reduced to what usage needs.

@@ -10,7 +10,9 @@ use super::error::incomplete_stream_frame;
 use super::error_body;
 use crate::api::openai::{data_frame, finish_reason_from_anthropic, usage_from_anthropic, DONE_FRAME};
 use crate::api::Dialect;
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 
 /// Anthropic SSE events in, OpenAI chunk frames out, for one response.
 #[derive(Debug, Clone)]
@@ -26,6 +28,26 @@ pub struct AnthropicToOpenAiStream {
     done: bool,
     /// The provider's stop reason arrived: ending here is a complete answer.
     stopped: bool,
+    /// The frame of a text delta around its escaped text (prefix, suffix), built once the id
+    /// is known: text deltas, nearly every event, are written without building a document.
+    text_frame: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// An Anthropic `content_block_delta` carrying text, read without building a document.
+#[derive(Deserialize)]
+struct TextDeltaEvent<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    delta: TextDelta<'a>,
+}
+
+#[derive(Deserialize)]
+struct TextDelta<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    text: Cow<'a, str>,
 }
 
 impl AnthropicToOpenAiStream {
@@ -41,6 +63,7 @@ impl AnthropicToOpenAiStream {
             tool_blocks: Vec::new(),
             done: false,
             stopped: false,
+            text_frame: None,
         }
     }
 
@@ -55,6 +78,9 @@ impl AnthropicToOpenAiStream {
         if self.done {
             return Vec::new();
         }
+        if let Some(frame) = self.text_delta(event, data) {
+            return frame;
+        }
         let Ok(v) = serde_json::from_str::<Value>(data) else {
             return Vec::new();
         };
@@ -64,6 +90,7 @@ impl AnthropicToOpenAiStream {
             "message_start" => {
                 if let Some(id) = v.pointer("/message/id").and_then(Value::as_str) {
                     self.id = id.to_string();
+                    self.text_frame = None;
                 }
                 self.merge_usage(v.pointer("/message/usage"));
                 self.chunk(json!({"role": "assistant", "content": ""}), None)
@@ -152,6 +179,45 @@ impl AnthropicToOpenAiStream {
                 self.usage.insert(k.clone(), v.clone());
             }
         }
+    }
+
+    /// A text delta's frame, written straight from the event; `None` for any other event (or
+    /// when the frame's template is ambiguous), which then takes the general path. The bytes
+    /// are those [`Self::chunk`] would build.
+    fn text_delta(&mut self, event: &str, data: &str) -> Option<Vec<u8>> {
+        if !(event.is_empty() || event == "content_block_delta") || !data.contains("\"text_delta\"") {
+            return None;
+        }
+        let ev = serde_json::from_str::<TextDeltaEvent<'_>>(data).ok()?;
+        let named = if event.is_empty() { ev.kind.as_deref() == Some("content_block_delta") } else { true };
+        if !named || ev.delta.kind != "text_delta" {
+            return None;
+        }
+        if self.text_frame.is_none() {
+            self.text_frame = self.text_template();
+        }
+        let (prefix, suffix) = self.text_frame.as_ref()?;
+        let mut out = Vec::with_capacity(prefix.len() + ev.delta.text.len() + 2 + suffix.len());
+        out.extend_from_slice(prefix);
+        serde_json::to_writer(&mut out, ev.delta.text.as_ref()).ok()?;
+        out.extend_from_slice(suffix);
+        Some(out)
+    }
+
+    /// Splits the frame of a text delta around its text, using a NUL text as the marker; `None`
+    /// unless the marker occurs exactly once.
+    fn text_template(&self) -> Option<(Vec<u8>, Vec<u8>)> {
+        const MARK: &[u8] = br#"{"content":"\u0000"}"#;
+        let frame = self.chunk(json!({"content": "\u{0}"}), None);
+        let mut found = frame.windows(MARK.len()).enumerate().filter(|(_, w)| *w == MARK).map(|(i, _)| i);
+        let at = found.next()?;
+        if found.next().is_some() {
+            return None;
+        }
+        let text_at = at + br#"{"content":"#.len();
+        let prefix = frame.get(..text_at)?.to_vec();
+        let suffix = frame.get(text_at + br#""\u0000""#.len()..)?.to_vec();
+        Some((prefix, suffix))
     }
 
     fn chunk(&self, delta: Value, finish: Option<&str>) -> Vec<u8> {
@@ -253,5 +319,27 @@ mod tests {
         let mut t = AnthropicToOpenAiStream::new("m", 0, false);
         t.push("message_delta", r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":1}}"#);
         assert_eq!(t.finish(), DONE_FRAME.to_vec(), "stop reason seen: complete");
+    }
+
+    /// Text deltas are written straight from the event: the same bytes as the general path,
+    /// for texts that need escaping, with the event named by the SSE field or by `type`, and
+    /// with the id of the latest `message_start`.
+    #[test]
+    fn text_deltas_match_the_general_path_byte_for_byte() {
+        let texts = ["plain", "", "quote \" and \\ backslash", "tab\tnew\nline \u{1} ctl", "é ü 日本 🚀", "</script>\u{2028}"];
+        let mut t = AnthropicToOpenAiStream::new("model \"x\"", 1_750_000_000, false);
+        for id in ["msg_a", "msg_\"b\""] {
+            let start = json!({"type": "message_start", "message": {"id": id, "usage": {"input_tokens": 3}}});
+            t.push("message_start", &start.to_string());
+            for text in texts {
+                let data = json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}).to_string();
+                let want = t.chunk(json!({"content": text}), None);
+                assert_eq!(t.push("content_block_delta", &data), want, "{text:?}");
+                assert_eq!(t.push("", &data), want, "{text:?}");
+            }
+        }
+        // Not a text delta: the general path (a thinking delta yields nothing).
+        let thinking = json!({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "text_delta"}});
+        assert!(t.push("content_block_delta", &thinking.to_string()).is_empty());
     }
 }
