@@ -38,6 +38,15 @@ fn anthropic_stream() -> Vec<u8> {
     s.into_bytes()
 }
 
+fn gemini_stream() -> Vec<u8> {
+    let mut s = String::new();
+    for i in 0..EVENTS {
+        s.push_str(&format!("data: {{\"candidates\": [{{\"content\": {{\"parts\": [{{\"text\": \"tok{} \"}}],\"role\": \"model\"}},\"index\": 0}}],\"usageMetadata\": {{\"promptTokenCount\": 231,\"candidatesTokenCount\": {i},\"totalTokenCount\": {}}},\"modelVersion\": \"gemini-2.0-flash\"}}\r\n\r\n", i % 10, 231 + i));
+    }
+    s.push_str(&format!("data: {{\"candidates\": [{{\"content\": {{\"parts\": [{{\"text\": \"\"}}],\"role\": \"model\"}},\"finishReason\": \"STOP\",\"index\": 0}}],\"usageMetadata\": {{\"promptTokenCount\": 231,\"candidatesTokenCount\": {EVENTS},\"totalTokenCount\": {}}},\"modelVersion\": \"gemini-2.0-flash\"}}\r\n\r\n", 231 + EVENTS));
+    s.into_bytes()
+}
+
 /// Median nanoseconds per event over the stream; `make` gives fresh state for each run.
 fn per_event<F: FnMut(&[u8], bool) -> usize>(stream: &[u8], make: impl Fn() -> F) -> f64 {
     let mut samples: Vec<f64> = (0..RUNS)
@@ -60,6 +69,7 @@ fn per_event<F: FnMut(&[u8], bool) -> usize>(stream: &[u8], make: impl Fn() -> F
 fn main() {
     let openai = openai_stream();
     let anthropic = anthropic_stream();
+    let gemini = gemini_stream();
     println!("{EVENTS}-event streams, {CHUNK} B chunks, median of {RUNS} runs (native, this machine):");
     println!("  OpenAI stream: {} B; Anthropic stream: {} B", openai.len(), anthropic.len());
     let rows: Vec<(&str, f64)> = vec![
@@ -99,6 +109,14 @@ fn main() {
         })),
         ("translate Anthropic → OpenAI", per_event(&anthropic, || {
             let mut t = ResponseTranslator::new(Translation::ChatToAnthropic, "claude", 1, true, 200, "text/event-stream");
+            move |c, end| t.chunk(c, end).len()
+        })),
+        ("translate OpenAI → Anthropic", per_event(&openai, || {
+            let mut t = ResponseTranslator::new(Translation::MessagesToOpenAi, "gpt-4o-mini", 1, true, 200, "text/event-stream");
+            move |c, end| t.chunk(c, end).len()
+        })),
+        ("translate Gemini → OpenAI", per_event(&gemini, || {
+            let mut t = ResponseTranslator::new(Translation::ChatToGemini, "gemini-2.0-flash", 1, true, 200, "text/event-stream");
             move |c, end| t.chunk(c, end).len()
         })),
     ];

@@ -7,7 +7,7 @@ mod meter;
 mod model;
 mod replay;
 pub mod stream;
-mod wire;
+pub(crate) mod wire;
 
 pub use estimate::{estimate_prompt_tokens, estimate_tokens, TokenCounter};
 pub use json::from_response;

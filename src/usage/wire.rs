@@ -3,6 +3,7 @@
 //! Every field is optional and unknown fields are ignored, so a provider adding fields (or an
 //! OpenAI-compatible server leaving some out) does not break extraction.
 
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::borrow::Cow;
 
@@ -143,6 +144,8 @@ pub(crate) struct OpenAiBody<'a> {
 pub(crate) struct OpenAiChoice<'a> {
     #[serde(borrow)]
     pub(crate) delta: Option<OpenAiDelta<'a>>,
+    /// Read by stream translation (a chunk with a finish reason ends the text).
+    pub(crate) finish_reason: Option<IgnoredAny>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -195,6 +198,9 @@ pub(crate) struct AnthropicMessage {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct AnthropicDelta<'a> {
+    /// Read by stream translation (only a `text_delta` is text for the client).
+    #[serde(rename = "type", borrow)]
+    pub(crate) kind: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub(crate) text: Option<Cow<'a, str>>,
     #[serde(borrow)]

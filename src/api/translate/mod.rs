@@ -11,6 +11,7 @@ mod response;
 mod session;
 mod stream;
 mod stream_to_anthropic;
+mod text_frame;
 
 pub use error::{error_body, incomplete_stream_frame, TranslateError};
 pub use gemini::{chat_to_gemini, gemini_to_completion};

@@ -8,11 +8,11 @@
 
 use super::error::incomplete_stream_frame;
 use super::error_body;
+use super::text_frame::{TextFrame, MARK};
 use crate::api::openai::{data_frame, finish_reason_from_anthropic, usage_from_anthropic, DONE_FRAME};
 use crate::api::Dialect;
-use serde::Deserialize;
+use crate::usage::wire::AnthropicBody;
 use serde_json::{json, Map, Value};
-use std::borrow::Cow;
 
 /// Anthropic SSE events in, OpenAI chunk frames out, for one response.
 #[derive(Debug, Clone)]
@@ -28,27 +28,11 @@ pub struct AnthropicToOpenAiStream {
     done: bool,
     /// The provider's stop reason arrived: ending here is a complete answer.
     stopped: bool,
-    /// The frame of a text delta around its escaped text (prefix, suffix), built once the id
-    /// is known: text deltas, nearly every event, are written without building a document.
-    text_frame: Option<(Vec<u8>, Vec<u8>)>,
+    /// The frame of a text delta, cut around its text once the id is known: text deltas,
+    /// nearly every event, are written without building a document.
+    text_frame: Option<TextFrame>,
 }
 
-/// An Anthropic `content_block_delta` carrying text, read without building a document.
-#[derive(Deserialize)]
-struct TextDeltaEvent<'a> {
-    #[serde(rename = "type", borrow, default)]
-    kind: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    delta: TextDelta<'a>,
-}
-
-#[derive(Deserialize)]
-struct TextDelta<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
-    #[serde(borrow)]
-    text: Cow<'a, str>,
-}
 
 impl AnthropicToOpenAiStream {
     /// `model` is the name to report (the one the client asked for); `created` the Unix time to
@@ -78,9 +62,14 @@ impl AnthropicToOpenAiStream {
         if self.done {
             return Vec::new();
         }
-        if let Some(frame) = self.text_delta(event, data) {
-            return frame;
+        match self.text_delta(event, data) {
+            Some(frame) => frame,
+            None => self.general(event, data),
         }
+    }
+
+    /// Any event, through the parsed document.
+    fn general(&mut self, event: &str, data: &str) -> Vec<u8> {
         let Ok(v) = serde_json::from_str::<Value>(data) else {
             return Vec::new();
         };
@@ -188,36 +177,18 @@ impl AnthropicToOpenAiStream {
         if !(event.is_empty() || event == "content_block_delta") || !data.contains("\"text_delta\"") {
             return None;
         }
-        let ev = serde_json::from_str::<TextDeltaEvent<'_>>(data).ok()?;
+        // The usage meter's borrowed reading of an event.
+        let ev = serde_json::from_str::<AnthropicBody<'_>>(data).ok()?;
         let named = if event.is_empty() { ev.kind.as_deref() == Some("content_block_delta") } else { true };
-        if !named || ev.delta.kind != "text_delta" {
+        let delta = ev.delta.as_ref()?;
+        if !named || delta.kind.as_deref() != Some("text_delta") {
             return None;
         }
+        let text = delta.text.as_deref()?;
         if self.text_frame.is_none() {
-            self.text_frame = self.text_template();
+            self.text_frame = TextFrame::cut(&self.chunk(json!({"content": MARK}), None));
         }
-        let (prefix, suffix) = self.text_frame.as_ref()?;
-        let mut out = Vec::with_capacity(prefix.len() + ev.delta.text.len() + 2 + suffix.len());
-        out.extend_from_slice(prefix);
-        serde_json::to_writer(&mut out, ev.delta.text.as_ref()).ok()?;
-        out.extend_from_slice(suffix);
-        Some(out)
-    }
-
-    /// Splits the frame of a text delta around its text, using a NUL text as the marker; `None`
-    /// unless the marker occurs exactly once.
-    fn text_template(&self) -> Option<(Vec<u8>, Vec<u8>)> {
-        const MARK: &[u8] = br#"{"content":"\u0000"}"#;
-        let frame = self.chunk(json!({"content": "\u{0}"}), None);
-        let mut found = frame.windows(MARK.len()).enumerate().filter(|(_, w)| *w == MARK).map(|(i, _)| i);
-        let at = found.next()?;
-        if found.next().is_some() {
-            return None;
-        }
-        let text_at = at + br#"{"content":"#.len();
-        let prefix = frame.get(..text_at)?.to_vec();
-        let suffix = frame.get(text_at + br#""\u0000""#.len()..)?.to_vec();
-        Some((prefix, suffix))
+        self.text_frame.as_ref()?.with(text)
     }
 
     fn chunk(&self, delta: Value, finish: Option<&str>) -> Vec<u8> {
@@ -337,6 +308,12 @@ mod tests {
                 assert_eq!(t.push("content_block_delta", &data), want, "{text:?}");
                 assert_eq!(t.push("", &data), want, "{text:?}");
             }
+        }
+        // And so does the general path itself, event by event.
+        let mut general = AnthropicToOpenAiStream::new("model \"x\"", 1_750_000_000, false);
+        let mut fast = general.clone();
+        for (event, data) in sse_events(TEXT) {
+            assert_eq!(fast.push(&event, &data), general.general(&event, &data), "{data}");
         }
         // Not a text delta: the general path (a thinking delta yields nothing).
         let thinking = json!({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "text_delta"}});

@@ -10,8 +10,10 @@
 
 use super::error::incomplete_stream_frame;
 use super::error_body;
+use super::text_frame::{TextFrame, MARK};
 use crate::api::anthropic::{sse_frame, stop_reason_from_openai, usage_from_openai};
 use crate::api::Dialect;
+use crate::usage::wire::OpenAiBody;
 use serde_json::{json, Value};
 
 /// The content block currently open on the Anthropic side.
@@ -35,6 +37,9 @@ pub struct OpenAiToAnthropicStream {
     stop_reason: Option<&'static str>,
     usage: Option<Value>,
     done: bool,
+    /// The text-delta frame of the open text block (its index and the frame cut around the
+    /// text): a chunk that only continues the text is written without building a document.
+    text_frame: Option<(u64, TextFrame)>,
 }
 
 impl OpenAiToAnthropicStream {
@@ -49,6 +54,7 @@ impl OpenAiToAnthropicStream {
             stop_reason: None,
             usage: None,
             done: false,
+            text_frame: None,
         }
     }
 
@@ -65,6 +71,14 @@ impl OpenAiToAnthropicStream {
         if data.trim() == "[DONE]" {
             return self.complete();
         }
+        match self.text_delta(data) {
+            Some(frame) => frame,
+            None => self.general(data),
+        }
+    }
+
+    /// Any chunk, through the parsed document.
+    fn general(&mut self, data: &str) -> Vec<u8> {
         let Ok(chunk) = serde_json::from_str::<Value>(data) else {
             return Vec::new();
         };
@@ -136,6 +150,26 @@ impl OpenAiToAnthropicStream {
         out.extend(sse_frame("message_delta", &json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": usage})));
         out.extend(sse_frame("message_stop", &json!({"type": "message_stop"})));
         out
+    }
+
+    /// The frame of a chunk that only continues the open text block (text in its first choice;
+    /// no usage, refusal, tool call or finish reason), written straight from the chunk; `None`
+    /// for any other chunk, which takes the general path. Same bytes as [`Self::block_delta`].
+    fn text_delta(&mut self, data: &str) -> Option<Vec<u8>> {
+        if !self.started || self.open != Open::Text || data.contains("\"error\"") {
+            return None;
+        }
+        // The usage meter's borrowed reading of a chunk.
+        let chunk = serde_json::from_str::<OpenAiBody<'_>>(data).ok()?;
+        let choice = chunk.choices.as_ref()?.first()?;
+        let delta = choice.delta.as_ref()?;
+        let plain = chunk.usage.is_none() && choice.finish_reason.is_none() && delta.refusal.is_none() && delta.tool_calls.is_none() && delta.reasoning_content.is_none();
+        let text = delta.content.as_deref().filter(|t| plain && !t.is_empty())?;
+        if self.text_frame.as_ref().is_none_or(|(index, _)| *index != self.next_block) {
+            let frame = TextFrame::cut(&self.block_delta(json!({"type": "text_delta", "text": MARK})))?;
+            self.text_frame = Some((self.next_block, frame));
+        }
+        self.text_frame.as_ref()?.1.with(text)
     }
 
     fn start(&mut self) -> Vec<u8> {
@@ -328,5 +362,33 @@ mod tests {
         assert_eq!(events[0].0, "error");
         assert_eq!(serde_json::from_str::<Value>(&events[0].1).unwrap(), json!({"type": "error", "error": {"type": "api_error", "message": "boom"}}));
         assert!(t.is_done() && t.push("[DONE]").is_empty());
+    }
+
+    /// Chunks that only continue the text are written straight from the chunk; every chunk
+    /// gives the same bytes as through the parsed document, texts that need escaping included.
+    #[test]
+    fn text_chunks_match_the_general_path_byte_for_byte() {
+        let chunk = |choice: &str, tail: &str| format!(r#"{{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{choice}]{tail}}}"#);
+        let delta = |d: Value, finish: &str| chunk(&format!(r#"{{"index":0,"delta":{d},"finish_reason":{finish}}}"#), "");
+        let payloads = [
+            delta(json!({"role": "assistant", "content": ""}), "null"),
+            delta(json!({"content": "Hel"}), "null"),
+            delta(json!({"content": "quote \" slash \\ ctl \u{1} 日本 🚀"}), "null"),
+            delta(json!({"content": "x", "refusal": null, "tool_calls": null}), "null"),
+            delta(json!({"refusal": "no"}), "null"),
+            delta(json!({"content": "after refusal"}), "null"),
+            delta(json!({"tool_calls": [{"index": 0, "id": "call_1", "function": {"name": "f", "arguments": "{\"a\""}}]}), "null"),
+            delta(json!({"content": "text again, a new block"}), "null"),
+            chunk(r#"{"index":0,"delta":{"content":"with usage"},"finish_reason":null}"#, r#","usage":null"#),
+            delta(json!({"content": "last"}), r#""stop""#),
+            chunk("", r#","usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}"#),
+            "[DONE]".to_string(),
+        ];
+        let (mut fast, mut general) = (OpenAiToAnthropicStream::new("claude"), OpenAiToAnthropicStream::new("claude"));
+        for p in &payloads {
+            let want = if p == "[DONE]" { general.complete() } else { general.general(p) };
+            assert_eq!(String::from_utf8_lossy(&fast.push(p)), String::from_utf8_lossy(&want), "{p}");
+        }
+        assert!(fast.is_done() && general.is_done());
     }
 }
