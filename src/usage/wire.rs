@@ -212,25 +212,36 @@ pub(crate) struct AnthropicDelta<'a> {
 /// A Gemini response body or stream chunk, reduced to what usage needs.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub(crate) struct GeminiBody {
+pub(crate) struct GeminiBody<'a> {
     pub(crate) usage_metadata: Option<GeminiUsage>,
-    pub(crate) candidates: Option<Vec<GeminiCandidate>>,
+    #[serde(borrow)]
+    pub(crate) candidates: Option<Vec<GeminiCandidate<'a>>>,
+    /// Read by stream translation (a blocked prompt ends the answer).
+    pub(crate) prompt_feedback: Option<IgnoredAny>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct GeminiCandidate<'a> {
+    #[serde(borrow)]
+    pub(crate) content: Option<GeminiContent<'a>>,
+    /// Read by stream translation (a finish reason ends the text).
+    pub(crate) finish_reason: Option<IgnoredAny>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct GeminiCandidate {
-    pub(crate) content: Option<GeminiContent>,
+pub(crate) struct GeminiContent<'a> {
+    #[serde(borrow)]
+    pub(crate) parts: Option<Vec<GeminiPart<'a>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct GeminiContent {
-    pub(crate) parts: Option<Vec<GeminiPart>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct GeminiPart {
-    pub(crate) text: Option<String>,
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct GeminiPart<'a> {
+    #[serde(borrow)]
+    pub(crate) text: Option<Cow<'a, str>>,
+    /// Read by stream translation (thoughts and calls are not plain text).
+    pub(crate) thought: Option<IgnoredAny>,
+    pub(crate) function_call: Option<IgnoredAny>,
 }

@@ -10,8 +10,10 @@
 use super::error::incomplete_stream_frame;
 use super::error_body;
 use super::gemini::{finish_reason, tool_call, usage};
+use super::text_frame::{TextFrame, MARK};
 use crate::api::openai::{data_frame, DONE_FRAME};
 use crate::api::Dialect;
+use crate::usage::wire::GeminiBody;
 use serde_json::{json, Value};
 
 /// Gemini SSE payloads in, OpenAI chunk frames out, for one response.
@@ -23,6 +25,11 @@ pub struct GeminiToOpenAiStream {
     id: String,
     /// The last `usageMetadata` seen (Gemini's counts are cumulative).
     usage: Option<Value>,
+    /// Or, when the last event carrying it was plain text, that event's data (parsed at the end).
+    usage_data: Option<String>,
+    /// The frame of a text chunk, cut around its text: plain text events are written without
+    /// building a document.
+    text_frame: Option<TextFrame>,
     started: bool,
     tool_calls: usize,
     finished: bool,
@@ -39,6 +46,8 @@ impl GeminiToOpenAiStream {
             include_usage,
             id: "chatcmpl-tollgate".to_string(),
             usage: None,
+            usage_data: None,
+            text_frame: None,
             started: false,
             tool_calls: 0,
             finished: false,
@@ -57,6 +66,43 @@ impl GeminiToOpenAiStream {
         if self.done {
             return Vec::new();
         }
+        match self.text_parts(data) {
+            Some(frames) => frames,
+            None => self.general(data),
+        }
+    }
+
+    /// An event of plain text parts only (no call, thought, finish or block), written straight
+    /// from the event; `None` for any other, which takes the general path. Same bytes as
+    /// [`Self::chunk`] for each text.
+    fn text_parts(&mut self, data: &str) -> Option<Vec<u8>> {
+        // A null `functionCall` is still a call to the general path: leave any mention to it.
+        if !self.started || self.finished || data.contains("\"error\"") || data.contains("\"functionCall\"") {
+            return None;
+        }
+        let body = serde_json::from_str::<GeminiBody<'_>>(data).ok()?;
+        let candidate = body.candidates.as_ref()?.first()?;
+        let parts = candidate.content.as_ref()?.parts.as_ref()?;
+        if body.prompt_feedback.is_some() || candidate.finish_reason.is_some() || parts.iter().any(|p| p.thought.is_some() || p.function_call.is_some()) {
+            return None;
+        }
+        if self.text_frame.is_none() {
+            self.text_frame = TextFrame::cut(&self.chunk(json!({"content": MARK}), None));
+        }
+        let frame = self.text_frame.as_ref()?;
+        let mut out = Vec::new();
+        for text in parts.iter().filter_map(|p| p.text.as_deref()).filter(|t| !t.is_empty()) {
+            out.extend(frame.with(text)?);
+        }
+        if body.usage_metadata.is_some() {
+            self.usage = None;
+            self.usage_data = Some(data.to_string());
+        }
+        Some(out)
+    }
+
+    /// Any event, through the parsed document.
+    fn general(&mut self, data: &str) -> Vec<u8> {
         let Ok(v) = serde_json::from_str::<Value>(data) else {
             return Vec::new();
         };
@@ -69,6 +115,7 @@ impl GeminiToOpenAiStream {
         }
         if let Some(meta) = v.get("usageMetadata").filter(|m| m.is_object()) {
             self.usage = Some(meta.clone());
+            self.usage_data = None;
         }
         let mut out = Vec::new();
         if !self.started {
@@ -116,6 +163,9 @@ impl GeminiToOpenAiStream {
         }
         let mut out = Vec::new();
         if self.include_usage {
+            if let Some(data) = self.usage_data.take() {
+                self.usage = serde_json::from_str::<Value>(&data).ok().and_then(|mut v| v.get_mut("usageMetadata").map(Value::take));
+            }
             let usage = usage(self.usage.as_ref().unwrap_or(&Value::Null));
             out = data_frame(&json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model, "choices": [], "usage": usage}));
         }
@@ -199,5 +249,29 @@ mod tests {
         assert_eq!(err["error"]["message"], "Overloaded");
         assert_eq!(frames[1], "[DONE]");
         assert!(t.is_done());
+    }
+
+    /// Plain text events are written straight from the event: every event, and the usage at
+    /// the end, give the same bytes as through the parsed document.
+    #[test]
+    fn text_events_match_the_general_path_byte_for_byte() {
+        let part = |p: Value, extra: &str| format!(r#"{{"candidates":[{{"content":{{"parts":[{p}],"role":"model"}},"index":0{extra}}}],"usageMetadata":{{"promptTokenCount":4,"candidatesTokenCount":2,"totalTokenCount":6}},"responseId":"r1"}}"#);
+        let mut payloads: Vec<String> = sse_events(TEXT).into_iter().map(|(_, d)| d).collect();
+        payloads.splice(1..1, [
+            part(json!({"text": "quote \" slash \\ ctl \u{1} 日本 🚀"}), ""),
+            part(json!({"text": ""}), ""),
+            part(json!({"text": "a thought", "thought": true}), ""),
+            part(json!({"text": "not a thought", "thought": false}), ""),
+            r#"{"candidates":[{"content":{"parts":[{"text":"two "},{"text":"parts"}]}}]}"#.to_string(),
+            r#"{"candidates":[{"content":{"parts":[{"text":"x","functionCall":null}]}}]}"#.to_string(),
+        ]);
+        for include_usage in [true, false] {
+            let mut general = GeminiToOpenAiStream::new("gemini \"m\"", 1_750_000_000, include_usage);
+            let mut fast = general.clone();
+            for p in &payloads {
+                assert_eq!(String::from_utf8_lossy(&fast.push(p)), String::from_utf8_lossy(&general.general(p)), "{p}");
+            }
+            assert_eq!(fast.finish(), general.finish());
+        }
     }
 }
