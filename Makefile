@@ -6,6 +6,7 @@
 #   make bench   - nginx + wrk: Envoy alone vs a body-reading floor filter vs tollgate
 #   make oci     - the module as an OCI image layout Istio pulls (target/oci/tollgate)
 #   make bench-redact - native redaction throughput (MB/s) and added latency per request
+#   make bench-translate - a 500-event Anthropic and Gemini stream translated in Envoy, vs the floor
 #   make bench-v8 - the module's own time per callback in Node's V8 (stand-in host; compare builds)
 
 ENVOY_VERSION   ?= 1.40.0
@@ -31,7 +32,7 @@ LISTEN_PORT ?= 10000
 ADMIN_PORT  ?= 9901
 MOCK_PORT   ?= 18080
 
-.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run bench bench-keys bench-stream bench-request bench-limits bench-redact bench-v8 keygen oci clean
+.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run bench bench-keys bench-stream bench-translate bench-request bench-limits bench-redact bench-v8 keygen oci clean
 
 all: build
 
@@ -115,6 +116,13 @@ bench-limits: build envoy
 
 bench-stream:
 	cargo run --release --example stream_bench
+
+# Streaming translation in Envoy: a 500-event Anthropic and Gemini stream translated to OpenAI
+# chunks (routing config with a provider of that kind), against the floor filter.
+bench-translate: build envoy
+	for d in anthropic gemini; do BENCH_SSE_DIALECT=$$d BENCH_SSE_EVENTS=500 $(PYTHON) bench/run.py --rounds 4 \
+	  --out bench/results/translate-$$d-500.md --variant name=floor,wasm=bench/floor/target/wasm32-wasip1/release/tollgate_floor.wasm \
+	  --variant name=tollgate-translate-$$d,wasm=$(WASM),config=bench/tollgate-config-translate-$$d.json,root_id=tollgate || exit 1; done
 
 # One whole request through the filter natively, and what it asks of the host, per config.
 bench-request:

@@ -99,9 +99,49 @@ UPSTREAM_RESPONSE = {
 # the usage chunk and [DONE]) instead of the JSON body, and the request asks for a stream with
 # usage (`stream_options.include_usage`), so tollgate frames and meters every event.
 SSE_EVENTS = int(os.environ.get("BENCH_SSE_EVENTS", "0") or "0")
+# BENCH_SSE_DIALECT=anthropic|gemini: the static stream is an Anthropic Messages or Gemini
+# `streamGenerateContent` stream of the same events instead, for variants whose provider is of
+# that kind (tollgate translates it to OpenAI chunks for the client; see
+# bench/tollgate-config-translate-*.json).
+SSE_DIALECT = os.environ.get("BENCH_SSE_DIALECT", "openai") or "openai"
 
 
 def sse_response(events: int) -> str:
+    """A static chat stream in BENCH_SSE_DIALECT: `events` text events, then the end."""
+    if SSE_DIALECT == "anthropic":
+        return anthropic_sse_response(events)
+    if SSE_DIALECT == "gemini":
+        return gemini_sse_response(events)
+    return openai_sse_response(events)
+
+
+def anthropic_sse_response(events: int) -> str:
+    """A static Anthropic Messages stream: start, `events` text deltas, delta with usage, stop."""
+    frame = lambda name, data: f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+    out = [frame("message_start", {"type": "message_start", "message": {"id": "msg_BENCH1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5", "content": [], "stop_reason": None, "usage": {"input_tokens": 231, "output_tokens": 1}}}),
+           frame("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})]
+    for i in range(events):
+        out.append(frame("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": f"tok{i % 10} "}}))
+    out.append(frame("content_block_stop", {"type": "content_block_stop", "index": 0}))
+    out.append(frame("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": events}}))
+    out.append(frame("message_stop", {"type": "message_stop"}))
+    return "".join(out)
+
+
+def gemini_sse_response(events: int) -> str:
+    """A static Gemini stream (`alt=sse`): `events` text chunks with cumulative usage, the last with a finish reason."""
+    out = []
+    for i in range(events):
+        chunk = {"candidates": [{"content": {"parts": [{"text": f"tok{i % 10} "}], "role": "model"}, "index": 0}],
+                 "usageMetadata": {"promptTokenCount": 231, "candidatesTokenCount": i + 1, "totalTokenCount": 232 + i},
+                 "modelVersion": "gemini-2.0-flash", "responseId": "BENCH1"}
+        if i == events - 1:
+            chunk["candidates"][0]["finishReason"] = "STOP"
+        out.append(f"data: {json.dumps(chunk, separators=(',', ':'))}\r\n\r\n")
+    return "".join(out)
+
+
+def openai_sse_response(events: int) -> str:
     """A static OpenAI chat stream: `events` content chunks, the usage chunk, [DONE]."""
     head = '{"id":"chatcmpl-BENCH1","object":"chat.completion.chunk","created":1732350000,"model":"gpt-4o-mini-2024-07-18","choices":['
     out = [f'data: {head}{{"index":0,"delta":{{"role":"assistant","content":""}},"finish_reason":null}}]}}\n\n']
@@ -593,7 +633,8 @@ def sanity_check(v: Variant, body: str) -> None:
             hint = f"\n(hint: {rel(v.config_file)} does not exist, so the filter got configuration {{}})"
         raise BenchError(f"sanity request through {v.name} got HTTP {st}: {resp[:500]!r}{hint}")
     try:
-        ok = "data: [DONE]" in resp.decode() if SSE_EVENTS else "choices" in json.loads(resp)
+        # A translated stream ends with [DONE]; one passed through in another dialect has its own end.
+        ok = resp.decode().rstrip().endswith(("data: [DONE]", '{"type":"message_stop"}', "}")) if SSE_EVENTS else "choices" in json.loads(resp)
     except ValueError:
         ok = False
     if not ok:

@@ -49,6 +49,13 @@ fn validate_accepts_yaml_json_and_configs_embedded_in_envoy() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("examples/policy/config.yaml: ok (2 providers, 4 model routes, 4 keys)"), "{out}");
     assert!(out.contains("envoy/demo.yaml#static_resources.listeners[0]") && out.contains("configuration: ok"), "{out}");
+    // Every benchmark configuration loads (JSON strings are floor-filter modes, not tollgate's).
+    let mut bench: Vec<String> = std::fs::read_dir("bench").unwrap().filter_map(|e| e.ok()).map(|e| e.path().display().to_string()).filter(|p| p.contains("tollgate-config") && p.ends_with(".json")).collect();
+    bench.sort();
+    assert!(bench.len() >= 8, "{bench:?}");
+    let args: Vec<&str> = std::iter::once("validate").chain(bench.iter().map(String::as_str)).collect();
+    let (code, out, err) = tollgate(&args);
+    assert_eq!(code, 0, "{out}{err}");
     let (code, _, err) = tollgate(&["validate", "no/such/file.yaml"]);
     assert_eq!(code, 2);
     assert!(err.contains("cannot read no/such/file.yaml"), "{err}");
