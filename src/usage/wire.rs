@@ -130,7 +130,8 @@ impl GeminiUsage {
     }
 }
 
-/// An OpenAI response body or stream chunk, reduced to what usage needs.
+/// An OpenAI response body or stream chunk, reduced to what usage needs (stream translation
+/// reads text chunks with it too).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct OpenAiBody<'a> {
@@ -177,7 +178,8 @@ pub(crate) struct OpenAiFunction<'a> {
     pub(crate) arguments: Option<Cow<'a, str>>,
 }
 
-/// An Anthropic response body or stream event, reduced to what usage needs.
+/// An Anthropic response body or stream event, reduced to what usage needs (stream translation
+/// reads text deltas with it too).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct AnthropicBody<'a> {
@@ -209,7 +211,8 @@ pub(crate) struct AnthropicDelta<'a> {
     pub(crate) thinking: Option<Cow<'a, str>>,
 }
 
-/// A Gemini response body or stream chunk, reduced to what usage needs.
+/// A Gemini response body or stream chunk, reduced to what usage needs (stream translation
+/// reads text events with it too).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub(crate) struct GeminiBody<'a> {
