@@ -7,6 +7,7 @@ use crate::api::translate::Translation;
 use crate::config::{Config, Credential, ProviderKind};
 use crate::route::Attempt;
 use crate::error::{ApiError, ErrorKind};
+use crate::redact::node::{Node, Shape};
 use crate::redact::Findings;
 use serde_json::Value;
 
@@ -70,7 +71,7 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
     let mut parsed = None;
     let head = match &config.redaction {
         None => serde_json::from_slice::<Head<'_>>(body).ok().filter(|h| !h.model.is_empty()).map(|h| (h.model.into_owned(), h.stream.unwrap_or(false))),
-        Some(r) => crate::redact::precheck(r, admission.endpoint, body, findings)?,
+        Some(r) => crate::redact::precheck(r, admission.endpoint, body, findings, |doc| model_and_stream(doc).ok())?,
     };
     let clean = head.is_some();
     let (requested, stream) = match head {
@@ -183,16 +184,16 @@ fn document(body: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// `model` and `stream`, with the error a client needs when either is wrong.
-fn model_and_stream(json: &Value) -> Result<(String, bool), ApiError> {
-    let requested = match json.get("model") {
-        Some(Value::String(m)) if !m.is_empty() => m.clone(),
-        Some(_) => return Err(invalid("`model` must be a non-empty string.").with_param("model")),
+/// `model` and `stream`, from the parsed body or the redaction pre-scan's borrowed one.
+fn model_and_stream<N: Node>(json: &N) -> Result<(String, bool), ApiError> {
+    let requested = match json.member("model") {
+        Some(m) => m.as_text().filter(|m| !m.is_empty()).ok_or_else(|| invalid("`model` must be a non-empty string.").with_param("model"))?.to_string(),
         None => return Err(invalid("You must provide a `model` parameter.").with_param("model")),
     };
-    let stream = match json.get("stream") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(invalid("`stream` must be a boolean.").with_param("stream")),
+    let stream = match json.member("stream") {
+        None => false,
+        Some(s) if s.shape() == Shape::Null => false,
+        Some(s) => s.as_bool().ok_or_else(|| invalid("`stream` must be a boolean.").with_param("stream"))?,
     };
     Ok((requested, stream))
 }

@@ -47,6 +47,13 @@ impl Node for Doc<'_> {
         }
     }
 
+    fn as_bool(&self) -> Option<bool> {
+        match self {
+            Doc::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
     fn member(&self, key: &str) -> Option<&Self> {
         match self {
             Doc::Object(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),

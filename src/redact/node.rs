@@ -18,6 +18,7 @@ pub enum Shape {
 pub trait Node: Sized {
     fn shape(&self) -> Shape;
     fn as_text(&self) -> Option<&str>;
+    fn as_bool(&self) -> Option<bool>;
     /// The member `key` of an object (`None` for anything else).
     fn member(&self, key: &str) -> Option<&Self>;
     fn member_mut(&mut self, key: &str) -> Option<&mut Self>;
@@ -41,6 +42,10 @@ impl Node for Value {
 
     fn as_text(&self) -> Option<&str> {
         self.as_str()
+    }
+
+    fn as_bool(&self) -> Option<bool> {
+        Value::as_bool(self)
     }
 
     fn member(&self, key: &str) -> Option<&Self> {

@@ -1,7 +1,6 @@
 //! The redaction step of planning: size limit, walk, block, fail closed or open.
 
 use super::doc::Doc;
-use super::node::Node;
 use super::{redact_body, BodyKind, Findings, OnError, Redactor, Uninspectable};
 use crate::api::Endpoint;
 use crate::error::{ApiError, ErrorKind};
@@ -32,15 +31,16 @@ pub fn apply(r: Option<&Redactor>, endpoint: Endpoint, body_len: usize, json: &m
     Ok(changed)
 }
 
-/// The redaction pre-scan, on a borrowed document: `Ok(Some((model, stream)))` when redaction
-/// leaves the body as it is (nothing to replace, nothing blocked; audit counts are recorded in
+/// The redaction pre-scan, on a borrowed document: `Ok(Some(head(doc)))` when redaction leaves
+/// the body as it is (nothing to replace, nothing blocked; audit counts are recorded in
 /// `findings`), so the body goes on without a `serde_json::Value` being built or written.
 /// `Ok(None)` sends the request down the full path ([`apply`] on the parsed body), which scans
-/// it again from empty findings and gives every error its precise message.
+/// it again from empty findings and gives every error its precise message; so does a `head`
+/// (the planner's reading of the fields it needs, checked before the scan) that gives `None`.
 ///
 /// A body that repeats a key within an object is refused (unless the policy fails open): the
 /// scan reads one copy, and a provider may read the other.
-pub fn precheck(r: &Redactor, endpoint: Endpoint, body: &[u8], findings: &mut Findings) -> Result<Option<(String, bool)>, ApiError> {
+pub fn precheck<T>(r: &Redactor, endpoint: Endpoint, body: &[u8], findings: &mut Findings, head: impl FnOnce(&Doc<'_>) -> Option<T>) -> Result<Option<T>, ApiError> {
     let Some(kind) = body_kind(endpoint) else { return Ok(None) };
     if body.len() > r.max_bytes {
         return Ok(None);
@@ -52,17 +52,9 @@ pub fn precheck(r: &Redactor, endpoint: Endpoint, body: &[u8], findings: &mut Fi
         }
         Err(_) => return Ok(None),
     };
-    let model = match doc.member("model").and_then(Node::as_text) {
-        Some(m) if !m.is_empty() => m.to_string(),
-        _ => return Ok(None),
-    };
-    let stream = match doc.member("stream") {
-        None | Some(Doc::Null) => false,
-        Some(Doc::Bool(b)) => *b,
-        Some(_) => return Ok(None),
-    };
+    let Some(head) = head(&doc) else { return Ok(None) };
     match redact_body(r, kind, &mut doc, findings) {
-        Ok(false) if findings.blocked.is_none() => Ok(Some((model, stream))),
+        Ok(false) if findings.blocked.is_none() => Ok(Some(head)),
         _ => {
             *findings = Findings::default();
             Ok(None)
@@ -82,6 +74,7 @@ fn body_kind(endpoint: Endpoint) -> Option<BodyKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use super::super::node::Node;
     use crate::config::parse;
     use serde_json::json;
     #[cfg(target_arch = "wasm32")]
@@ -114,7 +107,16 @@ mod tests {
     fn precheck_passes_clean_bodies_and_leaves_the_rest_to_the_full_path() {
         let json = r#"{"redaction": {"enabled": true, "detectors": {"jwt": "block", "ipv4": "audit"}}}"#;
         let r = parse(json.as_bytes(), &|_| None).unwrap().redaction.unwrap();
-        let pre = |body: &str, f: &mut Findings| precheck(&r, Endpoint::ChatCompletions, body.as_bytes(), f);
+        // The planner's rule, as `head`: a non-empty string `model`, a boolean or absent `stream`.
+        let head = |d: &Doc<'_>| {
+            let model = d.member("model").and_then(Node::as_text).filter(|m| !m.is_empty())?.to_string();
+            let stream = match d.member("stream") {
+                None | Some(Doc::Null) => false,
+                Some(s) => s.as_bool()?,
+            };
+            Some((model, stream))
+        };
+        let pre = |body: &str, f: &mut Findings| precheck(&r, Endpoint::ChatCompletions, body.as_bytes(), f, head);
         let mut f = Findings::default();
         let clean = r#"{"model": "m", "stream": true, "messages": [{"role": "user", "content": "ping 10.0.0.1"}]}"#;
         assert_eq!(pre(clean, &mut f), Ok(Some(("m".to_string(), true))));
@@ -130,6 +132,6 @@ mod tests {
         let twice = r#"{"model": "m", "messages": [{"role": "user", "content": "a@example.com", "content": "hi"}]}"#;
         assert_eq!(pre(twice, &mut Findings::default()).unwrap_err().kind, ErrorKind::NotInspectable);
         let open = redactor(r#", "on_error": "forward""#);
-        assert_eq!(precheck(&open, Endpoint::ChatCompletions, twice.as_bytes(), &mut Findings::default()), Ok(None));
+        assert_eq!(precheck(&open, Endpoint::ChatCompletions, twice.as_bytes(), &mut Findings::default(), head), Ok(None));
     }
 }
