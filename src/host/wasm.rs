@@ -32,6 +32,8 @@ struct HeaderCache {
     /// (`dirty`), in the order first touched. One entry per name, so a write costs no more
     /// allocations than the name and the value.
     known: Vec<Known>,
+    /// The whole map was read ([`HeaderCache::read_all`]): a name not in `known` is absent.
+    complete: bool,
 }
 
 struct Known {
@@ -54,6 +56,9 @@ impl HeaderCache {
     fn get(&mut self, kind: MapType, name: &str) -> Option<String> {
         if let Some(k) = self.known.iter().find(|k| k.name == name) {
             return k.text();
+        }
+        if self.complete {
+            return None;
         }
         match hostcalls::get_map_value_bytes(kind, name) {
             Ok(value) => {
@@ -79,7 +84,32 @@ impl HeaderCache {
                 k.value = value.map(|v| v.as_bytes().to_vec());
                 k.dirty = true;
             }
+            // Removing a header the whole map showed absent changes nothing.
+            None if value.is_none() && self.complete => {}
             None => self.remember(Known { name: name.to_string(), value: value.map(|v| v.as_bytes().to_vec()), dirty: true }),
+        }
+    }
+
+    /// Reads the whole map in one host call. Each host call that returns a value re-enters the
+    /// VM to allocate it, and that re-entry is most of the call's cost in Envoy: one whole-map
+    /// read of a typical request's headers costs about what two single reads do
+    /// (`BENCHMARKS.md`, session 7). A name repeated in the map is found at its first value,
+    /// as a single read finds it.
+    fn read_all(&mut self, kind: MapType) {
+        if self.complete {
+            return;
+        }
+        match hostcalls::get_map_bytes(kind) {
+            Ok(pairs) => {
+                self.known.reserve(pairs.len() + 4);
+                for (name, value) in pairs {
+                    if !self.known.iter().any(|k| k.name == name) {
+                        self.known.push(Known { name, value: Some(value), dirty: false });
+                    }
+                }
+                self.complete = true;
+            }
+            Err(s) => warn("get_header_map", s),
         }
     }
 
@@ -102,6 +132,7 @@ impl HeaderCache {
 
     fn forget(&mut self) {
         self.known.clear();
+        self.complete = false;
     }
 }
 
@@ -143,6 +174,10 @@ impl Host for WasmHost {
 
     fn set_request_header(&mut self, name: &str, value: Option<&str>) {
         self.request.set(name, value);
+    }
+
+    fn read_request_headers(&mut self) {
+        self.request.read_all(MapType::HttpRequestHeaders);
     }
 
     fn request_body(&self, size: usize) -> Option<Vec<u8>> {
