@@ -89,11 +89,9 @@ impl HttpFilter {
         if config.keys.time_bounded() || config.telemetry.stats || config.telemetry.filter_state {
             self.started_nanos = host.now_nanos();
         }
-        if !config.auth.headers.is_empty() {
-            // `:method`, `:path` and every key header (read, then stripped): one whole-map
-            // read costs less than three or more single reads.
-            host.read_request_headers();
-        }
+        // `:method`, `:path` and every key header (read, then stripped): one whole-map read
+        // costs less in Envoy than even two single reads.
+        host.read_request_headers();
         let method = host.request_header(":method").unwrap_or_default();
         let path = host.request_header(":path").unwrap_or_default();
         let principals = match &config.auth.mode {

@@ -8,7 +8,10 @@ pub mod fake;
 mod context;
 #[cfg(all(target_arch = "wasm32", not(test)))]
 pub use context::start;
+pub mod pairs;
 pub mod property;
+#[cfg(all(target_arch = "wasm32", not(test)))]
+mod raw_map;
 pub mod sim;
 #[cfg(all(target_arch = "wasm32", not(test)))]
 mod wasm;

@@ -1,5 +1,6 @@
 //! `Host` over `proxy_wasm::hostcalls`: every `Result` handled, failures logged and degraded.
 
+use super::pairs::Pairs;
 use super::Host;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType};
@@ -32,8 +33,10 @@ struct HeaderCache {
     /// (`dirty`), in the order first touched. One entry per name, so a write costs no more
     /// allocations than the name and the value.
     known: Vec<Known>,
-    /// The whole map was read ([`HeaderCache::read_all`]): a name not in `known` is absent.
-    complete: bool,
+    /// The whole map, serialized, and its number of pairs, when read at once
+    /// ([`HeaderCache::read_all`]); a name not in `known` is then looked up here, and one not
+    /// here is absent.
+    map: Option<(Vec<u8>, usize)>,
 }
 
 struct Known {
@@ -45,27 +48,30 @@ struct Known {
     dirty: bool,
 }
 
-impl Known {
-    /// The value as text; one that is not UTF-8 reads as absent.
-    fn text(&self) -> Option<String> {
-        self.value.as_deref().and_then(|b| std::str::from_utf8(b).ok()).map(str::to_string)
-    }
+/// Header bytes as text; a value that is not UTF-8 reads as absent.
+fn text(value: Option<&[u8]>) -> Option<String> {
+    value.and_then(|b| std::str::from_utf8(b).ok()).map(str::to_string)
 }
 
 impl HeaderCache {
+    /// What the whole-map read says of `name`: `None` when the map was not read, else its value.
+    fn in_map(&self, name: &str) -> Option<Option<&[u8]>> {
+        let (bytes, count) = self.map.as_ref()?;
+        Some(Pairs::checked(bytes, *count).get(name.as_bytes()))
+    }
+
     fn get(&mut self, kind: MapType, name: &str) -> Option<String> {
         if let Some(k) = self.known.iter().find(|k| k.name == name) {
-            return k.text();
+            return text(k.value.as_deref());
         }
-        if self.complete {
-            return None;
+        if let Some(value) = self.in_map(name) {
+            return text(value);
         }
         match hostcalls::get_map_value_bytes(kind, name) {
             Ok(value) => {
-                let k = Known { name: name.to_string(), value, dirty: false };
-                let text = k.text();
-                self.remember(k);
-                text
+                let t = text(value.as_deref());
+                self.remember(Known { name: name.to_string(), value, dirty: false });
+                t
             }
             Err(s) => {
                 // Not remembered as absent: a later removal (a client credential) must
@@ -77,40 +83,20 @@ impl HeaderCache {
     }
 
     fn set(&mut self, name: &str, value: Option<&str>) {
-        match self.known.iter_mut().find(|k| k.name == name) {
-            // Known to say so already (read from the host, or written before).
-            Some(k) if k.value.as_deref() == value.map(str::as_bytes) => {}
-            Some(k) => {
-                k.value = value.map(|v| v.as_bytes().to_vec());
+        let wanted = value.map(str::as_bytes);
+        if let Some(k) = self.known.iter_mut().find(|k| k.name == name) {
+            // Known to say so already (read from the host, or written before): nothing to send.
+            if k.value.as_deref() != wanted {
+                k.value = wanted.map(<[u8]>::to_vec);
                 k.dirty = true;
             }
-            // Removing a header the whole map showed absent changes nothing.
-            None if value.is_none() && self.complete => {}
-            None => self.remember(Known { name: name.to_string(), value: value.map(|v| v.as_bytes().to_vec()), dirty: true }),
-        }
-    }
-
-    /// Reads the whole map in one host call. Each host call that returns a value re-enters the
-    /// VM to allocate it, and that re-entry is most of the call's cost in Envoy: one whole-map
-    /// read of a typical request's headers costs about what two single reads do
-    /// (`BENCHMARKS.md`, session 7). A name repeated in the map is found at its first value,
-    /// as a single read finds it.
-    fn read_all(&mut self, kind: MapType) {
-        if self.complete {
             return;
         }
-        match hostcalls::get_map_bytes(kind) {
-            Ok(pairs) => {
-                self.known.reserve(pairs.len() + 4);
-                for (name, value) in pairs {
-                    if !self.known.iter().any(|k| k.name == name) {
-                        self.known.push(Known { name, value: Some(value), dirty: false });
-                    }
-                }
-                self.complete = true;
-            }
-            Err(s) => warn("get_header_map", s),
+        // The whole map says so already.
+        if self.in_map(name).is_some_and(|v| v == wanted) {
+            return;
         }
+        self.remember(Known { name: name.to_string(), value: wanted.map(<[u8]>::to_vec), dirty: true });
     }
 
     /// A routed request touches about seven headers: room for them at once, not regrown.
@@ -119,6 +105,25 @@ impl HeaderCache {
             self.known.reserve(8);
         }
         self.known.push(k);
+    }
+
+    /// Reads the whole map in one host call, kept serialized and looked up in place. Each host
+    /// call that returns a value re-enters the VM to allocate it, and that re-entry is most of
+    /// the call's cost in Envoy: one whole-map read of a typical request's headers costs about
+    /// what two single reads do (`BENCHMARKS.md`, session 7). A map that does not come, or is
+    /// not well formed, leaves single reads in place.
+    fn read_all(&mut self, kind: MapType) {
+        if self.map.is_some() {
+            return;
+        }
+        match super::raw_map::header_map_bytes(kind) {
+            Ok(Some(bytes)) => match Pairs::parse(&bytes).map(|p| p.len()) {
+                Some(count) => self.map = Some((bytes, count)),
+                None => log::warn!("host call get_header_map_pairs returned a malformed map"),
+            },
+            Ok(None) => log::warn!("host call get_header_map_pairs returned no map"),
+            Err(code) => log::warn!("host call get_header_map_pairs failed: status {code}"),
+        }
     }
 
     fn flush(&mut self, kind: MapType) {
@@ -132,7 +137,7 @@ impl HeaderCache {
 
     fn forget(&mut self) {
         self.known.clear();
-        self.complete = false;
+        self.map = None;
     }
 }
 
