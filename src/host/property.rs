@@ -23,32 +23,11 @@ fn text(bytes: &[u8]) -> Option<&str> {
 /// Decodes Envoy's serialization of a list: proxy-wasm pairs whose values are all empty.
 /// `None` when the bytes are not exactly that shape (a map has non-empty values).
 fn pairs_list(bytes: &[u8]) -> Option<Vec<String>> {
-    let u32_at = |i: usize| -> Option<usize> {
-        let b = bytes.get(i..i.checked_add(4)?)?;
-        usize::try_from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])).ok()
-    };
-    let count = u32_at(0)?;
-    let mut data = count.checked_mul(8)?.checked_add(4)?;
-    if data > bytes.len() {
+    let pairs = super::pairs::Pairs::parse(bytes)?;
+    if pairs.iter().any(|(_, value)| !value.is_empty()) {
         return None;
     }
-    let mut out = Vec::new();
-    for i in 0..count {
-        let klen = u32_at(4 + 8 * i)?;
-        if u32_at(8 + 8 * i)? != 0 {
-            return None;
-        }
-        let key = bytes.get(data..data.checked_add(klen)?)?;
-        // The key's NUL terminator, then the empty value's.
-        if bytes.get(data + klen..data + klen + 2)? != [0, 0] {
-            return None;
-        }
-        data += klen + 2;
-        if let Some(s) = text(key) {
-            out.push(s.to_string());
-        }
-    }
-    (data == bytes.len()).then_some(out)
+    Some(pairs.iter().filter_map(|(key, _)| text(key).map(str::to_string)).collect())
 }
 
 /// Decodes `ListValue { repeated Value values = 1; }` where each `Value` is `string_value = 3`.
