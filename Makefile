@@ -32,7 +32,7 @@ LISTEN_PORT ?= 10000
 ADMIN_PORT  ?= 9901
 MOCK_PORT   ?= 18080
 
-.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run bench bench-keys bench-stream bench-translate bench-request bench-limits bench-redact bench-v8 keygen oci clean
+.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run bench bench-keys bench-stream bench-translate bench-request bench-limits bench-redact bench-v8 bench-instructions keygen oci clean
 
 all: build
 
@@ -146,6 +146,11 @@ oci: build
 
 bench-redact:
 	cargo run -q --release --example redact_bench
+
+# Instructions per request in real Envoy under callgrind: deterministic, unlike throughput on a
+# shared machine (bench/instructions.py; installs valgrind when missing).
+bench-instructions: build
+	$(PYTHON) bench/instructions.py --out bench/results/instructions.md
 
 keygen:
 	@cargo run -q --example keygen -- $(ARGS)
