@@ -3,6 +3,7 @@
 
 mod admit;
 mod handoff;
+mod head;
 mod models;
 mod plan;
 mod rewrite;

@@ -70,7 +70,7 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
     // on, a borrowed pre-scan reads them; `clean` says it found nothing to change.
     let mut parsed = None;
     let head = match &config.redaction {
-        None => serde_json::from_slice::<Head<'_>>(body).ok().filter(|h| !h.model.is_empty()).map(|h| (h.model.into_owned(), h.stream.unwrap_or(false))),
+        None => super::head::model_and_stream(body).map(|(model, stream)| (model.to_string(), stream)),
         Some(r) => crate::redact::precheck(r, admission.endpoint, body, findings, |doc| model_and_stream(doc).ok())?,
     };
     let clean = head.is_some();
@@ -159,15 +159,6 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
     plan.body = new_body.or_else(|| redacted.then(|| json.to_string().into_bytes()));
     plan.translation = translation;
     Ok(plan)
-}
-
-/// The two fields every plan needs, borrowed from the body; the rest is skipped unparsed.
-#[derive(serde::Deserialize)]
-struct Head<'a> {
-    #[serde(borrow)]
-    model: std::borrow::Cow<'a, str>,
-    #[serde(default)]
-    stream: Option<bool>,
 }
 
 fn invalid(message: &str) -> ApiError {
