@@ -63,14 +63,15 @@ def control(pid: int, *args: str) -> None:
     subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True, timeout=120)
 
 
-def parse_costs(path: Path) -> tuple[dict[str, int], dict[str, int]]:
-    """Totals per event, and Ir per place (envoy, builtins, wasm, libc, other)."""
+def parse_costs(path: Path) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Totals per event, and Ir and L1 instruction misses per place (envoy, builtins, wasm, libc, other)."""
     events: list[str] = []
     totals: dict[str, int] = {}
     names: dict[str, dict[str, str]] = {"ob": {}, "fn": {}}
     ob = fn = ""
     in_call = False
     places: collections.Counter[str] = collections.Counter()
+    misses: collections.Counter[str] = collections.Counter()
     for line in path.read_text(errors="replace").splitlines():
         if line.startswith("events:"):
             events = line.split()[1:]
@@ -98,7 +99,9 @@ def parse_costs(path: Path) -> tuple[dict[str, int], dict[str, int]]:
             parts = line.split()
             if len(parts) >= 2:
                 places[place(ob, fn)] += int(parts[1])
-    return totals, dict(places)
+            if len(parts) >= 5:
+                misses[place(ob, fn)] += int(parts[4])
+    return totals, dict(places), dict(misses)
 
 
 def place(ob: str, fn: str) -> str:
@@ -167,8 +170,13 @@ def measure(spec: str, requests: int, envoy: str) -> dict:
             if time.monotonic() > deadline:
                 raise run.BenchError(f"{v.name}: no callgrind dump")
             time.sleep(0.2)
-        totals, places = parse_costs(dumped)
-        return {"name": v.name, **{k: totals.get(k, 0) / requests for k in EVENTS}, "places": {k: n / requests for k, n in places.items()}}
+        totals, places, misses = parse_costs(dumped)
+        return {
+            "name": v.name,
+            **{k: totals.get(k, 0) / requests for k in EVENTS},
+            "places": {k: n / requests for k, n in places.items()},
+            "misses": {k: n / requests for k, n in misses.items()},
+        }
     finally:
         procs.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -192,15 +200,16 @@ def main() -> int:
         rows.append(row)
     floor = next((r for r in rows if r["name"] == args.floor), None)
     lines = [
-        "| variant | instructions/req | floor ÷ variant | envoy | V8 builtins | wasm code | libc | L1i misses | L1d misses |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| variant | instructions/req | floor ÷ variant | envoy | V8 builtins | wasm code | libc | L1i misses | of which wasm code | L1d misses |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         pl = r["places"]
         ratio = f"{floor['Ir'] / r['Ir']:.3f}" if floor and r["Ir"] else ""
         lines.append(
             f"| {r['name']} | {r['Ir']:,.0f} | {ratio} | {pl.get('envoy', 0):,.0f} | {pl.get('builtins', 0):,.0f} | "
-            f"{pl.get('wasm', 0):,.0f} | {pl.get('libc', 0):,.0f} | {r['I1mr']:,.0f} | {r['D1mr'] + r['D1mw']:,.0f} |"
+            f"{pl.get('wasm', 0):,.0f} | {pl.get('libc', 0):,.0f} | {r['I1mr']:,.0f} | {r['misses'].get('wasm', 0):,.0f} | "
+            f"{r['D1mr'] + r['D1mw']:,.0f} |"
         )
     table = "\n".join(lines)
     print(table)
