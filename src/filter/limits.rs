@@ -82,6 +82,9 @@ impl LimitGuard {
 
     /// `x-ratelimit-*` headers on the upstream response.
     pub fn response_headers(&self, host: &mut impl Host) {
+        if self.statuses.is_empty() {
+            return;
+        }
         for (k, v) in headers(&self.statuses) {
             host.set_response_header(&k, Some(&v));
         }

@@ -105,7 +105,14 @@ pub(super) fn upstream_path(endpoint: Endpoint, provider: &Provider, model: &str
                 format!("{base}/models/{model}:generateContent")
             }
         }
-        // No formatting machinery on the common path: a concatenation.
-        ProviderKind::OpenAi | ProviderKind::Anthropic => [base.as_str(), endpoint.provider_suffix()].concat(),
+        // No formatting machinery on the common path: two appends (`concat` is a generic join,
+        // several times the code a request then pulls through the instruction cache).
+        ProviderKind::OpenAi | ProviderKind::Anthropic => {
+            let suffix = endpoint.provider_suffix();
+            let mut path = String::with_capacity(base.len() + suffix.len());
+            path.push_str(base);
+            path.push_str(suffix);
+            path
+        }
     }
 }
