@@ -8,6 +8,7 @@
 #   make bench-redact - native redaction throughput (MB/s) and added latency per request
 #   make bench-translate - a 500-event Anthropic and Gemini stream translated in Envoy, vs the floor
 #   make bench-v8 - the module's own time per callback in Node's V8 (stand-in host; compare builds)
+#   make bench-instructions - instructions and cache misses per request in Envoy under callgrind
 
 ENVOY_VERSION   ?= 1.40.0
 # The oldest Envoy tollgate supports; `make integration-compat` runs the real-Envoy suite on it.
@@ -95,6 +96,7 @@ integration-compat: build envoy py-tools envoy-oldest
 
 validate-bench: build envoy
 	$(PYTHON) bench/run.py --validate-only
+	$(PYTHON) bench/instructions.py --help > /dev/null
 
 test: unit wasm-test lint policy validate-bench integration integration-compat
 

@@ -23,8 +23,9 @@ pub trait Host {
     fn request_header(&mut self, name: &str) -> Option<String>;
     /// Sets (`Some`) or removes (`None`) a request header.
     fn set_request_header(&mut self, name: &str, value: Option<&str>);
-    /// A hint that this callback will read several request headers: the host may fetch them
-    /// all in one call. Reads and writes behave the same either way.
+    /// A hint that this callback will read several request headers (the request-headers
+    /// callback reads at least `:method` and `:path`): the host may fetch them all in one call.
+    /// Reads and writes behave the same either way.
     fn read_request_headers(&mut self) {}
     /// The buffered request body, `size` bytes from the start.
     fn request_body(&self, size: usize) -> Option<Vec<u8>>;

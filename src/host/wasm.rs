@@ -21,10 +21,9 @@ thread_local! {
 const MAX_METRICS: usize = 10_000;
 
 /// The headers of one map that a callback has read or written, with the writes queued until
-/// the end of the callback. Each header is read with its own host call the first time it is
-/// asked for: the filter needs two to four headers, and copying the whole map into the VM
-/// (a string pair per header) costs more in Envoy than those single reads (`BENCHMARKS.md`,
-/// session 4). Writes go out one by one at [`WasmHost::flush`], and a write that changes
+/// the end of the callback. The request headers are read at once, as the host's serialized map
+/// ([`HeaderCache::read_all`]); any other header is read with its own host call the first time
+/// it is asked for. Writes go out one by one at [`WasmHost::flush`], and a write that changes
 /// nothing we know of (removing a header read as absent, setting the value a header already
 /// has) is not sent at all.
 #[derive(Default)]
