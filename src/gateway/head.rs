@@ -108,7 +108,7 @@ impl<'a> Scan<'a> {
         self.skip_plain();
         let end = self.i;
         self.eat(b'"')?;
-        Some(&self.b[start..end])
+        self.b.get(start..end)
     }
 
     /// Advances to the next quote, backslash or control character (or the end).
