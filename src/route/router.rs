@@ -100,6 +100,10 @@ fn attempt(t: &Target, requested: &str) -> Attempt {
 
 /// Weighted choice first, the remaining targets in config order, then the fallbacks.
 fn order(route: &Route, requested: &str, seed: u64) -> Vec<Attempt> {
+    if let ([only], []) = (route.targets.as_slice(), route.fallbacks.as_slice()) {
+        // The common route: one target, nothing to weigh or fall back to.
+        return vec![attempt(only, requested)];
+    }
     let total: u64 = route.targets.iter().map(|t| u64::from(t.weight)).sum();
     let mut chosen = 0;
     if total > 0 {
