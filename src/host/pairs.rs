@@ -61,17 +61,7 @@ impl<'a> Pairs<'a> {
 
     /// The value of the first pair named `key`, as a single header read finds it.
     pub fn get(&self, key: &[u8]) -> Option<&'a [u8]> {
-        let mut data = 4 + 8 * self.count;
-        for i in 0..self.count {
-            let klen = u32_at(self.bytes, 4 + 8 * i)?;
-            let vlen = u32_at(self.bytes, 8 + 8 * i)?;
-            // Names of another length are skipped without looking at them.
-            if klen == key.len() && self.bytes.get(data..data + klen)? == key {
-                return self.bytes.get(data + klen + 1..data + klen + 1 + vlen);
-            }
-            data += klen + vlen + 2;
-        }
-        None
+        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 }
 
