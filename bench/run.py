@@ -99,15 +99,45 @@ UPSTREAM_RESPONSE = {
 # the usage chunk and [DONE]) instead of the JSON body, and the request asks for a stream with
 # usage (`stream_options.include_usage`), so tollgate frames and meters every event.
 SSE_EVENTS = int(os.environ.get("BENCH_SSE_EVENTS", "0") or "0")
-# BENCH_SSE_DIALECT=anthropic|gemini: the static stream is an Anthropic Messages or Gemini
-# `streamGenerateContent` stream of the same events instead, for variants whose provider is of
-# that kind (tollgate translates it to OpenAI chunks for the client; see
-# bench/tollgate-config-translate-*.json).
-SSE_DIALECT = os.environ.get("BENCH_SSE_DIALECT", "openai") or "openai"
+# BENCH_DIALECT=anthropic|gemini: the upstream answers in that provider's dialect instead: an
+# Anthropic Messages or Gemini `generateContent` JSON body with the same text and usage, or (with
+# BENCH_SSE_EVENTS) a Messages or `streamGenerateContent` stream of the same events. It is for
+# variants whose provider is of that kind; tollgate translates the request into that dialect and
+# the answer back to OpenAI chat (bench/tollgate-config-translate-*.json). BENCH_SSE_DIALECT is
+# the older name of the same setting.
+SSE_DIALECT = os.environ.get("BENCH_DIALECT") or os.environ.get("BENCH_SSE_DIALECT") or "openai"
+
+
+def chat_or_passed_through(answer) -> bool:
+    """A sane JSON answer: a chat completion, or the upstream's own answer passed through (a
+    floor filter in front of a provider of another dialect: BENCH_DIALECT)."""
+    return isinstance(answer, dict) and ("choices" in answer or answer == upstream_json())
+
+
+def upstream_json() -> dict:
+    """The static JSON answer in BENCH_DIALECT: the same text and usage as UPSTREAM_RESPONSE."""
+    text = UPSTREAM_RESPONSE["choices"][0]["message"]["content"]
+    usage = UPSTREAM_RESPONSE["usage"]
+    if SSE_DIALECT == "anthropic":
+        return {"id": "msg_BENCH0000000000000000000001", "type": "message", "role": "assistant",
+                "model": "claude-sonnet-4-5-20250929", "content": [{"type": "text", "text": text}],
+                "stop_reason": "end_turn", "stop_sequence": None,
+                "usage": {"input_tokens": usage["prompt_tokens"], "cache_creation_input_tokens": 0,
+                          "cache_read_input_tokens": 0, "output_tokens": usage["completion_tokens"],
+                          "service_tier": "standard"}}
+    if SSE_DIALECT == "gemini":
+        return {"candidates": [{"content": {"parts": [{"text": text}], "role": "model"},
+                                "finishReason": "STOP", "avgLogprobs": -0.1, "index": 0}],
+                "usageMetadata": {"promptTokenCount": usage["prompt_tokens"],
+                                  "candidatesTokenCount": usage["completion_tokens"],
+                                  "totalTokenCount": usage["total_tokens"],
+                                  "promptTokensDetails": [{"modality": "TEXT", "tokenCount": usage["prompt_tokens"]}]},
+                "modelVersion": "gemini-2.0-flash", "responseId": "BENCH0000000000000001"}
+    return UPSTREAM_RESPONSE
 
 
 def sse_response(events: int) -> str:
-    """A static chat stream in BENCH_SSE_DIALECT: `events` text events, then the end."""
+    """A static chat stream in BENCH_DIALECT: `events` text events, then the end."""
     if SSE_DIALECT == "anthropic":
         return anthropic_sse_response(events)
     if SSE_DIALECT == "gemini":
@@ -528,7 +558,7 @@ def render_nginx(prefix: Path, port: int, workers: int) -> str:
             d.chmod(0o755)
         location = f"default_type text/event-stream; root {prefix}; rewrite ^ /stream.sse break; error_page 405 =200 /stream.sse;"
     else:
-        body = json.dumps(UPSTREAM_RESPONSE, separators=(",", ":"))
+        body = json.dumps(upstream_json(), separators=(",", ":"))
         assert not set(body) & set("'$\\"), "response body must not need nginx escaping"
         location = f"default_type application/json; return 200 '{body}';"
     return string.Template(NGINX_TEMPLATE.read_text()).substitute(prefix=str(prefix), port=port, workers=workers, location=location)
@@ -634,7 +664,7 @@ def sanity_check(v: Variant, body: str) -> None:
         raise BenchError(f"sanity request through {v.name} got HTTP {st}: {resp[:500]!r}{hint}")
     try:
         # A translated stream ends with [DONE]; one passed through in another dialect has its own end.
-        ok = resp.decode().rstrip().endswith(("data: [DONE]", '{"type":"message_stop"}', "}")) if SSE_EVENTS else "choices" in json.loads(resp)
+        ok = resp.decode().rstrip().endswith(("data: [DONE]", '{"type":"message_stop"}', "}")) if SSE_EVENTS else chat_or_passed_through(json.loads(resp))
     except ValueError:
         ok = False
     if not ok:
@@ -852,7 +882,7 @@ def write_markdown(path: Path, rows, variants, args, meta: dict) -> None:
         f"- envoy: {meta['envoy_version']}; `--concurrency {args.workers}`; nginx {meta['nginx_version']} ({args.nginx_workers} worker)"
         + ("; CPU-pinned (BENCH_PIN=1: envoys on the last CPU, nginx + wrk on the others)" if pin_prefix("envoy") else "; not CPU-pinned"),
         f"- load: `wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency`, POST {REQUEST_PATH} "
-        f"with a {meta['body_len']} B chat request, {meta['resp_len']} B static response; "
+        f"with a {meta['body_len']} B chat request, {meta['resp_len']} B static {SSE_DIALECT} response; "
         f"{args.warmup}s warm-up per variant, {args.rounds} interleaved rounds (order rotated each round), median reported",
         "",
         md_table(rows),
@@ -1055,7 +1085,7 @@ def main() -> int:
             "envoy_version": tool_version([envoy, "--version"]),
             "nginx_version": tool_version(["nginx", "-v"]),
             "body_len": len(body),
-            "resp_len": len(sse_response(SSE_EVENTS)) if SSE_EVENTS else len(json.dumps(UPSTREAM_RESPONSE, separators=(",", ":"))),
+            "resp_len": len(sse_response(SSE_EVENTS)) if SSE_EVENTS else len(json.dumps(upstream_json(), separators=(",", ":"))),
             "warnings": warnings,
             "limit_stats": {v.name: limit_stats(v) for v in variants},
         }

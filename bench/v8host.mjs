@@ -7,7 +7,7 @@
 // in real Envoy. `node --cpu-prof` on it gives a per-function profile of an unstripped build
 // (CARGO_PROFILE_RELEASE_STRIP=false).
 //
-// usage: node bench/v8host.mjs module.wasm config.json body.json [N] [thrashMB]
+// usage: [V8HOST_RESPONSE=answer.json] node bench/v8host.mjs module.wasm config.json body.json [N] [thrashMB]
 //   thrashMB > 0 sweeps that many MiB of memory before each request (cold caches, as between
 //   Envoy's own work).
 import { readFileSync } from 'node:fs';
@@ -18,7 +18,8 @@ const N = Number(nStr || 10000);
 const thrash = new Uint8Array((Number(thrashStr || 0)) * 1024 * 1024);
 const cfg = readFileSync(cfgPath);
 const reqBody = readFileSync(bodyPath);
-const respBody = Buffer.from('{"id":"x","object":"chat.completion","model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"' + 'hello '.repeat(100) + '"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":100,"total_tokens":110}}');
+// V8HOST_RESPONSE=file: the upstream's answer, for a provider of another dialect (default: a small OpenAI chat completion).
+const respBody = process.env.V8HOST_RESPONSE ? readFileSync(process.env.V8HOST_RESPONSE) : Buffer.from('{"id":"x","object":"chat.completion","model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"' + 'hello '.repeat(100) + '"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":100,"total_tokens":110}}');
 const te = new TextEncoder(), td = new TextDecoder();
 let inst, mem;
 let _buf = null, _u8 = null, _dv = null;

@@ -10,6 +10,7 @@
 //! - [`keys`]: virtual keys: digests, policies, O(1) lookup, SDK header forms.
 //! - [`route`]: model resolution: exact names, aliases, globs, `provider/model`, weights, fallbacks.
 //! - [`sse`]: incremental Server-Sent Events framer (pure parsing; bytes pass through unchanged).
+//! - [`scan`]: a validating JSON scanner that builds nothing, for the fast paths that read a body without parsing it.
 //! - [`usage`]: token usage from JSON bodies and SSE streams per provider, and estimates when it is missing.
 //! - [`limits`]: rate limits, token/spend budgets and concurrency caps: CAS counters in shared data, reserve then settle.
 //! - [`redact`]: prompt redaction: detectors, mask/pseudonymize/block/audit, streaming restore.
@@ -38,6 +39,7 @@ pub mod metrics;
 pub mod policy;
 pub mod redact;
 pub mod route;
+pub mod scan;
 pub mod sse;
 pub mod usage;
 

@@ -32,9 +32,9 @@ pub(super) fn apply(host: &mut impl Host, config: &Config, admission: &Admission
         }
     }
     if let Some(b) = &plan.body {
-        // The headers are still held, so dropping the stale length here still reaches the
-        // upstream; an unchanged body keeps the client's `content-length`.
-        host.set_request_header("content-length", None);
+        // The headers are still held, so the new length still reaches the upstream, which then
+        // gets a plain body rather than a chunked one; an unchanged body keeps the client's.
+        host.set_request_header("content-length", Some(&b.len().to_string()));
         host.replace_request_body(body_size, b);
     }
     if let Identity::Key(i) = admission.identity {

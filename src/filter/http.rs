@@ -394,7 +394,7 @@ mod tests {
         assert_eq!(h.header("x-tollgate-cluster"), Some("mock_cluster"));
         assert_eq!(h.header("authorization"), Some("Bearer sk-upstream"));
         assert_eq!(h.header(":authority"), Some("mock.local"));
-        assert_eq!(h.header("content-length"), None);
+        assert_eq!(h.header("content-length"), Some(h.request_body.len().to_string().as_str()));
         assert_eq!(h.header("accept-encoding"), None);
         assert_eq!(h.header("x-tenant"), Some("acme"));
         assert_eq!(serde_json::from_slice::<serde_json::Value>(&h.request_body).unwrap()["model"], "gpt-4o-mini");

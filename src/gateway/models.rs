@@ -15,7 +15,7 @@ pub fn models_list(config: &Config, identity: &Identity, created: i64) -> String
         .filter(|name| policy.is_none_or(|p| p.allows(name, None)))
         .map(|name| serde_json::json!({"id": name, "object": "model", "created": created, "owned_by": "tollgate"}))
         .collect();
-    serde_json::json!({"object": "list", "data": data}).to_string()
+    crate::api::json_text(&serde_json::json!({"object": "list", "data": data}))
 }
 
 #[cfg(test)]

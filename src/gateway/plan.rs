@@ -150,13 +150,13 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
         plan.authority = None;
         plan.credential = None;
         // The upstream role sets each attempt's model; the client's (redacted) body goes on.
-        plan.body = redacted.then(|| json.to_string().into_bytes());
+        plan.body = redacted.then(|| crate::api::json_bytes(&json));
         plan.failover = Some(Failover { handoff, attempts: resolution.attempts });
         return Ok(plan);
     }
     let Rewrite { path, body: new_body, translation } = rewrite(admission.endpoint, provider, &attempt.model, &plan.requested_model, &mut json, stream)?;
     plan.path = path;
-    plan.body = new_body.or_else(|| redacted.then(|| json.to_string().into_bytes()));
+    plan.body = new_body.or_else(|| redacted.then(|| crate::api::json_bytes(&json)));
     plan.translation = translation;
     Ok(plan)
 }

@@ -37,7 +37,7 @@ pub fn rewrite(endpoint: Endpoint, provider: &Provider, model: &str, requested: 
                 Translation::MessagesToGemini => messages_to_chat(json, model).and_then(|chat| chat_to_gemini(&chat)),
             };
             let v = translated.map_err(|e| ApiError::new(ErrorKind::InvalidRequest, e.message).with_param(e.param))?;
-            Some(v.to_string().into_bytes())
+            Some(crate::api::json_bytes(&v))
         }
         None => {
             let mut changed = false;
@@ -58,7 +58,7 @@ pub fn rewrite(endpoint: Endpoint, provider: &Provider, model: &str, requested: 
                     }
                 }
             }
-            changed.then(|| json.to_string().into_bytes())
+            changed.then(|| crate::api::json_bytes(json))
         }
     };
     let upstream_endpoint = match translation {

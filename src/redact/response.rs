@@ -27,7 +27,7 @@ pub fn restore_json(r: &Restorer, body: &[u8]) -> Option<Vec<u8>> {
         }
     }
     let mut v: Value = serde_json::from_slice(body).ok()?;
-    walk(r, &r.json_escaped(), &mut v, false).then(|| v.to_string().into_bytes())
+    walk(r, &r.json_escaped(), &mut v, false).then(|| crate::api::json_bytes(&v))
 }
 
 /// The client's streaming dialect.
@@ -118,7 +118,7 @@ impl SseRestorer {
             self.last = Some(json!({"id": v.get("id"), "object": "chat.completion.chunk", "created": v.get("created"), "model": v.get("model")}));
         }
         if changed {
-            emit(out, e.event.as_deref(), &v.to_string());
+            emit(out, e.event.as_deref(), &crate::api::json_text(&v));
         } else {
             emit(out, e.event.as_deref(), &e.data);
         }
@@ -160,11 +160,11 @@ impl SseRestorer {
                 let mut v = self.last.clone().unwrap_or_else(|| json!({"object": "chat.completion.chunk"}));
                 let call = json!({"index": ch & 0xffff, "function": {"arguments": tail}});
                 v["choices"] = json!([{"index": ch >> 16, "delta": {"tool_calls": [call]}, "finish_reason": null}]);
-                emit(out, None, &v.to_string());
+                emit(out, None, &crate::api::json_text(&v));
             }
             StreamDialect::Anthropic => {
                 let v = json!({"type": "content_block_delta", "index": ch, "delta": {"type": "input_json_delta", "partial_json": tail}});
-                emit(out, Some("content_block_delta"), &v.to_string());
+                emit(out, Some("content_block_delta"), &crate::api::json_text(&v));
             }
         }
     }
@@ -189,7 +189,7 @@ impl SseRestorer {
                 if let Some(d) = v.get_mut("delta").and_then(Value::as_object_mut) {
                     d.insert(field.into(), Value::String(restored));
                 }
-                emit(out, e.event.as_deref(), &v.to_string());
+                emit(out, e.event.as_deref(), &crate::api::json_text(&v));
             }
             ("content_block_stop", _) => {
                 self.flush_anthropic(idx, out);
@@ -210,7 +210,7 @@ impl SseRestorer {
         let tail = self.restorer.flush(idx);
         if !tail.is_empty() {
             let v = json!({"type": "content_block_delta", "index": idx, "delta": {"type": "text_delta", "text": tail}});
-            emit(out, Some("content_block_delta"), &v.to_string());
+            emit(out, Some("content_block_delta"), &crate::api::json_text(&v));
         }
     }
 
@@ -226,7 +226,7 @@ impl SseRestorer {
                     let tail = self.restorer.flush(idx);
                     let mut v = self.last.clone().unwrap_or_else(|| json!({"object": "chat.completion.chunk"}));
                     v["choices"] = json!([{"index": idx, "delta": {"content": tail}, "finish_reason": null}]);
-                    emit(out, None, &v.to_string());
+                    emit(out, None, &crate::api::json_text(&v));
                 }
             }
         }

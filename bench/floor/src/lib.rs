@@ -10,7 +10,7 @@ use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Warn);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FloorRoot { hold: false, route: false, calls: false, calls_map: false, probe: Probe::default() }) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FloorRoot { hold: false, route: false, calls: false, calls_map: false, translate: false, probe: Probe::default() }) });
 }}
 
 /// With the plugin configuration `"hold"` (a JSON string), the floor also holds the request headers until the body
@@ -25,12 +25,21 @@ proxy_wasm::main! {{
 /// request, in the same phases, and no logic: read `:method`, `:path` and the three key headers,
 /// remove `authorization` and hold; then read the body and set the cluster header and
 /// `:authority`. The gap between this and tollgate is tollgate's own work.
+///
+/// With `"translate"`, it makes the host calls of a request translated into another provider's
+/// dialect and its JSON answer translated back, and no logic: hold the request headers (one
+/// whole-map read, `authorization` removed); read the body, set the cluster, `:path`,
+/// `:authority`, credential, `anthropic-version` and `content-length` headers and write the body
+/// back; drop the answer's `content-length`, hold the answer to its end, read it and write it
+/// back. The bytes written are the ones read, so any upstream answers as it would to the floor.
+/// This is the floor of body translation inside proxy-wasm.
 struct FloorRoot {
     hold: bool,
     route: bool,
     calls: bool,
     /// `"calls map"`: one whole-map read in place of the five header reads.
     calls_map: bool,
+    translate: bool,
     probe: Probe,
 }
 
@@ -64,6 +73,7 @@ impl RootContext for FloorRoot {
             self.route = text.split_whitespace().any(|t| t == "route");
             self.calls = text.split_whitespace().any(|t| t == "calls");
             self.calls_map = self.calls && text.split_whitespace().any(|t| t == "map");
+            self.translate = text.split_whitespace().any(|t| t == "translate");
             if let Some(rest) = text.strip_prefix("probe") {
                 for kv in rest.split_whitespace().filter(|t| t.contains('=')) {
                     let (k, v) = kv.split_once('=').unwrap_or((kv, "0"));
@@ -97,7 +107,7 @@ impl RootContext for FloorRoot {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Floor { bytes_seen: 0, hold: self.hold, route: self.route, calls: self.calls, calls_map: self.calls_map, probe: self.probe }))
+        Some(Box::new(Floor { bytes_seen: 0, hold: self.hold, route: self.route, calls: self.calls, calls_map: self.calls_map, translate: self.translate, probe: self.probe }))
     }
 }
 
@@ -107,6 +117,7 @@ struct Floor {
     route: bool,
     calls: bool,
     calls_map: bool,
+    translate: bool,
     probe: Probe,
 }
 
@@ -144,7 +155,14 @@ impl HttpContext for Floor {
             }
             let _ = proxy_wasm::hostcalls::set_map_value(HttpRequestHeaders, "authorization", None);
         }
-        if (self.route || self.calls) && !end_of_stream {
+        if self.translate {
+            use proxy_wasm::types::MapType::HttpRequestHeaders;
+            if let Ok(m) = proxy_wasm::hostcalls::get_map_bytes(HttpRequestHeaders) {
+                self.bytes_seen = self.bytes_seen.wrapping_add(m.len());
+            }
+            let _ = proxy_wasm::hostcalls::set_map_value(HttpRequestHeaders, "authorization", None);
+        }
+        if (self.route || self.calls || self.translate) && !end_of_stream {
             return Action::Pause;
         }
         if self.hold && !end_of_stream {
@@ -159,6 +177,7 @@ impl HttpContext for Floor {
             // Let the host keep buffering until the whole body is there.
             return Action::Pause;
         }
+        let mut read = None;
         match proxy_wasm::hostcalls::get_buffer(BufferType::HttpRequestBody, 0, body_size) {
             Ok(Some(body)) => {
                 // "Touch" the body so the copy cannot be optimised away.
@@ -166,11 +185,21 @@ impl HttpContext for Floor {
                 if body.first() == Some(&0) {
                     self.bytes_seen = self.bytes_seen.wrapping_add(1);
                 }
+                read = Some(body);
             }
             Ok(None) => {}
             Err(_) => {}
         }
         use proxy_wasm::types::MapType::HttpRequestHeaders;
+        if self.translate {
+            for (name, value) in [("x-tollgate-cluster", "upstream"), (":path", "/v1/messages"), (":authority", "upstream.local"), ("x-api-key", "sk-floor"), ("anthropic-version", "2023-06-01")] {
+                let _ = proxy_wasm::hostcalls::set_map_value(HttpRequestHeaders, name, Some(value));
+            }
+            if let Some(body) = read {
+                let _ = proxy_wasm::hostcalls::set_map_value(HttpRequestHeaders, "content-length", Some(&body.len().to_string()));
+                let _ = proxy_wasm::hostcalls::set_buffer(BufferType::HttpRequestBody, 0, body_size, &body);
+            }
+        }
         if self.route {
             if let Ok(Some(key)) = proxy_wasm::hostcalls::get_map_value_bytes(HttpRequestHeaders, "authorization") {
                 self.bytes_seen = self.bytes_seen.wrapping_add(key.len());
@@ -203,8 +232,15 @@ impl HttpContext for Floor {
         Action::Continue
     }
 
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        if self.translate {
+            let _ = proxy_wasm::hostcalls::set_map_value(proxy_wasm::types::MapType::HttpResponseHeaders, "content-length", None);
+        }
+        Action::Continue
+    }
+
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        if !self.probe.resp {
+        if !self.probe.resp && !self.translate {
             return Action::Continue;
         }
         if !end_of_stream {
@@ -212,6 +248,9 @@ impl HttpContext for Floor {
         }
         if let Ok(Some(b)) = proxy_wasm::hostcalls::get_buffer(BufferType::HttpResponseBody, 0, body_size) {
             self.bytes_seen = self.bytes_seen.wrapping_add(b.len());
+            if self.translate {
+                let _ = proxy_wasm::hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, &b);
+            }
         }
         Action::Continue
     }

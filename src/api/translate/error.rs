@@ -89,7 +89,7 @@ pub fn error_body(body: &[u8], status: u16, to: Dialect) -> Vec<u8> {
             v
         }
     };
-    out.to_string().into_bytes()
+    crate::api::json_bytes(&out)
 }
 
 fn is_anthropic_type(kind: &str) -> bool {

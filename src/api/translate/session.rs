@@ -118,7 +118,7 @@ impl ResponseTranslator {
                     Translation::MessagesToGemini => gemini_to_completion(&v, &self.model, self.created).ok().and_then(|c| completion_to_message(&c, &self.model).ok()),
                 });
                 match translated {
-                    Some(v) => v.to_string().into_bytes(),
+                    Some(v) => crate::api::json_bytes(&v),
                     None => error_body(b"The provider's response could not be translated.", 502, self.translation.client()),
                 }
             }

@@ -1,0 +1,339 @@
+//! A validating JSON scanner over raw bytes that builds nothing: the fast paths' reader.
+//!
+//! It checks RFC 8259's grammar as it goes (string escapes and control characters, number
+//! grammar, literals, nesting no deeper than `serde_json` allows) and hands out the raw bytes of
+//! strings and numbers. Every method returns `None` on anything it does not accept, and its
+//! callers then leave the body to `serde_json`, which decides with its precise error. So it may
+//! refuse what `serde_json` accepts, never the reverse: it refuses surrogate escapes that do not
+//! pair up, as `serde_json` does. UTF-8 inside strings is left to the caller.
+//!
+//! Strings are skipped eight bytes at a time (`u64` arithmetic is native in wasm), looking for
+//! a quote, a backslash or a control character at once.
+
+/// `serde_json`'s recursion limit: deeper values are refused here, as there.
+pub const MAX_DEPTH: usize = 128;
+
+/// A position in a JSON text.
+pub struct Scan<'a> {
+    pub b: &'a [u8],
+    pub i: usize,
+}
+
+const ONES: u64 = u64::MAX / 255;
+const HIGHS: u64 = ONES << 7;
+
+/// Bytes of `w` equal to `c`, flagged in their high bit (exact for every byte).
+fn eq_mask(w: u64, c: u8) -> u64 {
+    let x = w ^ (ONES * u64::from(c));
+    !(((x & !HIGHS).wrapping_add(!HIGHS)) | x) & HIGHS
+}
+
+impl<'a> Scan<'a> {
+    pub fn new(b: &'a [u8]) -> Scan<'a> {
+        Scan { b, i: 0 }
+    }
+
+    pub fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    pub fn eat(&mut self, c: u8) -> Option<()> {
+        (self.peek()? == c).then(|| self.i += 1)
+    }
+
+    pub fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            self.i += 1;
+        }
+    }
+
+    /// Whitespace, then the end of the text.
+    pub fn end(&mut self) -> Option<()> {
+        self.ws();
+        (self.i == self.b.len()).then_some(())
+    }
+
+    pub fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.i.checked_add(word.len())?;
+        (self.b.get(self.i..end)? == word).then(|| self.i = end)
+    }
+
+    /// A string without escapes: its raw bytes (the body's bytes, so valid UTF-8 is left to
+    /// the caller).
+    pub fn plain_string(&mut self) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let start = self.i;
+        self.skip_plain();
+        let end = self.i;
+        self.eat(b'"')?;
+        self.b.get(start..end)
+    }
+
+    /// Advances to the next quote, backslash or control character (or the end).
+    pub fn skip_plain(&mut self) {
+        while let Some(chunk) = self.b.get(self.i..self.i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            let w = u64::from_le_bytes(w);
+            // A control byte is one below 0x20: its high bit is clear and it is under 0x20 with
+            // the high bit masked off.
+            let ctrl = !(((w & !HIGHS).wrapping_add(ONES * (0x80 - 0x20))) | w) & HIGHS;
+            let hit = ctrl | eq_mask(w, b'"') | eq_mask(w, b'\\');
+            if hit != 0 {
+                self.i += (hit.trailing_zeros() / 8) as usize;
+                return;
+            }
+            self.i += 8;
+        }
+        while matches!(self.peek(), Some(c) if c >= 0x20 && c != b'"' && c != b'\\') {
+            self.i += 1;
+        }
+    }
+
+    /// Any string, escapes checked: the raw bytes between its quotes, escapes as written (so
+    /// they can be copied into another JSON string as they are).
+    pub fn string(&mut self) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let start = self.i;
+        loop {
+            self.skip_plain();
+            match self.peek()? {
+                b'"' => {
+                    let raw = self.b.get(start..self.i);
+                    self.i += 1;
+                    return raw;
+                }
+                b'\\' => {
+                    self.i += 1;
+                    match self.peek()? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 1,
+                        b'u' => {
+                            self.i += 1;
+                            let unit = self.hex4()?;
+                            if (0xD800..0xDC00).contains(&unit) {
+                                // A leading surrogate needs its trailing one, escaped right after.
+                                self.literal(b"\\u")?;
+                                if !(0xDC00..0xE000).contains(&self.hex4()?) {
+                                    return None;
+                                }
+                            } else if (0xDC00..0xE000).contains(&unit) {
+                                return None;
+                            }
+                        }
+                        _ => return None,
+                    }
+                }
+                _ => return None, // a control character
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let hex = self.b.get(self.i..self.i + 4)?;
+        let mut v = 0;
+        for &h in hex {
+            v = v * 16 + char::from(h).to_digit(16)?;
+        }
+        self.i += 4;
+        Some(v)
+    }
+
+    fn digits(&mut self) -> Option<()> {
+        let start = self.i;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.i += 1;
+        }
+        (self.i > start).then_some(())
+    }
+
+    /// A number: its raw bytes.
+    pub fn number(&mut self) -> Option<&'a [u8]> {
+        let start = self.i;
+        if self.peek()? == b'-' {
+            self.i += 1;
+        }
+        if self.peek()? == b'0' {
+            self.i += 1;
+        } else {
+            self.digits()?;
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            self.digits()?;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            self.digits()?;
+        }
+        self.b.get(start..self.i)
+    }
+
+    /// Any value, nested `depth` levels deep.
+    pub fn value(&mut self, depth: usize) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.number().map(drop),
+            open @ (b'[' | b'{') => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                self.i += 1;
+                let close = if open == b'[' { b']' } else { b'}' };
+                self.ws();
+                if self.peek()? == close {
+                    self.i += 1;
+                    return Some(());
+                }
+                loop {
+                    self.ws();
+                    if open == b'{' {
+                        self.string()?;
+                        self.ws();
+                        self.eat(b':')?;
+                        self.ws();
+                    }
+                    self.value(depth + 1)?;
+                    self.ws();
+                    match self.peek()? {
+                        b',' => self.i += 1,
+                        c if c == close => {
+                            self.i += 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// The members of an object, opening brace included: calls `member` with each key (its
+    /// raw bytes) with the scanner at the value, which `member` must read. `None` when the
+    /// object is malformed or `member` says so, and for a key with an escape in it, which could
+    /// spell a name the caller looks for.
+    pub fn object(&mut self, mut member: impl FnMut(&mut Scan<'a>, &'a [u8]) -> Option<()>) -> Option<()> {
+        self.ws();
+        self.eat(b'{')?;
+        self.ws();
+        if self.eat(b'}').is_some() {
+            return Some(());
+        }
+        loop {
+            self.ws();
+            let key = self.plain_string()?;
+            self.ws();
+            self.eat(b':')?;
+            self.ws();
+            member(self, key)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// The elements of an array, opening bracket included: calls `element` with the scanner at
+    /// each element, which `element` must read.
+    pub fn array(&mut self, mut element: impl FnMut(&mut Scan<'a>) -> Option<()>) -> Option<()> {
+        self.ws();
+        self.eat(b'[')?;
+        self.ws();
+        if self.eat(b']').is_some() {
+            return Some(());
+        }
+        loop {
+            self.ws();
+            element(self)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// `null`, if that is what comes next.
+    pub fn null(&mut self) -> bool {
+        self.literal(b"null").is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn finds_specials_in_any_position() {
+        for n in 0..40 {
+            for special in [b'"', b'\\', 0x1f, 0x00] {
+                let mut b = vec![b'a'; n];
+                b.push(special);
+                b.extend_from_slice(b"tail 0123456789");
+                let mut s = Scan::new(&b);
+                s.skip_plain();
+                assert_eq!(s.i, n, "special {special:#x} after {n} bytes");
+            }
+            // High bytes (UTF-8) and bytes just above the control range are not special.
+            let b: Vec<u8> = (0..n).map(|k| [0x20u8, 0x7f, 0x80, 0xe9, 0xff, b'!', b']'][k % 7]).collect();
+            let mut s = Scan::new(&b);
+            s.skip_plain();
+            assert_eq!(s.i, n);
+        }
+    }
+
+    #[test]
+    fn strings_keep_their_escapes_and_refuse_what_serde_refuses() {
+        let raw = |t: &str| Scan::new(t.as_bytes()).string().map(|r| String::from_utf8(r.to_vec()).unwrap());
+        assert_eq!(raw(r#""a\"b\n\u00e9\ud83d\ude00" tail"#).as_deref(), Some(r#"a\"b\n\u00e9\ud83d\ude00"#));
+        for bad in [r#""\ud800""#, r#""\ud800x""#, r#""\ud800\u0041""#, r#""\udc00""#, r#""\x""#, r#""\u12g4""#, "\"a\u{1}\"", r#""open"#] {
+            assert_eq!(raw(bad), None, "{bad}");
+            assert!(serde_json::from_str::<serde_json::Value>(bad).is_err(), "serde refuses {bad} too");
+        }
+    }
+
+    #[test]
+    fn objects_and_arrays_hand_out_members() {
+        let mut seen = Vec::new();
+        let mut s = Scan::new(br#" { "a" : [1, "x", null] , "b":{} } "#);
+        s.object(|s, k| {
+            seen.push(String::from_utf8_lossy(k).into_owned());
+            if k == b"a" {
+                let mut n = 0;
+                s.array(|s| {
+                    n += 1;
+                    s.value(2)
+                })?;
+                assert_eq!(n, 3);
+                Some(())
+            } else {
+                s.value(1)
+            }
+        })
+        .unwrap();
+        assert_eq!(s.end(), Some(()));
+        assert_eq!(seen, ["a", "b"]);
+        for bad in [r#"{"a":1,}"#, r#"{"a" 1}"#, r#"[1,]"#, r#"{"a":1"#, r#"{"\u0061":1}"#] {
+            let mut s = Scan::new(bad.as_bytes());
+            let ok = if bad.starts_with('{') { s.object(|s, _| s.value(1)) } else { s.array(|s| s.value(1)) };
+            assert_eq!(ok, None, "{bad}");
+        }
+    }
+}
