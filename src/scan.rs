@@ -13,6 +13,41 @@
 /// `serde_json`'s recursion limit: deeper values are refused here, as there.
 pub const MAX_DEPTH: usize = 128;
 
+/// Writes `parts` one after another: one call for a run of literal JSON and values, so the
+/// writers that build a body piece by piece stay small (`extend_from_slice` inlined at every
+/// piece is several times the code).
+#[inline(never)]
+pub fn put(out: &mut Vec<u8>, parts: &[&[u8]]) {
+    for p in parts {
+        out.extend_from_slice(p);
+    }
+}
+
+/// Writes `n` in decimal (no formatting machinery, no allocation).
+#[inline(never)]
+pub fn put_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(i..).unwrap_or_default());
+}
+
+/// The value of a JSON number that is a plain non-negative integer fitting a `u64` (no sign,
+/// fraction or exponent), as `serde_json` reads one into a `u64`.
+pub fn u64_of(raw: &[u8]) -> Option<u64> {
+    if raw.is_empty() {
+        return None;
+    }
+    raw.iter().try_fold(0u64, |n, &d| if d.is_ascii_digit() { n.checked_mul(10)?.checked_add(u64::from(d - b'0')) } else { None })
+}
+
 /// A position in a JSON text.
 pub struct Scan<'a> {
     pub b: &'a [u8],
@@ -218,7 +253,7 @@ impl<'a> Scan<'a> {
     /// raw bytes) with the scanner at the value, which `member` must read. `None` when the
     /// object is malformed or `member` says so, and for a key with an escape in it, which could
     /// spell a name the caller looks for.
-    pub fn object(&mut self, mut member: impl FnMut(&mut Scan<'a>, &'a [u8]) -> Option<()>) -> Option<()> {
+    pub fn object(&mut self, member: &mut dyn FnMut(&mut Scan<'a>, &'a [u8]) -> Option<()>) -> Option<()> {
         self.ws();
         self.eat(b'{')?;
         self.ws();
@@ -246,7 +281,7 @@ impl<'a> Scan<'a> {
 
     /// The elements of an array, opening bracket included: calls `element` with the scanner at
     /// each element, which `element` must read.
-    pub fn array(&mut self, mut element: impl FnMut(&mut Scan<'a>) -> Option<()>) -> Option<()> {
+    pub fn array(&mut self, element: &mut dyn FnMut(&mut Scan<'a>) -> Option<()>) -> Option<()> {
         self.ws();
         self.eat(b'[')?;
         self.ws();
@@ -281,6 +316,19 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
+    fn integers_both_ways() {
+        for n in [0, 7, 10, 4096, u64::MAX] {
+            let mut out = Vec::new();
+            put_u64(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+            assert_eq!(u64_of(&out), Some(n));
+        }
+        for bad in ["", "-1", "1.0", "1e3", "18446744073709551616"] {
+            assert_eq!(u64_of(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn finds_specials_in_any_position() {
         for n in 0..40 {
             for special in [b'"', b'\\', 0x1f, 0x00] {
@@ -313,11 +361,11 @@ mod tests {
     fn objects_and_arrays_hand_out_members() {
         let mut seen = Vec::new();
         let mut s = Scan::new(br#" { "a" : [1, "x", null] , "b":{} } "#);
-        s.object(|s, k| {
+        s.object(&mut |s, k| {
             seen.push(String::from_utf8_lossy(k).into_owned());
             if k == b"a" {
                 let mut n = 0;
-                s.array(|s| {
+                s.array(&mut |s| {
                     n += 1;
                     s.value(2)
                 })?;
@@ -332,7 +380,7 @@ mod tests {
         assert_eq!(seen, ["a", "b"]);
         for bad in [r#"{"a":1,}"#, r#"{"a" 1}"#, r#"[1,]"#, r#"{"a":1"#, r#"{"\u0061":1}"#] {
             let mut s = Scan::new(bad.as_bytes());
-            let ok = if bad.starts_with('{') { s.object(|s, _| s.value(1)) } else { s.array(|s| s.value(1)) };
+            let ok = if bad.starts_with('{') { s.object(&mut |s, _| s.value(1)) } else { s.array(&mut |s| s.value(1)) };
             assert_eq!(ok, None, "{bad}");
         }
     }

@@ -11,13 +11,7 @@ use std::collections::{HashMap, HashSet};
 /// An empty document is a valid config with no providers and no keys.
 pub fn parse(json: &[u8], env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
     let json: &[u8] = if json.iter().all(u8::is_ascii_whitespace) { b"{}" } else { json };
-    let dto: ConfigDto = {
-        let de = &mut serde_json::Deserializer::from_slice(json);
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            ConfigError::new(path, e.into_inner().to_string())
-        })?
-    };
+    let dto: ConfigDto = serde_json::from_slice(json).map_err(|e| ConfigError::new(super::error_path::path_at_line_column(json, e.line(), e.column()), e.to_string()))?;
     compile(dto, env).map_err(first)
 }
 

@@ -4,6 +4,7 @@ mod check;
 mod compile;
 mod dto;
 mod error;
+mod error_path;
 pub mod limits_dto;
 mod lint;
 pub mod pricing_dto;

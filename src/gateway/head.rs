@@ -64,6 +64,21 @@ pub fn model_and_stream(body: &[u8]) -> Option<(&str, bool)> {
     Some((model, stream.unwrap_or(false)))
 }
 
+/// The body with its top-level `model` replaced by `model`, everything else byte for byte:
+/// when [`model_and_stream`] reads the body.
+pub fn with_model(body: &[u8], model: &str) -> Option<Vec<u8>> {
+    let (old, _) = model_and_stream(body)?;
+    // `old` is a slice of `body`, between the quotes of the model's string.
+    let start = (old.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
+    let (before, after) = (body.get(..start.checked_sub(1)?)?, body.get(start + old.len() + 1..)?);
+    let mut out = Vec::with_capacity(body.len() + model.len());
+    out.extend_from_slice(before);
+    // A `String` into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut out, model);
+    out.extend_from_slice(after);
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +112,14 @@ mod tests {
         let deeper = format!(r#"{{"model":"m","x":{}1{}}}"#, "[".repeat(128), "]".repeat(128));
         assert_eq!(model_and_stream(deeper.as_bytes()), None);
         assert!(serde_json::from_str::<serde_json::Value>(&deeper).is_err(), "serde refuses it too");
+    }
+
+    #[test]
+    fn renames_the_model_in_place() {
+        let body = br#" {"messages":[{"role":"user","content":"model"}], "model" : "fast","x":{"model":"y"}} "#;
+        let out = with_model(body, "gpt-\"4o\"").unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), r#" {"messages":[{"role":"user","content":"model"}], "model" : "gpt-\"4o\"","x":{"model":"y"}} "#);
+        assert_eq!(with_model(br#"{"model":"a\u0062"}"#, "m"), None, "escaped: the full parse decides");
     }
 
     /// The two fields as serde reads them, skipping the rest (as the planner did before).

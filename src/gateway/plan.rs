@@ -133,6 +133,15 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
         plan.path = super::rewrite::upstream_path(admission.endpoint, provider, &attempt.model, false);
         return Ok(plan);
     }
+    // A plain request renamed or translated from its bytes, without building the document.
+    if clean && !stream && resolution.failover_cluster.is_none() {
+        if let Some(r) = super::rewrite::rewrite_plain(admission.endpoint, provider, &attempt.model, body) {
+            plan.path = r.path;
+            plan.body = r.body;
+            plan.translation = r.translation;
+            return Ok(plan);
+        }
+    }
     let mut json = match parsed {
         Some(j) => j,
         None => document(body)?,

@@ -1,7 +1,7 @@
 //! The request for one provider: its `:path`, and the body in its dialect with its model name.
 //! Shared by the downstream plan and the upstream role's per-attempt rewrite.
 
-use crate::api::translate::{chat_to_gemini, chat_to_messages, messages_to_chat, Translation};
+use crate::api::translate::{chat_to_gemini, chat_to_messages, messages_to_chat, plain_chat_to_messages, Translation};
 use crate::api::Endpoint;
 use crate::config::{Provider, ProviderKind};
 use crate::error::{ApiError, ErrorKind};
@@ -61,12 +61,29 @@ pub fn rewrite(endpoint: Endpoint, provider: &Provider, model: &str, requested: 
             changed.then(|| crate::api::json_bytes(json))
         }
     };
-    let upstream_endpoint = match translation {
+    Ok(Rewrite { path: upstream_path(upstream_endpoint(endpoint, translation), provider, model, stream), body, translation })
+}
+
+/// [`rewrite`] for a plain request that is not a stream, from its bytes, with no document:
+/// a model renamed in place, or a chat request translated for Anthropic. `None` for anything
+/// else, which takes [`rewrite`].
+pub fn rewrite_plain(endpoint: Endpoint, provider: &Provider, model: &str, body: &[u8]) -> Option<Rewrite> {
+    let translation = translation(endpoint, provider.kind).ok()?;
+    let body = match translation {
+        None => super::head::with_model(body, model)?,
+        Some(Translation::ChatToAnthropic) => plain_chat_to_messages(body, model)?,
+        Some(_) => return None,
+    };
+    Some(Rewrite { path: upstream_path(upstream_endpoint(endpoint, translation), provider, model, false), body: Some(body), translation })
+}
+
+/// The provider's endpoint for a request to `endpoint`.
+fn upstream_endpoint(endpoint: Endpoint, translation: Option<Translation>) -> Endpoint {
+    match translation {
         Some(Translation::ChatToAnthropic) => Endpoint::Messages,
         Some(Translation::MessagesToOpenAi) => Endpoint::ChatCompletions,
         Some(Translation::ChatToGemini | Translation::MessagesToGemini) | None => endpoint,
-    };
-    Ok(Rewrite { path: upstream_path(upstream_endpoint, provider, model, stream), body, translation })
+    }
 }
 
 /// The endpoint cannot reach a provider of that kind (e.g. embeddings at Anthropic).

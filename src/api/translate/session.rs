@@ -111,6 +111,11 @@ impl ResponseTranslator {
         match self.mode {
             Mode::Error(status) => error_body(body, status, self.translation.client()),
             Mode::Json => {
+                if self.translation == Translation::ChatToAnthropic {
+                    if let Some(out) = super::plain_message_to_completion(body, &self.model, self.created) {
+                        return out;
+                    }
+                }
                 let translated = serde_json::from_slice::<Value>(body).ok().and_then(|v| match self.translation {
                     Translation::ChatToAnthropic => message_to_completion(&v, &self.model, self.created).ok(),
                     Translation::MessagesToOpenAi => completion_to_message(&v, &self.model).ok(),
