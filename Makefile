@@ -6,7 +6,7 @@
 #   make bench   - nginx + wrk: Envoy alone vs a body-reading floor filter vs tollgate
 #   make oci     - the module as an OCI image layout Istio pulls (target/oci/tollgate)
 #   make bench-redact - native redaction throughput (MB/s) and added latency per request
-#   make bench-translate - a 500-event Anthropic and Gemini stream translated in Envoy, vs the floor
+#   make bench-translate - 1 KB JSON and 500-event streams translated to Anthropic and Gemini in Envoy, vs the floor
 #   make bench-v8 - the module's own time per callback in Node's V8 (stand-in host; compare builds)
 #   make bench-instructions - instructions and cache misses per request in Envoy under callgrind
 
@@ -119,10 +119,16 @@ bench-limits: build envoy
 bench-stream:
 	cargo run --release --example stream_bench
 
-# Streaming translation in Envoy: a 500-event Anthropic and Gemini stream translated to OpenAI
-# chunks (routing config with a provider of that kind), against the floor filter.
+# Translation in Envoy, against the floor filter: the 1 KB OpenAI chat request sent to an
+# Anthropic and a Gemini provider and their JSON answers translated back, next to the floor's
+# "translate" mode (the same host calls, no logic: the ceiling of any translation in
+# proxy-wasm); then a 500-event Anthropic and Gemini stream translated to OpenAI chunks.
 bench-translate: build envoy
-	for d in anthropic gemini; do BENCH_SSE_DIALECT=$$d BENCH_SSE_EVENTS=500 $(PYTHON) bench/run.py --rounds 4 \
+	for d in anthropic gemini; do BENCH_DIALECT=$$d $(PYTHON) bench/run.py --rounds 6 \
+	  --out bench/results/translate-$$d-json.md --variant name=floor,wasm=bench/floor/target/wasm32-wasip1/release/tollgate_floor.wasm \
+	  --variant name=floor-translate,wasm=bench/floor/target/wasm32-wasip1/release/tollgate_floor.wasm,config=bench/floor-translate.json \
+	  --variant name=tollgate-translate-$$d,wasm=$(WASM),config=bench/tollgate-config-translate-$$d.json,root_id=tollgate || exit 1; done
+	for d in anthropic gemini; do BENCH_DIALECT=$$d BENCH_SSE_EVENTS=500 $(PYTHON) bench/run.py --rounds 4 \
 	  --out bench/results/translate-$$d-500.md --variant name=floor,wasm=bench/floor/target/wasm32-wasip1/release/tollgate_floor.wasm \
 	  --variant name=tollgate-translate-$$d,wasm=$(WASM),config=bench/tollgate-config-translate-$$d.json,root_id=tollgate || exit 1; done
 

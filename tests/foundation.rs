@@ -130,6 +130,7 @@ fn every_shipped_envoy_config_validates() {
 
 #[test]
 fn module_is_at_most_one_megabyte() {
+    // 1 MB as the foundation issue says it: 10^6 bytes, not 2^20.
     let size = std::fs::metadata(wasm_path()).unwrap().len();
-    assert!(size <= 1024 * 1024, "tollgate.wasm is {size} bytes");
+    assert!(size <= 1_000_000, "tollgate.wasm is {size} bytes, over the 1 MB (1,000,000 bytes) budget");
 }

@@ -64,16 +64,21 @@ pub fn model_and_stream(body: &[u8]) -> Option<(&str, bool)> {
     Some((model, stream.unwrap_or(false)))
 }
 
-/// The body with its top-level `model` replaced by `model`, everything else byte for byte:
-/// when [`model_and_stream`] reads the body.
-pub fn with_model(body: &[u8], model: &str) -> Option<Vec<u8>> {
-    let (old, _) = model_and_stream(body)?;
-    // `old` is a slice of `body`, between the quotes of the model's string.
-    let start = (old.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
-    let (before, after) = (body.get(..start.checked_sub(1)?)?, body.get(start + old.len() + 1..)?);
+/// Where `model` (a slice of `body`, as [`model_and_stream`] returns it) lies in `body`: the
+/// bytes between its quotes.
+pub fn span_in(body: &[u8], model: &str) -> Option<std::ops::Range<usize>> {
+    let start = (model.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
+    let end = start.checked_add(model.len()).filter(|e| *e <= body.len())?;
+    Some(start..end)
+}
+
+/// The body with the string at `span` (a [`span_in`]) replaced by `model`, everything else
+/// byte for byte.
+pub fn with_model(body: &[u8], span: std::ops::Range<usize>, model: &str) -> Option<Vec<u8>> {
+    let (before, after) = (body.get(..span.start.checked_sub(1)?)?, body.get(span.end + 1..)?);
     let mut out = Vec::with_capacity(body.len() + model.len());
     out.extend_from_slice(before);
-    // A `String` into a `Vec` cannot fail.
+    // A `str` into a `Vec` cannot fail.
     let _ = serde_json::to_writer(&mut out, model);
     out.extend_from_slice(after);
     Some(out)
@@ -117,9 +122,10 @@ mod tests {
     #[test]
     fn renames_the_model_in_place() {
         let body = br#" {"messages":[{"role":"user","content":"model"}], "model" : "fast","x":{"model":"y"}} "#;
-        let out = with_model(body, "gpt-\"4o\"").unwrap();
+        let (old, _) = model_and_stream(body).unwrap();
+        let out = with_model(body, span_in(body, old).unwrap(), "gpt-\"4o\"").unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), r#" {"messages":[{"role":"user","content":"model"}], "model" : "gpt-\"4o\"","x":{"model":"y"}} "#);
-        assert_eq!(with_model(br#"{"model":"a\u0062"}"#, "m"), None, "escaped: the full parse decides");
+        assert_eq!(span_in(body, "elsewhere"), None);
     }
 
     /// The two fields as serde reads them, skipping the rest (as the planner did before).

@@ -69,8 +69,12 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
     // unusual (and every error, with its precise message) takes the full parse. With redaction
     // on, a borrowed pre-scan reads them; `clean` says it found nothing to change.
     let mut parsed = None;
+    let mut model_at = None;
     let head = match &config.redaction {
-        None => super::head::model_and_stream(body).map(|(model, stream)| (model.to_string(), stream)),
+        None => super::head::model_and_stream(body).map(|(model, stream)| {
+            model_at = super::head::span_in(body, model);
+            (model.to_string(), stream)
+        }),
         Some(r) => crate::redact::precheck(r, admission.endpoint, body, findings, |doc| model_and_stream(doc).ok())?,
     };
     let clean = head.is_some();
@@ -135,7 +139,7 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
     }
     // A plain request renamed or translated from its bytes, without building the document.
     if clean && !stream && resolution.failover_cluster.is_none() {
-        if let Some(r) = super::rewrite::rewrite_plain(admission.endpoint, provider, &attempt.model, body) {
+        if let Some(r) = super::rewrite::rewrite_plain(admission.endpoint, provider, &attempt.model, body, model_at) {
             plan.path = r.path;
             plan.body = r.body;
             plan.translation = r.translation;

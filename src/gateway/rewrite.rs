@@ -65,12 +65,13 @@ pub fn rewrite(endpoint: Endpoint, provider: &Provider, model: &str, requested: 
 }
 
 /// [`rewrite`] for a plain request that is not a stream, from its bytes, with no document:
-/// a model renamed in place, or a chat request translated for Anthropic. `None` for anything
-/// else, which takes [`rewrite`].
-pub fn rewrite_plain(endpoint: Endpoint, provider: &Provider, model: &str, body: &[u8]) -> Option<Rewrite> {
+/// a model renamed in place (`model_at`: where the client's model name lies in `body`, when
+/// known), or a chat request translated for Anthropic. `None` for anything else, which takes
+/// [`rewrite`].
+pub fn rewrite_plain(endpoint: Endpoint, provider: &Provider, model: &str, body: &[u8], model_at: Option<std::ops::Range<usize>>) -> Option<Rewrite> {
     let translation = translation(endpoint, provider.kind).ok()?;
     let body = match translation {
-        None => super::head::with_model(body, model)?,
+        None => super::head::with_model(body, model_at?, model)?,
         Some(Translation::ChatToAnthropic) => plain_chat_to_messages(body, model)?,
         Some(_) => return None,
     };

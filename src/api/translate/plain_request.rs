@@ -29,8 +29,10 @@ pub fn plain_chat_to_messages(body: &[u8], model: &str) -> Option<Vec<u8>> {
     Some(r.write(model, body.len()))
 }
 
-/// The top-level fields read (any other one sends the request to the full translation).
-const FIELDS: [&[u8]; 9] = [b"model", b"messages", b"max_tokens", b"max_completion_tokens", b"temperature", b"top_p", b"stream", b"stop", b"user"];
+/// The top-level fields read (any other one sends the request to the full translation). The
+/// last three change nothing here, as in the full translation: `n` of 1, `seed`, and
+/// `parallel_tool_calls` without tools.
+const FIELDS: [&[u8]; 12] = [b"model", b"messages", b"max_tokens", b"max_completion_tokens", b"temperature", b"top_p", b"stream", b"stop", b"user", b"n", b"seed", b"parallel_tool_calls"];
 
 #[derive(Default)]
 struct Request<'a> {
@@ -72,7 +74,9 @@ impl<'a> Request<'a> {
                 self.stop = Some(stops);
                 Some(())
             }
-            _ => s.string().map(|u| self.user = Some(u)),
+            8 => s.string().map(|u| self.user = Some(u)),
+            9 => s.literal(b"1"),
+            _ => s.value(1),
         }
     }
 
@@ -253,7 +257,7 @@ mod tests {
                 msgs.push(if rand() % 5 == 0 { format!(r#"{{"content":{content},"name":"n","role":"{role}"}}"#) } else { format!(r#"{{"role":"{role}","content":{content}}}"#) });
             }
             let mut fields = vec![format!(r#""messages":[{}]"#, msgs.join(",")), r#""model":"gpt-4o""#.to_string()];
-            for extra in [r#""max_tokens":64"#, r#""max_completion_tokens":12"#, r#""temperature":0.7"#, r#""top_p":null"#, r#""stop":["a","b\n"]"#, r#""stop":"z""#, r#""user":"u\"1""#, r#""stream":false"#] {
+            for extra in [r#""max_tokens":64"#, r#""max_completion_tokens":12"#, r#""temperature":0.7"#, r#""top_p":null"#, r#""stop":["a","b\n"]"#, r#""stop":"z""#, r#""user":"u\"1""#, r#""stream":false"#, r#""n":1"#, r#""n":2"#, r#""seed":42"#, r#""parallel_tool_calls":false"#] {
                 if rand() % 3 == 0 && !fields.iter().any(|f| f.split(':').next() == extra.split(':').next()) {
                     fields.push(extra.to_string());
                 }
