@@ -329,6 +329,21 @@ class Procs:
         self.procs.append((name, p))
         return p
 
+    def stop(self, name: str) -> None:
+        """Stops one process (its whole group) and forgets it."""
+        for i, (n, p) in enumerate(self.procs):
+            if n == name:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    log(f"warning: could not reap {name} (pid {p.pid})")
+                del self.procs[i]
+                return
+
     def stop_all(self) -> None:
         for name, p in reversed(self.procs):
             if p.poll() is None:
@@ -606,8 +621,9 @@ def validate_envoy(envoy: str, cfg: Path, logfile: Path) -> None:
         raise BenchError(f"envoy --mode validate failed for {cfg}:\n{(r.stdout + r.stderr)[-3000:]}")
 
 
-def start_envoy(procs: Procs, envoy: str, v: Variant, tmp: Path, upstream_port: int, workers: int, validate: bool) -> None:
-    d = tmp / f"envoy-{v.name}"
+def start_envoy(procs: Procs, envoy: str, v: Variant, tmp: Path, upstream_port: int, workers: int, validate: bool, run: int = 0) -> None:
+    """Starts the variant's Envoy (its `run`-th one, with --fresh) and waits until it listens."""
+    d = tmp / (f"envoy-{v.name}" + (f"-{run}" if run else ""))
     d.mkdir()
     cfg = d / "envoy.yaml"
     cfg.write_text(render_envoy(v, upstream_port))
@@ -883,7 +899,8 @@ def write_markdown(path: Path, rows, variants, args, meta: dict) -> None:
         + ("; CPU-pinned (BENCH_PIN=1: envoys on the last CPU, nginx + wrk on the others)" if pin_prefix("envoy") else "; not CPU-pinned"),
         f"- load: `wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency`, POST {REQUEST_PATH} "
         f"with a {meta['body_len']} B chat request, {meta['resp_len']} B static {SSE_DIALECT} response; "
-        f"{args.warmup}s warm-up per variant, {args.rounds} interleaved rounds (order rotated each round), median reported",
+        f"{args.warmup}s warm-up per variant, {args.rounds} interleaved rounds (order rotated each round), median reported"
+        + ("; a fresh Envoy per variant and round (--fresh)" if args.fresh else ""),
         "",
         md_table(rows),
         "",
@@ -962,7 +979,7 @@ def main() -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(
             "env: ENVOY, TOLLGATE_WASM, BENCH_DURATION, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_WORKERS,\n"
-            "     BENCH_ROUNDS, BENCH_WARMUP, BENCH_NGINX_WORKERS, BENCH_OUT, BENCH_PIN=1, BENCH_NO_BUILD=1,\n"
+            "     BENCH_ROUNDS, BENCH_WARMUP, BENCH_NGINX_WORKERS, BENCH_OUT, BENCH_PIN=1, BENCH_FRESH=1, BENCH_NO_BUILD=1,\n"
             "     BENCH_KEEP_TMP=1, BENCH_ENVOY_LOG_LEVEL\n"
             "variant: --variant name=NAME[,wasm=PATH|none][,config=FILE.json][,root_id=ID]  (repeatable;\n"
             "         replaces the default none/floor/tollgate list; paths relative to the repo root)"
@@ -975,6 +992,9 @@ def main() -> int:
     ap.add_argument("--nginx-workers", type=int, default=env_int("BENCH_NGINX_WORKERS", 1))
     ap.add_argument("--body-kb", type=int, default=env_int("BENCH_BODY_KB", 0), help="pad the chat request to about this many KiB (0: the ~1 KB request)")
     ap.add_argument("--rounds", type=int, default=env_int("BENCH_ROUNDS", 5))
+    ap.add_argument("--fresh", action="store_true", default=os.environ.get("BENCH_FRESH") == "1",
+                    help="restart every Envoy before each round after the first (BENCH_FRESH=1): each round then "
+                    "has its own memory layout, which moves a variant by a few percent for the whole life of its process")
     ap.add_argument("--warmup", type=int, default=env_int("BENCH_WARMUP", 2), help="seconds of warm-up per variant")
     ap.add_argument("--variant", action="append", default=[], help="see below")
     ap.add_argument("--baseline", default="none", help="variant name for the 'vs' ratio columns")
@@ -1051,6 +1071,12 @@ def main() -> int:
         for rnd in range(args.rounds):
             order = [variants[(i + rnd) % n] for i in range(n)]
             for v in order:
+                if args.fresh and rnd > 0:
+                    # A new process: a new memory layout, so no one layout's luck (code and
+                    # data aliasing in the caches) weighs on every round of a variant.
+                    procs.stop(f"envoy-{v.name}")
+                    start_envoy(procs, envoy, v, tmp, upstream_port, args.workers, validate=False, run=rnd)
+                    run_wrk(script, v.envoy_port, args.threads, args.connections, max(1, args.warmup))
                 cpu0 = group_cpu_seconds(v.pgid)
                 r = run_wrk(script, v.envoy_port, args.threads, args.connections, args.duration)
                 cpu = group_cpu_seconds(v.pgid) - cpu0

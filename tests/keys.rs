@@ -115,6 +115,9 @@ fn credentials_are_injected_in_each_providers_form() {
     assert_eq!(seen.path, "/openai/deployments/my-deployment/chat/completions?api-version=2024-10-21");
     assert_eq!(seen.header("api-key"), Some(AZURE_SECRET));
     assert_eq!(seen.header("authorization"), None);
+    // The route's model is spliced into the client's body, every other byte as it came.
+    let sent = chat("azure-gpt").to_string();
+    assert_eq!(String::from_utf8_lossy(&seen.body), sent.replace("\"azure-gpt\"", "\"my-deployment\""));
 
     let r = post_json(s.envoy.port, "/v1/messages", &[("x-api-key", "tg-team-a-new"), ("anthropic-version", "2023-06-01")], &anthropic_msg("claude-sonnet-4-5")).unwrap();
     assert_eq!(r.status, 200, "{}", r.text());

@@ -44,6 +44,37 @@ fn openai_client_answered_by_anthropic_provider() {
     assert_eq!(openai.request_count(), 0);
 }
 
+/// A plain-text request and answer take the direct path (no document); the same conversation
+/// with one more field that changes nothing (`presence_penalty: 0`) takes the general
+/// translation. The provider must receive the same request, and the client the same answer.
+#[test]
+fn direct_and_general_translation_agree_in_envoy() {
+    let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
+    let envoy = gateway(&openai, &anthropic);
+    let plain = serde_json::json!({"model": "claude-sonnet-4-5", "messages": [
+        {"role": "system", "content": "Be \"brief\".\n"}, {"role": "user", "content": "Hello \u{e9}"},
+        {"role": "user", "content": "again"}, {"role": "assistant", "content": "Hi"}, {"role": "developer", "content": "French."},
+        {"role": "user", "content": "Bye"}], "temperature": 0.5, "stop": ["END"], "user": "u-7", "n": 1});
+    let mut general = plain.clone();
+    general["presence_penalty"] = serde_json::json!(0);
+    let mut seen = Vec::new();
+    let mut answers = Vec::new();
+    for body in [&plain, &general] {
+        let r = post_json(envoy.port, "/v1/chat/completions", &[], body).unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        let mut v = r.json();
+        v["created"] = serde_json::Value::Null;
+        answers.push(v);
+        seen.push(anthropic.last_request().unwrap().json());
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(seen[0]["system"], serde_json::json!([{"type": "text", "text": "Be \"brief\".\n"}, {"type": "text", "text": "French."}]));
+    assert_eq!(seen[0]["messages"][0]["content"], serde_json::json!([{"type": "text", "text": "Hello \u{e9}"}, {"type": "text", "text": "again"}]));
+    assert_eq!((seen[0]["max_tokens"].as_u64(), &seen[0]["metadata"]["user_id"]), (Some(4096), &serde_json::json!("u-7")));
+    assert_eq!(answers[0]["choices"][0]["message"]["content"], ASSISTANT_TEXT);
+}
+
 #[test]
 fn openai_stream_from_anthropic_provider_is_translated_as_it_arrives() {
     let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
