@@ -333,26 +333,25 @@ class Procs:
         """Stops one process (its whole group) and forgets it."""
         for i, (n, p) in enumerate(self.procs):
             if n == name:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-                try:
-                    p.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    log(f"warning: could not reap {name} (pid {p.pid})")
+                self._end([(n, p)])
                 del self.procs[i]
                 return
 
     def stop_all(self) -> None:
-        for name, p in reversed(self.procs):
+        self._end(list(reversed(self.procs)))
+        self.procs.clear()
+
+    @staticmethod
+    def _end(procs: list) -> None:
+        """SIGTERM to each group, up to 5 s for them all to exit, then SIGKILL what is left."""
+        for name, p in procs:
             if p.poll() is None:
                 try:
                     os.killpg(p.pid, signal.SIGTERM)
                 except ProcessLookupError:
                     pass
         deadline = time.monotonic() + 5
-        for name, p in reversed(self.procs):
+        for name, p in procs:
             try:
                 p.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -366,7 +365,6 @@ class Procs:
                 p.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 log(f"warning: could not reap {name} (pid {p.pid})")
-        self.procs.clear()
 
 
 # BENCH_PIN=1 (needs taskset and >= 2 CPUs): the Envoys get the last CPU, nginx

@@ -41,6 +41,8 @@ pub mod redact;
 pub mod route;
 pub mod scan;
 pub mod sse;
+#[cfg(test)]
+mod testing;
 pub mod usage;
 
 /// Crate version, reported in the `x-tollgate` response header and logs.

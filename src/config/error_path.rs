@@ -152,27 +152,11 @@ mod agreement {
             r#"{"keys": [{"id": "k", "tenant": "t", "digests": ["sha256:00"], "models": ["m*"]}], "redaction": {"enabled": true, "detectors": {"email": "mask"}, "custom": [{"name": "x", "pattern": "a+"}]}, "telemetry": {"stats": false}}"#,
         ];
         let alphabet = b"{}[]\":,\\ tfnrue0123456789.-abxyz";
-        let mut seed = 0x1234_5678_9abc_def1u64;
-        let mut rand = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::testing::Rng::new(0x1234_5678_9abc_def1u64);
         let (mut compared, mut differ) = (0, Vec::new());
         for round in 0..4000 {
             let mut body = bases[round % 2].as_bytes().to_vec();
-            for _ in 0..1 + rand() % 2 {
-                let at = (rand() as usize) % (body.len() + 1);
-                let c = alphabet[(rand() as usize) % alphabet.len()];
-                match rand() % 3 {
-                    0 if at < body.len() => body[at] = c,
-                    1 if at < body.len() => {
-                        body.remove(at);
-                    }
-                    _ => body.insert(at, c),
-                }
-            }
+            crate::testing::edit(&mut body, &mut rng, alphabet, 2);
             let de = &mut serde_json::Deserializer::from_slice(&body);
             let Err(e) = serde_path_to_error::deserialize::<_, ConfigDto>(de) else { continue };
             let want = e.path().to_string();

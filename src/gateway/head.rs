@@ -145,27 +145,11 @@ mod tests {
             r#"{"stream":true,"model":"claude","x":[1,-2,3.5,4e10,-0.0,true,false,null,"",{}]}"#,
         ];
         let alphabet = b"{}[]\":,\\ tfnrue0123456789.-+eEabu\x01\n/";
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut rand = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::testing::Rng::new(0x9e37_79b9_7f4a_7c15u64);
         let mut accepted = 0;
         for round in 0..30_000 {
             let mut body = bases[round % 2].as_bytes().to_vec();
-            for _ in 0..1 + rand() % 3 {
-                let at = (rand() as usize) % (body.len() + 1);
-                let c = alphabet[(rand() as usize) % alphabet.len()];
-                match rand() % 3 {
-                    0 if at < body.len() => body[at] = c,
-                    1 if at < body.len() => {
-                        body.remove(at);
-                    }
-                    _ => body.insert(at, c),
-                }
-            }
+            crate::testing::edit(&mut body, &mut rng, alphabet, 3);
             if let Some((model, stream)) = model_and_stream(&body) {
                 accepted += 1;
                 let h: H = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("serde refuses {}: {e}", String::from_utf8_lossy(&body)));

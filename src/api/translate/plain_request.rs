@@ -235,48 +235,32 @@ mod tests {
     /// requests built at random and then edited at random (xorshift, fixed seed).
     #[test]
     fn agrees_with_the_full_translation() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut rand = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::testing::Rng::new(0x2545_f491_4f6c_dd1du64);
         let texts = ["", "hi", "Say \\\"hi\\\"\\n", "caf\\u00e9 \u{e9}", "\\ud83d\\ude00", "a\\tb", "\\/\\\\"];
         let roles = ["system", "developer", "user", "assistant", "user", "assistant"];
         let alphabet = b"{}[]\":,\\ tfnrue0123456789.-+eEabu";
         let (mut answered, mut total) = (0, 0);
         for round in 0..20_000 {
             let mut msgs = Vec::new();
-            for _ in 0..rand() % 6 {
-                let role = roles[(rand() % roles.len() as u64) as usize];
-                let content = match rand() % 8 {
+            for _ in 0..rng.next() % 6 {
+                let role = roles[(rng.next() % roles.len() as u64) as usize];
+                let content = match rng.next() % 8 {
                     0 => "null".to_string(),
-                    _ => format!("\"{}\"", texts[(rand() % texts.len() as u64) as usize]),
+                    _ => format!("\"{}\"", texts[(rng.next() % texts.len() as u64) as usize]),
                 };
-                msgs.push(if rand() % 5 == 0 { format!(r#"{{"content":{content},"name":"n","role":"{role}"}}"#) } else { format!(r#"{{"role":"{role}","content":{content}}}"#) });
+                msgs.push(if rng.next() % 5 == 0 { format!(r#"{{"content":{content},"name":"n","role":"{role}"}}"#) } else { format!(r#"{{"role":"{role}","content":{content}}}"#) });
             }
             let mut fields = vec![format!(r#""messages":[{}]"#, msgs.join(",")), r#""model":"gpt-4o""#.to_string()];
             for extra in [r#""max_tokens":64"#, r#""max_completion_tokens":12"#, r#""temperature":0.7"#, r#""top_p":null"#, r#""stop":["a","b\n"]"#, r#""stop":"z""#, r#""user":"u\"1""#, r#""stream":false"#, r#""n":1"#, r#""n":2"#, r#""seed":42"#, r#""parallel_tool_calls":false"#] {
-                if rand() % 3 == 0 && !fields.iter().any(|f| f.split(':').next() == extra.split(':').next()) {
+                if rng.next() % 3 == 0 && !fields.iter().any(|f| f.split(':').next() == extra.split(':').next()) {
                     fields.push(extra.to_string());
                 }
             }
             let n = fields.len();
-            fields.swap(0, (rand() as usize) % n);
+            fields.swap(0, (rng.next() as usize) % n);
             let mut body = format!("{{{}}}", fields.join(",")).into_bytes();
             if round % 2 == 1 {
-                for _ in 0..1 + rand() % 2 {
-                    let at = (rand() as usize) % (body.len() + 1);
-                    let c = alphabet[(rand() as usize) % alphabet.len()];
-                    match rand() % 3 {
-                        0 if at < body.len() => body[at] = c,
-                        1 if at < body.len() => {
-                            body.remove(at);
-                        }
-                        _ => body.insert(at, c),
-                    }
-                }
+                crate::testing::edit(&mut body, &mut rng, alphabet, 2);
             }
             total += 1;
             let Ok(text) = String::from_utf8(body) else { continue };

@@ -181,21 +181,15 @@ mod tests {
     /// at random and then edited at random (xorshift, fixed seed).
     #[test]
     fn agrees_with_the_full_translation() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut rand = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::testing::Rng::new(0x9e37_79b9_7f4a_7c15u64);
         let texts = ["", "Hello", "Say \\\"hi\\\"\\n", "caf\\u00e9 \u{e9}", "\\ud83d\\ude00", "a\\tb"];
         let alphabet = b"{}[]\":,\\ tfnrue0123456789.-+eEabu";
         let (mut answered, mut total) = (0, 0);
         for round in 0..20_000 {
             let mut blocks = Vec::new();
-            for _ in 0..rand() % 4 {
-                let text = texts[(rand() % texts.len() as u64) as usize];
-                blocks.push(match rand() % 6 {
+            for _ in 0..rng.next() % 4 {
+                let text = texts[(rng.next() % texts.len() as u64) as usize];
+                blocks.push(match rng.next() % 6 {
                     0 => r#"{"type":"thinking","thinking":"x","signature":"s"}"#.to_string(),
                     1 => format!(r#"{{"text":"{text}","type":"text","citations":null}}"#),
                     _ => format!(r#"{{"type":"text","text":"{text}"}}"#),
@@ -203,25 +197,15 @@ mod tests {
             }
             let mut fields = vec![format!(r#""content":[{}]"#, blocks.join(",")), r#""type":"message""#.to_string()];
             for extra in [r#""id":"msg_01""#, r#""role":"assistant""#, r#""model":"claude-x""#, r#""stop_reason":"end_turn""#, r#""stop_reason":"tool_use""#, r#""stop_sequence":null"#, r#""usage":{"input_tokens":10,"output_tokens":3,"cache_read_input_tokens":2}"#] {
-                if rand() % 2 == 0 && !fields.iter().any(|f| f.split(':').next() == extra.split(':').next()) {
+                if rng.next() % 2 == 0 && !fields.iter().any(|f| f.split(':').next() == extra.split(':').next()) {
                     fields.push(extra.to_string());
                 }
             }
             let n = fields.len();
-            fields.swap(0, (rand() as usize) % n);
+            fields.swap(0, (rng.next() as usize) % n);
             let mut body = format!("{{{}}}", fields.join(",")).into_bytes();
             if round % 2 == 1 {
-                for _ in 0..1 + rand() % 2 {
-                    let at = (rand() as usize) % (body.len() + 1);
-                    let c = alphabet[(rand() as usize) % alphabet.len()];
-                    match rand() % 3 {
-                        0 if at < body.len() => body[at] = c,
-                        1 if at < body.len() => {
-                            body.remove(at);
-                        }
-                        _ => body.insert(at, c),
-                    }
-                }
+                crate::testing::edit(&mut body, &mut rng, alphabet, 2);
             }
             total += 1;
             let Ok(text) = String::from_utf8(body) else { continue };
