@@ -36,3 +36,42 @@ pub fn edit(body: &mut Vec<u8>, rng: &mut Rng, alphabet: &[u8], most: u64) {
         }
     }
 }
+
+/// A JSON object of `fields` (each `"key":value`) and of each of `extras` whose key is not there
+/// yet, taken with odds 1 in `odds`; the first field is swapped with a random one.
+pub fn object(rng: &mut Rng, mut fields: Vec<String>, extras: &[&str], odds: u64) -> Vec<u8> {
+    for extra in extras {
+        if rng.next() % odds == 0 && !fields.iter().any(|f| f.split(':').next() == extra.split(':').next()) {
+            fields.push(extra.to_string());
+        }
+    }
+    let n = fields.len();
+    fields.swap(0, rng.below(n));
+    format!("{{{}}}", fields.join(",")).into_bytes()
+}
+
+/// A direct path's answers against the full path's, over many bodies: each body the direct
+/// path answers must get the full path's output.
+#[derive(Default)]
+pub struct Agreement {
+    answered: usize,
+    total: usize,
+}
+
+impl Agreement {
+    /// `both` gives the direct path's output (`None`: not taken) and the full path's.
+    pub fn check(&mut self, body: Vec<u8>, both: impl Fn(&str) -> (Option<serde_json::Value>, Result<serde_json::Value, String>)) {
+        self.total += 1;
+        let Ok(text) = String::from_utf8(body) else { return };
+        let (direct, full) = both(&text);
+        if let Some(d) = direct {
+            self.answered += 1;
+            assert_eq!(Ok(d), full, "{text}");
+        }
+    }
+
+    /// Most bodies, valid ones being most of them, should take the direct path.
+    pub fn assert_most_answered(&self) {
+        assert!(self.answered > self.total / 3, "most bodies should take the direct path ({} of {})", self.answered, self.total);
+    }
+}

@@ -184,7 +184,7 @@ mod tests {
         let mut rng = crate::testing::Rng::new(0x9e37_79b9_7f4a_7c15u64);
         let texts = ["", "Hello", "Say \\\"hi\\\"\\n", "caf\\u00e9 \u{e9}", "\\ud83d\\ude00", "a\\tb"];
         let alphabet = b"{}[]\":,\\ tfnrue0123456789.-+eEabu";
-        let (mut answered, mut total) = (0, 0);
+        let mut agreement = crate::testing::Agreement::default();
         for round in 0..20_000 {
             let mut blocks = Vec::new();
             for _ in 0..rng.next() % 4 {
@@ -195,26 +195,14 @@ mod tests {
                     _ => format!(r#"{{"type":"text","text":"{text}"}}"#),
                 });
             }
-            let mut fields = vec![format!(r#""content":[{}]"#, blocks.join(",")), r#""type":"message""#.to_string()];
-            for extra in [r#""id":"msg_01""#, r#""role":"assistant""#, r#""model":"claude-x""#, r#""stop_reason":"end_turn""#, r#""stop_reason":"tool_use""#, r#""stop_sequence":null"#, r#""usage":{"input_tokens":10,"output_tokens":3,"cache_read_input_tokens":2}"#] {
-                if rng.next() % 2 == 0 && !fields.iter().any(|f| f.split(':').next() == extra.split(':').next()) {
-                    fields.push(extra.to_string());
-                }
-            }
-            let n = fields.len();
-            fields.swap(0, (rng.next() as usize) % n);
-            let mut body = format!("{{{}}}", fields.join(",")).into_bytes();
+            let fields = vec![format!(r#""content":[{}]"#, blocks.join(",")), r#""type":"message""#.to_string()];
+            let extras = [r#""id":"msg_01""#, r#""role":"assistant""#, r#""model":"claude-x""#, r#""stop_reason":"end_turn""#, r#""stop_reason":"tool_use""#, r#""stop_sequence":null"#, r#""usage":{"input_tokens":10,"output_tokens":3,"cache_read_input_tokens":2}"#];
+            let mut body = crate::testing::object(&mut rng, fields, &extras, 2);
             if round % 2 == 1 {
                 crate::testing::edit(&mut body, &mut rng, alphabet, 2);
             }
-            total += 1;
-            let Ok(text) = String::from_utf8(body) else { continue };
-            let (direct, full) = both(&text);
-            if let Some(d) = direct {
-                answered += 1;
-                assert_eq!(Ok(d), full, "{text}");
-            }
+            agreement.check(body, both);
         }
-        assert!(answered > total / 3, "most answers should take the direct path ({answered} of {total})");
+        agreement.assert_most_answered();
     }
 }
