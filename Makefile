@@ -105,7 +105,7 @@ run: build envoy
 	LISTEN_PORT=$(LISTEN_PORT) ADMIN_PORT=$(ADMIN_PORT) MOCK_PORT=$(MOCK_PORT) ENVOY=$(ENVOY) envoy/run-demo.sh
 
 bench: build envoy
-	$(PYTHON) bench/run.py
+	$(PYTHON) bench/run.py --fresh
 
 # Limits on vs off (same pricing; four limits on one hot key and tenant), at 1 and 2 workers.
 bench-limits: build envoy
