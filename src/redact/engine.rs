@@ -170,9 +170,10 @@ impl Redactor {
 }
 
 /// Drops overlapping matches: the earliest start wins; at the same start the longer match,
-/// then the earlier rule.
+/// then the earlier rule. The order is total (the rule's index last), so an unstable sort gives
+/// the one result, without the stable sort's code in the module.
 fn resolve(mut hits: Vec<(Span, usize)>) -> Vec<(Span, usize)> {
-    hits.sort_by(|(a, i), (b, j)| a.start.cmp(&b.start).then(b.end.cmp(&a.end)).then(i.cmp(j)));
+    hits.sort_unstable_by(|(a, i), (b, j)| a.start.cmp(&b.start).then(b.end.cmp(&a.end)).then(i.cmp(j)));
     let mut pos = 0;
     hits.retain(|(s, _)| {
         let keep = s.start >= pos;
