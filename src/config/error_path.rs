@@ -43,9 +43,9 @@ pub fn path_at(json: &[u8], at: usize) -> String {
                 }
                 // The key as written, escapes read (it came from a string `serde_json` took).
                 let quoted = [&b"\""[..], k, b"\""].concat();
-                match serde_json::from_slice::<String>(&quoted) {
-                    Ok(key) => out.push_str(&key),
-                    Err(_) => out.push_str(&String::from_utf8_lossy(k)),
+                match serde_json::from_slice::<serde_json::Value>(&quoted) {
+                    Ok(serde_json::Value::String(key)) => out.push_str(&key),
+                    _ => out.push_str(&String::from_utf8_lossy(k)),
                 }
             }
             Seg::Index(i) => {

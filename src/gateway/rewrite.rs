@@ -1,7 +1,7 @@
 //! The request for one provider: its `:path`, and the body in its dialect with its model name.
 //! Shared by the downstream plan and the upstream role's per-attempt rewrite.
 
-use crate::api::translate::{chat_to_gemini, chat_to_messages, messages_to_chat, plain_chat_to_messages, Translation};
+use crate::api::translate::{chat_to_gemini, chat_to_messages, messages_to_chat, plain_chat_to_gemini, plain_chat_to_messages, Translation};
 use crate::api::Endpoint;
 use crate::config::{Provider, ProviderKind};
 use crate::error::{ApiError, ErrorKind};
@@ -66,13 +66,14 @@ pub fn rewrite(endpoint: Endpoint, provider: &Provider, model: &str, requested: 
 
 /// [`rewrite`] for a plain request that is not a stream, from its bytes, with no document:
 /// a model renamed in place (`model_at`: where the client's model name lies in `body`, when
-/// known), or a chat request translated for Anthropic. `None` for anything else, which takes
-/// [`rewrite`].
+/// known), or a chat request translated for Anthropic or Gemini. `None` for anything else,
+/// which takes [`rewrite`].
 pub fn rewrite_plain(endpoint: Endpoint, provider: &Provider, model: &str, body: &[u8], model_at: Option<std::ops::Range<usize>>) -> Option<Rewrite> {
     let translation = translation(endpoint, provider.kind).ok()?;
     let body = match translation {
         None => super::head::with_model(body, model_at?, model)?,
         Some(Translation::ChatToAnthropic) => plain_chat_to_messages(body, model)?,
+        Some(Translation::ChatToGemini) => plain_chat_to_gemini(body)?,
         Some(_) => return None,
     };
     Some(Rewrite { path: upstream_path(upstream_endpoint(endpoint, translation), provider, model, false), body: Some(body), translation })

@@ -3,6 +3,7 @@
 //! The common request (system, user and assistant turns of plain text, with `max_tokens`,
 //! `temperature`, `top_p`, `stop` and `user`) needs no document. Its strings are copied as the
 //! client escaped them, into the shape [`super::chat_to_messages`] gives, in the same key order.
+//! [`Request`] is the reading, which the Gemini writer (`plain_gemini`) shares.
 //! Anything else gives `None`, and the caller takes [`super::chat_to_messages`]: tools, content
 //! parts, streams, fields this does not know, a value of another type, a key given twice, a body
 //! that is not valid JSON. A differential test holds the two to the same output.
@@ -12,40 +13,49 @@ use crate::scan::{put, put_u64, u64_of, Scan};
 
 /// The upstream request body for `model`, or `None` for [`super::chat_to_messages`].
 pub fn plain_chat_to_messages(body: &[u8], model: &str) -> Option<Vec<u8>> {
-    std::str::from_utf8(body).ok()?;
-    let mut r = Request::default();
-    let mut seen = 0u16;
-    let mut s = Scan::new(body);
-    s.object(&mut |s, key| {
-        let field = FIELDS.iter().position(|f| *f == key)?;
-        if seen & (1 << field) != 0 {
-            return None;
-        }
-        seen |= 1 << field;
-        r.read(s, field)
-    })?;
-    s.end()?;
-    (seen & (1 << 1) != 0).then_some(())?; // `messages`
-    Some(r.write(model, body.len()))
+    Some(Request::parse(body)?.write(model, body.len()))
+}
+
+impl<'a> Request<'a> {
+    /// A plain chat request, or `None` for anything else.
+    pub(super) fn parse(body: &'a [u8]) -> Option<Request<'a>> {
+        std::str::from_utf8(body).ok()?;
+        let mut r = Request::default();
+        let mut seen = 0u16;
+        let mut s = Scan::new(body);
+        s.object(&mut |s, key| {
+            let field = FIELDS.iter().position(|f| *f == key)?;
+            if seen & (1 << field) != 0 {
+                return None;
+            }
+            seen |= 1 << field;
+            r.read(s, field)
+        })?;
+        s.end()?;
+        (seen & (1 << 1) != 0).then_some(())?; // `messages`
+        Some(r)
+    }
 }
 
 /// The top-level fields read (any other one sends the request to the full translation). The
-/// last three change nothing here, as in the full translation: `n` of 1, `seed`, and
-/// `parallel_tool_calls` without tools.
+/// last three change nothing at Anthropic, as in the full translation: `n` of 1, `seed` (which
+/// Gemini takes), and `parallel_tool_calls` without tools.
 const FIELDS: [&[u8]; 12] = [b"model", b"messages", b"max_tokens", b"max_completion_tokens", b"temperature", b"top_p", b"stream", b"stop", b"user", b"n", b"seed", b"parallel_tool_calls"];
 
+/// A plain chat request, its strings and numbers raw (as the client wrote them).
 #[derive(Default)]
-struct Request<'a> {
-    /// System and developer texts, raw (escaped as the client sent them), in order.
-    system: Vec<&'a [u8]>,
-    /// Alternating turns: the role and its texts.
-    turns: Vec<(&'static str, Vec<&'a [u8]>)>,
-    max_completion_tokens: Option<u64>,
-    max_tokens: Option<u64>,
-    temperature: Option<&'a [u8]>,
-    top_p: Option<&'a [u8]>,
-    stop: Option<Vec<&'a [u8]>>,
-    user: Option<&'a [u8]>,
+pub(super) struct Request<'a> {
+    /// System and developer texts, in order.
+    pub system: Vec<&'a [u8]>,
+    /// Alternating turns: the role (`user` or `assistant`) and its texts.
+    pub turns: Vec<(&'static str, Vec<&'a [u8]>)>,
+    pub max_completion_tokens: Option<u64>,
+    pub max_tokens: Option<u64>,
+    pub temperature: Option<&'a [u8]>,
+    pub top_p: Option<&'a [u8]>,
+    pub stop: Option<Vec<&'a [u8]>>,
+    pub user: Option<&'a [u8]>,
+    pub seed: Option<&'a [u8]>,
 }
 
 impl<'a> Request<'a> {
@@ -76,6 +86,7 @@ impl<'a> Request<'a> {
             }
             8 => s.string().map(|u| self.user = Some(u)),
             9 => s.literal(b"1"),
+            10 => plain_number(s).map(|n| self.seed = Some(n)),
             _ => s.value(1),
         }
     }
