@@ -10,7 +10,7 @@ use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Warn);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FloorRoot { hold: false, route: false, calls: false, calls_map: false, translate: false, probe: Probe::default() }) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FloorRoot { hold: false, route: false, calls: false, calls_map: false, translate: false, translate_min: false, probe: Probe::default() }) });
 }}
 
 /// With the plugin configuration `"hold"` (a JSON string), the floor also holds the request headers until the body
@@ -33,6 +33,10 @@ proxy_wasm::main! {{
 /// back; drop the answer's `content-length`, hold the answer to its end, read it and write it
 /// back. The bytes written are the ones read, so any upstream answers as it would to the floor.
 /// This is the floor of body translation inside proxy-wasm.
+///
+/// `"translate min"` leaves out the two writes an Envoy route could make instead (`:authority`
+/// by `auto_host_rewrite`, `anthropic-version` by `request_headers_to_add`): the least any
+/// translating filter must do.
 struct FloorRoot {
     hold: bool,
     route: bool,
@@ -40,6 +44,7 @@ struct FloorRoot {
     /// `"calls map"`: one whole-map read in place of the five header reads.
     calls_map: bool,
     translate: bool,
+    translate_min: bool,
     probe: Probe,
 }
 
@@ -74,6 +79,7 @@ impl RootContext for FloorRoot {
             self.calls = text.split_whitespace().any(|t| t == "calls");
             self.calls_map = self.calls && text.split_whitespace().any(|t| t == "map");
             self.translate = text.split_whitespace().any(|t| t == "translate");
+            self.translate_min = self.translate && text.split_whitespace().any(|t| t == "min");
             if let Some(rest) = text.strip_prefix("probe") {
                 for kv in rest.split_whitespace().filter(|t| t.contains('=')) {
                     let (k, v) = kv.split_once('=').unwrap_or((kv, "0"));
@@ -107,7 +113,7 @@ impl RootContext for FloorRoot {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Floor { bytes_seen: 0, hold: self.hold, route: self.route, calls: self.calls, calls_map: self.calls_map, translate: self.translate, probe: self.probe }))
+        Some(Box::new(Floor { bytes_seen: 0, hold: self.hold, route: self.route, calls: self.calls, calls_map: self.calls_map, translate: self.translate, translate_min: self.translate_min, probe: self.probe }))
     }
 }
 
@@ -118,6 +124,7 @@ struct Floor {
     calls: bool,
     calls_map: bool,
     translate: bool,
+    translate_min: bool,
     probe: Probe,
 }
 
@@ -193,7 +200,9 @@ impl HttpContext for Floor {
         use proxy_wasm::types::MapType::HttpRequestHeaders;
         if self.translate {
             for (name, value) in [("x-tollgate-cluster", "upstream"), (":path", "/v1/messages"), (":authority", "upstream.local"), ("x-api-key", "sk-floor"), ("anthropic-version", "2023-06-01")] {
-                let _ = proxy_wasm::hostcalls::set_map_value(HttpRequestHeaders, name, Some(value));
+                if !(self.translate_min && (name == ":authority" || name == "anthropic-version")) {
+                    let _ = proxy_wasm::hostcalls::set_map_value(HttpRequestHeaders, name, Some(value));
+                }
             }
             if let Some(body) = read {
                 let _ = proxy_wasm::hostcalls::set_map_value(HttpRequestHeaders, "content-length", Some(&body.len().to_string()));
