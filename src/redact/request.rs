@@ -1,6 +1,6 @@
 //! The redaction step of planning: size limit, walk, block, fail closed or open.
 
-use super::doc::Doc;
+use super::doc::{Doc, Unread};
 use super::{redact_body, BodyKind, Findings, OnError, Redactor, Uninspectable};
 use crate::api::Endpoint;
 use crate::error::{ApiError, ErrorKind};
@@ -47,7 +47,7 @@ pub fn precheck<T>(r: &Redactor, endpoint: Endpoint, body: &[u8], findings: &mut
     }
     let mut doc = match Doc::parse(body) {
         Ok(d) => d,
-        Err(e) if e.is_data() && r.on_error == OnError::Refuse => {
+        Err(Unread::RepeatedKey) if r.on_error == OnError::Refuse => {
             return Err(ApiError::new(ErrorKind::NotInspectable, "The request body repeats a key within one object; the gateway cannot tell which copy the provider reads."));
         }
         Err(_) => return Ok(None),

@@ -89,19 +89,28 @@ impl Sieve {
     pub fn new(t: &[u8]) -> Sieve {
         let mut sieve = Sieve { starts: [0; 16], marks: 0 };
         let mut prev_key = 0u64;
+        // The marks' bytes, flagged in their high bits, gathered over the whole text.
+        let mut seen = [0u64; 4];
         let chunks = t.chunks_exact(8);
         let tail = chunks.remainder();
         for (c, chunk) in chunks.enumerate() {
             let mut word = [0u8; 8];
             word.copy_from_slice(chunk);
             let (key, marks) = swar_classes(u64::from_le_bytes(word));
-            sieve.marks |= marks;
+            for (s, m) in seen.iter_mut().zip(marks) {
+                *s |= m;
+            }
             let mut starts = key & !(key << 8 | prev_key >> 56);
             prev_key = key;
             while starts != 0 {
                 let i = c * 8 + (starts.trailing_zeros() / 8) as usize;
                 sieve.note_start(at(t, i), at(t, i + 1));
                 starts &= starts - 1;
+            }
+        }
+        for (s, bit) in seen.iter().zip([DIGIT, AT, COLON, BRACKET]) {
+            if *s != 0 {
+                sieve.marks |= bit;
             }
         }
         let base = t.len() - tail.len();
@@ -184,9 +193,10 @@ const CLASS: [u8; 256] = {
     table
 };
 
-/// For the eight bytes of `x`: the high bit of each byte that is a key character, and the class
-/// marks (`DIGIT`, `AT`, `COLON`, `BRACKET`) of any of its bytes. Bytes of 0x80 and up are none.
-fn swar_classes(x: u64) -> (u64, u8) {
+/// For the eight bytes of `x`: the high bit of each byte that is a key character, and of each
+/// digit, `@`, `:` and `[` (one mask each, in the order of `DIGIT`, `AT`, `COLON`, `BRACKET`).
+/// Bytes of 0x80 and up are none. Branch-free: the caller ORs the marks over the whole text.
+fn swar_classes(x: u64) -> (u64, [u64; 4]) {
     const LOW: u64 = 0x7F7F_7F7F_7F7F_7F7F;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     const fn splat(b: u8) -> u64 {
@@ -195,12 +205,12 @@ fn swar_classes(x: u64) -> (u64, u8) {
     let ascii = !x & HIGH;
     let low = x & LOW;
     // High bit set where `lo <= byte <= hi`, for 7-bit bytes (no carry crosses a byte).
-    let within = |lo: u8, hi: u8| (low + splat(0x80 - lo)) & !(low + splat(0x7F - hi)) & HIGH;
-    let digit = within(b'0', b'9') & ascii;
-    let key = (digit | within(b'A', b'Z') | within(b'a', b'z') | within(b'_', b'_') | within(b'-', b'-')) & ascii;
-    let mark = |m: u64, bit: u8| if m & ascii != 0 { bit } else { 0 };
-    let marks = mark(digit, DIGIT) | mark(within(b'@', b'@'), AT) | mark(within(b':', b':'), COLON) | mark(within(b'[', b'['), BRACKET);
-    (key, marks)
+    let within = |v: u64, lo: u8, hi: u8| (v + splat(0x80 - lo)) & !(v + splat(0x7F - hi)) & ascii;
+    let digit = within(low, b'0', b'9');
+    // Upper and lower case at once: setting 0x20 maps `A`–`Z` onto `a`–`z` and no other byte there.
+    let letter = within(low | splat(0x20), b'a', b'z');
+    let key = digit | letter | within(low, b'_', b'_') | within(low, b'-', b'-');
+    (key, [digit, within(low, b'@', b'@'), within(low, b':', b':'), within(low, b'[', b'[')])
 }
 
 fn bigram_bit(a: u8, b: u8) -> usize {
@@ -275,6 +285,7 @@ mod tests {
         }
         for b in 0..=255u8 {
             let (key, marks) = swar_classes(u64::from(b) * 0x0101_0101_0101_0101);
+            let marks = [DIGIT, AT, COLON, BRACKET].iter().zip(marks).filter(|(_, m)| *m != 0).fold(0, |a, (bit, _)| a | bit);
             assert_eq!((key != 0, marks), (key_char(b), CLASS[usize::from(b)] & !KEY), "byte {b}");
         }
         let s = Sieve::new(b"mail me at jane@example.com [EMAIL_1] or fe80::1 please");
