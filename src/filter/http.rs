@@ -181,6 +181,7 @@ impl HttpFilter {
             // Nothing below would look at this response: spare the header-map read.
             return Flow::Continue;
         }
+        host.read_response_headers();
         let status = host.response_header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
         self.status = status;
         let content_type = host.response_header("content-type").unwrap_or_default();

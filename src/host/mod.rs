@@ -33,6 +33,9 @@ pub trait Host {
     fn replace_request_body(&mut self, size: usize, body: &[u8]);
     /// A response header by lower-case name; `None` when absent or not valid UTF-8.
     fn response_header(&mut self, name: &str) -> Option<String>;
+    /// As [`Host::read_request_headers`], for the response headers (a response that is read
+    /// asks for at least `:status` and `content-type`).
+    fn read_response_headers(&mut self) {}
     /// The response body bytes the host currently holds (the current chunk when streaming).
     fn response_body(&self, size: usize) -> Option<Vec<u8>>;
     /// Replaces the response body bytes the host holds (`size` is their current length).

@@ -204,6 +204,10 @@ impl Host for WasmHost {
         self.response.get(MapType::HttpResponseHeaders, name)
     }
 
+    fn read_response_headers(&mut self) {
+        self.response.read_all(MapType::HttpResponseHeaders);
+    }
+
     fn response_body(&self, size: usize) -> Option<Vec<u8>> {
         match hostcalls::get_buffer(BufferType::HttpResponseBody, 0, size) {
             Ok(b) => b,
