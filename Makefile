@@ -75,6 +75,8 @@ wasm-test: tools
 lint:
 	cargo clippy --lib --examples --features cli --bins --target-dir target/clippy -- -D warnings
 	cargo clippy --release --target wasm32-wasip1 --lib --target-dir target/clippy -- -D warnings
+	# Test code too; there unwrap, expect and panic are how a test fails.
+	cargo clippy --tests --features cli --target-dir target/clippy -- -D warnings -A clippy::unwrap_used -A clippy::expect_used -A clippy::panic
 
 integration: build envoy py-tools
 	cargo test --tests --features cli

@@ -41,7 +41,7 @@ pub fn edit(body: &mut Vec<u8>, rng: &mut Rng, alphabet: &[u8], most: u64) {
 /// yet, taken with odds 1 in `odds`; the first field is swapped with a random one.
 pub fn object(rng: &mut Rng, mut fields: Vec<String>, extras: &[&str], odds: u64) -> Vec<u8> {
     for extra in extras {
-        if rng.next() % odds == 0 && !fields.iter().any(|f| f.split(':').next() == extra.split(':').next()) {
+        if rng.next().is_multiple_of(odds) && !fields.iter().any(|f| f.split(':').next() == extra.split(':').next()) {
             fields.push(extra.to_string());
         }
     }

@@ -3,6 +3,9 @@
 use super::Host;
 use std::collections::BTreeMap;
 
+/// A local reply: status, headers, body.
+pub type Reply = (u16, Vec<(String, String)>, Vec<u8>);
+
 /// What the filter did, recorded for assertions.
 #[derive(Debug, Default)]
 pub struct FakeHost {
@@ -10,7 +13,7 @@ pub struct FakeHost {
     pub request_body: Vec<u8>,
     pub response_headers: Vec<(String, String)>,
     pub response_body: Vec<u8>,
-    pub reply: Option<(u16, Vec<(String, String)>, Vec<u8>)>,
+    pub reply: Option<Reply>,
     pub filter_state: BTreeMap<String, String>,
     pub properties: BTreeMap<String, Vec<String>>,
     pub now_nanos: u64,

@@ -32,11 +32,14 @@ mod mem {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
 
+    /// Values with their cas tokens, by key.
+    type Entries = HashMap<String, (Vec<u8>, u32)>;
+
     /// Envoy's shared-data semantics in memory; clones share one map (across threads too).
     /// `conflict_every`: fail every n-th write with `CasMismatch`, to exercise retries.
     #[derive(Debug, Clone, Default)]
     pub struct MemStore {
-        map: Arc<Mutex<(HashMap<String, (Vec<u8>, u32)>, u32)>>,
+        map: Arc<Mutex<(Entries, u32)>>,
         pub conflict_every: u32,
         writes: Arc<Mutex<u32>>,
     }

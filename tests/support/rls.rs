@@ -12,12 +12,15 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// A descriptor's entries `(key, value)` and its `hits_addend`.
+pub type Descriptor = (Vec<(String, String)>, Option<u64>);
+
 /// One `ShouldRateLimit` call.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RlsCall {
     pub domain: String,
     /// Each descriptor's entries `(key, value)` and its `hits_addend` (descriptor-level).
-    pub descriptors: Vec<(Vec<(String, String)>, Option<u64>)>,
+    pub descriptors: Vec<Descriptor>,
     /// Request-level `hits_addend` (0 when absent).
     pub hits_addend: u64,
     /// The raw request message.

@@ -259,7 +259,7 @@ mod tests {
                     0 => "null".to_string(),
                     _ => format!("\"{}\"", texts[(rng.next() % texts.len() as u64) as usize]),
                 };
-                msgs.push(if rng.next() % 5 == 0 { format!(r#"{{"content":{content},"name":"n","role":"{role}"}}"#) } else { format!(r#"{{"role":"{role}","content":{content}}}"#) });
+                msgs.push(if rng.next().is_multiple_of(5) { format!(r#"{{"content":{content},"name":"n","role":"{role}"}}"#) } else { format!(r#"{{"role":"{role}","content":{content}}}"#) });
             }
             let fields = vec![format!(r#""messages":[{}]"#, msgs.join(",")), r#""model":"gpt-4o""#.to_string()];
             let extras = [r#""max_tokens":64"#, r#""max_completion_tokens":12"#, r#""temperature":0.7"#, r#""top_p":null"#, r#""stop":["a","b\n"]"#, r#""stop":"z""#, r#""user":"u\"1""#, r#""stream":false"#, r#""n":1"#, r#""n":2"#, r#""seed":42"#, r#""parallel_tool_calls":false"#];
