@@ -40,11 +40,11 @@ pub fn incomplete_stream_frame(to: Dialect) -> Vec<u8> {
     const MESSAGE: &str = "The provider's stream ended before the answer was complete.";
     match to {
         Dialect::Anthropic => {
-            let body = serde_json::json!({"type": "error", "error": {"type": "api_error", "message": MESSAGE}});
+            let body = super::obj(&mut [("type", Value::from("error")), ("error", super::obj(&mut [("type", Value::from("api_error")), ("message", Value::from(MESSAGE))]))]);
             format!("event: error\ndata: {body}\n\n").into_bytes()
         }
         Dialect::OpenAiChat | Dialect::OpenAiEmbeddings => {
-            let body = serde_json::json!({"error": {"message": MESSAGE, "type": "server_error", "param": null, "code": "stream_incomplete"}});
+            let body = super::obj(&mut [("error", super::obj(&mut [("message", Value::from(MESSAGE)), ("type", Value::from("server_error")), ("param", Value::Null), ("code", Value::from("stream_incomplete"))]))]);
             format!("data: {body}\n\n").into_bytes()
         }
     }

@@ -22,8 +22,8 @@ pub fn chat_to_gemini(req: &Value) -> Result<Value, TranslateError> {
     let (system, contents) = convert_messages(get("messages"))?;
     out.insert("contents".into(), Value::Array(contents));
     if !system.is_empty() {
-        let parts: Vec<Value> = system.iter().map(|t| json!({"text": t})).collect();
-        out.insert("systemInstruction".into(), json!({"parts": parts}));
+        let parts: Vec<Value> = system.iter().map(|t| super::obj(&mut [("text", Value::from(t.as_str()))])).collect();
+        out.insert("systemInstruction".into(), super::obj(&mut [("parts", Value::from(parts))]));
     }
     let mut config = Map::new();
     if let Some(v) = get("max_completion_tokens").or_else(|| get("max_tokens")) {
@@ -58,7 +58,7 @@ pub fn chat_to_gemini(req: &Value) -> Result<Value, TranslateError> {
         out.insert("tools".into(), json!([{"functionDeclarations": convert_tools(tools)?}]));
     }
     if let Some(choice) = get("tool_choice") {
-        out.insert("toolConfig".into(), json!({"functionCallingConfig": convert_tool_choice(choice)?}));
+        out.insert("toolConfig".into(), super::obj(&mut [("functionCallingConfig", convert_tool_choice(choice)?)]));
     }
     Ok(Value::Object(out))
 }
@@ -98,9 +98,9 @@ fn convert_messages(messages: Option<&Value>) -> Result<(Vec<String>, Vec<Value>
                 let text = plain_text(content)?;
                 let response = match serde_json::from_str::<Value>(&text) {
                     Ok(Value::Object(map)) => Value::Object(map),
-                    _ => json!({"output": text}),
+                    _ => super::obj(&mut [("output", Value::from(text))]),
                 };
-                ("user", vec![json!({"functionResponse": {"name": name, "response": response}})])
+                ("user", vec![super::obj(&mut [("functionResponse", super::obj(&mut [("name", Value::from(name)), ("response", response)]))])])
             }
             other => return Err(bad(&format!("The message role `{other}` is not supported for this model."))),
         };
@@ -112,7 +112,7 @@ fn convert_messages(messages: Option<&Value>) -> Result<(Vec<String>, Vec<Value>
             _ => turns.push((turn_role, parts)),
         }
     }
-    Ok((system, turns.into_iter().map(|(role, parts)| json!({"role": role, "parts": parts})).collect()))
+    Ok((system, turns.into_iter().map(|(role, parts)| super::obj(&mut [("role", Value::from(role)), ("parts", Value::from(parts))])).collect()))
 }
 
 /// Text of a string or text-part content (parts are joined with newlines).
@@ -135,14 +135,14 @@ fn text_parts(parts: &[Value]) -> Result<Vec<Value>, TranslateError> {
             other => Some(Err(TranslateError::new("messages", format!("A content part of type `{}` is not supported here.", other.unwrap_or("?"))))),
         })
         .filter(|t| t.as_ref().map_or(true, |t| !t.is_empty()))
-        .map(|t| t.map(|t| json!({"text": t})))
+        .map(|t| t.map(|t| super::obj(&mut [("text", Value::from(t))])))
         .collect()
 }
 
 fn user_parts(content: Option<&Value>) -> Result<Vec<Value>, TranslateError> {
     let Some(Value::Array(parts)) = content else {
         let text = plain_text(content)?;
-        return Ok(if text.is_empty() { vec![] } else { vec![json!({"text": text})] });
+        return Ok(if text.is_empty() { vec![] } else { vec![super::obj(&mut [("text", Value::from(text))])] });
     };
     let mut out = Vec::new();
     for part in parts {
@@ -161,8 +161,8 @@ fn user_parts(content: Option<&Value>) -> Result<Vec<Value>, TranslateError> {
 fn image_part(url: &str) -> Value {
     let inline = url.strip_prefix("data:").and_then(|rest| rest.split_once(',')).and_then(|(meta, data)| meta.strip_suffix(";base64").map(|m| (m, data)));
     match inline {
-        Some((mime, data)) => json!({"inlineData": {"mimeType": mime, "data": data}}),
-        None => json!({"fileData": {"fileUri": url}}),
+        Some((mime, data)) => super::obj(&mut [("inlineData", super::obj(&mut [("mimeType", Value::from(mime)), ("data", Value::from(data))]))]),
+        None => super::obj(&mut [("fileData", super::obj(&mut [("fileUri", Value::from(url))]))]),
     }
 }
 
@@ -174,7 +174,7 @@ fn assistant_parts(message: &Value, content: Option<&Value>, call_names: &mut Ve
         Some(Value::Array(p)) => text_parts(p)?,
         _ => {
             let text = plain_text(content)?;
-            if text.is_empty() { vec![] } else { vec![json!({"text": text})] }
+            if text.is_empty() { vec![] } else { vec![super::obj(&mut [("text", Value::from(text))])] }
         }
     };
     for call in message.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
@@ -185,7 +185,7 @@ fn assistant_parts(message: &Value, content: Option<&Value>, call_names: &mut Ve
         };
         call_names.push((id.to_string(), name.to_string()));
         let args = tool_input(call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or_default());
-        parts.push(json!({"functionCall": {"name": name, "args": args}}));
+        parts.push(super::obj(&mut [("functionCall", super::obj(&mut [("name", Value::from(name)), ("args", args)]))]));
     }
     Ok(parts)
 }
@@ -233,10 +233,10 @@ fn clean_schema(schema: &Value) -> Value {
 fn convert_tool_choice(choice: &Value) -> Result<Value, TranslateError> {
     let name = choice.pointer("/function/name").and_then(Value::as_str);
     match (choice.as_str(), name) {
-        (Some("auto"), _) => Ok(json!({"mode": "AUTO"})),
-        (Some("required"), _) => Ok(json!({"mode": "ANY"})),
-        (Some("none"), _) => Ok(json!({"mode": "NONE"})),
-        (None, Some(name)) => Ok(json!({"mode": "ANY", "allowedFunctionNames": [name]})),
+        (Some("auto"), _) => Ok(super::obj(&mut [("mode", Value::from("AUTO"))])),
+        (Some("required"), _) => Ok(super::obj(&mut [("mode", Value::from("ANY"))])),
+        (Some("none"), _) => Ok(super::obj(&mut [("mode", Value::from("NONE"))])),
+        (None, Some(name)) => Ok(super::obj(&mut [("mode", Value::from("ANY")), ("allowedFunctionNames", Value::Array(vec![Value::from(name)]))])),
         _ => Err(TranslateError::new("tool_choice", "`tool_choice` must be `auto`, `required`, `none` or a function.")),
     }
 }
@@ -256,19 +256,13 @@ pub(crate) fn usage(meta: &Value) -> Value {
     let prompt = count("promptTokenCount");
     let thoughts = count("thoughtsTokenCount");
     let completion = count("candidatesTokenCount").saturating_add(thoughts);
-    json!({
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt.saturating_add(completion),
-        "prompt_tokens_details": {"cached_tokens": count("cachedContentTokenCount")},
-        "completion_tokens_details": {"reasoning_tokens": thoughts},
-    })
+    super::obj(&mut [("prompt_tokens", Value::from(prompt)), ("completion_tokens", Value::from(completion)), ("total_tokens", Value::from(prompt.saturating_add(completion))), ("prompt_tokens_details", super::obj(&mut [("cached_tokens", Value::from(count("cachedContentTokenCount")))])), ("completion_tokens_details", super::obj(&mut [("reasoning_tokens", Value::from(thoughts))]))])
 }
 
 /// An OpenAI tool call for a Gemini `functionCall`, numbered `index` (its id is `call_<index>`).
 pub(crate) fn tool_call(call: &Value, index: usize) -> Value {
-    let args = arguments_string(call.get("args").unwrap_or(&json!({})));
-    json!({"id": format!("call_{index}"), "type": "function", "function": {"name": call.get("name").cloned().unwrap_or(Value::Null), "arguments": args}})
+    let args = arguments_string(call.get("args").unwrap_or(&super::obj(&mut [])));
+    super::obj(&mut [("id", Value::from(format!("call_{index}"))), ("type", Value::from("function")), ("function", super::obj(&mut [("name", call.get("name").cloned().unwrap_or(Value::Null)), ("arguments", Value::from(args))]))])
 }
 
 /// Translates a Gemini `GenerateContentResponse` (its first candidate) into an OpenAI
@@ -294,18 +288,11 @@ pub fn gemini_to_completion(resp: &Value, model: &str, created: u64) -> Result<V
         (true, None) => None,
     };
     let content = if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) };
-    let mut message = json!({"role": "assistant", "content": content, "refusal": null});
+    let mut message = super::obj(&mut [("role", Value::from("assistant")), ("content", content), ("refusal", Value::Null)]);
     if let (false, Some(map)) = (calls.is_empty(), message.as_object_mut()) {
         map.insert("tool_calls".into(), Value::Array(calls));
     }
-    Ok(json!({
-        "id": resp.get("responseId").and_then(Value::as_str).unwrap_or("chatcmpl-tollgate"),
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
-        "usage": usage(resp.get("usageMetadata").unwrap_or(&Value::Null)),
-    }))
+    Ok(super::obj(&mut [("id", Value::from(resp.get("responseId").and_then(Value::as_str).unwrap_or("chatcmpl-tollgate"))), ("object", Value::from("chat.completion")), ("created", Value::from(created)), ("model", Value::from(model)), ("choices", Value::Array(vec![super::obj(&mut [("index", Value::from(0u64)), ("message", message), ("logprobs", Value::Null), ("finish_reason", Value::from(finish))])])), ("usage", usage(resp.get("usageMetadata").unwrap_or(&Value::Null)))]))
 }
 
 #[cfg(test)]

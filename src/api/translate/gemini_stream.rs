@@ -87,7 +87,7 @@ impl GeminiToOpenAiStream {
             return None;
         }
         if self.text_frame.is_none() {
-            self.text_frame = TextFrame::cut(&self.chunk(json!({"content": MARK}), None));
+            self.text_frame = TextFrame::cut(&self.chunk(super::obj(&mut [("content", Value::from(MARK))]), None));
         }
         let frame = self.text_frame.as_ref()?;
         let mut out = Vec::new();
@@ -123,7 +123,7 @@ impl GeminiToOpenAiStream {
             if let Some(id) = v.get("responseId").and_then(Value::as_str) {
                 self.id = id.to_string();
             }
-            out.extend(self.chunk(json!({"role": "assistant", "content": ""}), None));
+            out.extend(self.chunk(super::obj(&mut [("role", Value::from("assistant")), ("content", Value::from(""))]), None));
         }
         let candidate = v.get("candidates").and_then(Value::as_array).and_then(|c| c.first());
         for part in candidate.and_then(|c| c.pointer("/content/parts")).and_then(Value::as_array).into_iter().flatten() {
@@ -133,10 +133,10 @@ impl GeminiToOpenAiStream {
                     map.insert("index".into(), json!(self.tool_calls));
                 }
                 self.tool_calls = self.tool_calls.saturating_add(1);
-                out.extend(self.chunk(json!({"tool_calls": [entry]}), None));
+                out.extend(self.chunk(super::obj(&mut [("tool_calls", Value::Array(vec![entry]))]), None));
             } else if part.get("thought").and_then(Value::as_bool) != Some(true) {
                 if let Some(text) = part.get("text").and_then(Value::as_str).filter(|t| !t.is_empty()) {
-                    out.extend(self.chunk(json!({"content": text}), None));
+                    out.extend(self.chunk(super::obj(&mut [("content", Value::from(text))]), None));
                 }
             }
         }
@@ -145,7 +145,7 @@ impl GeminiToOpenAiStream {
         if let (Some(reason), false) = (reason, self.finished) {
             self.finished = true;
             let mapped = if self.tool_calls > 0 { "tool_calls" } else { finish_reason(reason) };
-            out.extend(self.chunk(json!({}), Some(mapped)));
+            out.extend(self.chunk(super::obj(&mut []), Some(mapped)));
         }
         out
     }
@@ -167,20 +167,14 @@ impl GeminiToOpenAiStream {
                 self.usage = serde_json::from_str::<Value>(&data).ok().and_then(|mut v| v.get_mut("usageMetadata").map(Value::take));
             }
             let usage = usage(self.usage.as_ref().unwrap_or(&Value::Null));
-            out = data_frame(&json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model, "choices": [], "usage": usage}));
+            out = data_frame(&super::obj(&mut [("id", Value::from(self.id.as_str())), ("object", Value::from("chat.completion.chunk")), ("created", Value::from(self.created)), ("model", Value::from(self.model.as_str())), ("choices", Value::Array(vec![])), ("usage", usage)]));
         }
         out.extend_from_slice(DONE_FRAME);
         out
     }
 
     fn chunk(&self, delta: Value, finish: Option<&str>) -> Vec<u8> {
-        data_frame(&json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
-        }))
+        data_frame(&super::obj(&mut [("id", Value::from(self.id.as_str())), ("object", Value::from("chat.completion.chunk")), ("created", Value::from(self.created)), ("model", Value::from(self.model.as_str())), ("choices", Value::Array(vec![super::obj(&mut [("index", Value::from(0u64)), ("delta", delta), ("logprobs", Value::Null), ("finish_reason", Value::from(finish))])]))]))
     }
 }
 

@@ -29,3 +29,12 @@ pub use response::{completion_to_message, message_to_completion};
 pub use session::{ResponseTranslator, Translation};
 pub use stream::AnthropicToOpenAiStream;
 pub use stream_to_anthropic::OpenAiToAnthropicStream;
+
+use serde_json::Value;
+
+/// A JSON object of `pairs`, built out of line: the translators make many small objects, and
+/// `json!` builds each one inline at its call site.
+#[inline(never)]
+fn obj(pairs: &mut [(&str, Value)]) -> Value {
+    Value::Object(pairs.iter_mut().map(|(k, v)| (k.to_string(), v.take())).collect())
+}

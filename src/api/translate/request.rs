@@ -26,7 +26,7 @@ pub fn chat_to_messages(req: &Value, model: &str) -> Result<Value, TranslateErro
             out.insert("system".into(), json!(only));
         }
         many => {
-            out.insert("system".into(), many.iter().map(|t| json!({"type": "text", "text": t})).collect());
+            out.insert("system".into(), many.iter().map(|t| super::obj(&mut [("type", Value::from("text")), ("text", Value::from(t.as_str()))])).collect());
         }
     }
     out.insert("messages".into(), Value::Array(messages));
@@ -60,7 +60,7 @@ pub fn chat_to_messages(req: &Value, model: &str) -> Result<Value, TranslateErro
         out.insert("stream".into(), json!(true));
     }
     if let Some(user) = get("user").and_then(Value::as_str) {
-        out.insert("metadata".into(), json!({"user_id": user}));
+        out.insert("metadata".into(), super::obj(&mut [("user_id", Value::from(user))]));
     }
     if let Some(tools) = get("tools") {
         out.insert("tools".into(), convert_tools(tools)?);
@@ -68,7 +68,7 @@ pub fn chat_to_messages(req: &Value, model: &str) -> Result<Value, TranslateErro
     let parallel = get("parallel_tool_calls").and_then(Value::as_bool).unwrap_or(true);
     let mut choice = get("tool_choice").map(convert_tool_choice).transpose()?;
     if !parallel && get("tools").is_some() {
-        let c = choice.get_or_insert_with(|| json!({"type": "auto"}));
+        let c = choice.get_or_insert_with(|| super::obj(&mut [("type", Value::from("auto"))]));
         if let Some(map) = c.as_object_mut().filter(|m| m.get("type") != Some(&json!("none"))) {
             map.insert("disable_parallel_tool_use".into(), json!(true));
         }
@@ -147,7 +147,7 @@ fn convert_messages(messages: Option<&Value>) -> Result<(Vec<String>, Vec<Value>
                     Some(Value::Array(parts)) => Value::Array(text_parts(parts)?),
                     _ => json!(plain_text(content)?),
                 };
-                ("user", vec![json!({"type": "tool_result", "tool_use_id": id, "content": result})])
+                ("user", vec![super::obj(&mut [("type", Value::from("tool_result")), ("tool_use_id", Value::from(id)), ("content", result)])])
             }
             other => return Err(bad(&format!("The message role `{other}` is not supported for this model."))),
         };
@@ -159,7 +159,7 @@ fn convert_messages(messages: Option<&Value>) -> Result<(Vec<String>, Vec<Value>
             _ => turns.push((turn_role, blocks)),
         }
     }
-    let turns = turns.into_iter().map(|(role, blocks)| json!({"role": role, "content": collapse(blocks)})).collect();
+    let turns = turns.into_iter().map(|(role, blocks)| super::obj(&mut [("role", Value::from(role)), ("content", collapse(blocks))])).collect();
     Ok((system, turns))
 }
 
@@ -198,21 +198,21 @@ fn text_parts(parts: &[Value]) -> Result<Vec<Value>, TranslateError> {
             other => Some(Err(TranslateError::new("messages", format!("A content part of type `{}` is not supported here.", other.unwrap_or("?"))))),
         })
         .filter(|t| t.as_ref().map_or(true, |t| !t.is_empty()))
-        .map(|t| t.map(|t| json!({"type": "text", "text": t})))
+        .map(|t| t.map(|t| super::obj(&mut [("type", Value::from("text")), ("text", Value::from(t))])))
         .collect()
 }
 
 fn user_blocks(content: Option<&Value>) -> Result<Vec<Value>, TranslateError> {
     let Some(Value::Array(parts)) = content else {
         let text = plain_text(content)?;
-        return Ok(if text.is_empty() { vec![] } else { vec![json!({"type": "text", "text": text})] });
+        return Ok(if text.is_empty() { vec![] } else { vec![super::obj(&mut [("type", Value::from("text")), ("text", Value::from(text))])] });
     };
     let mut blocks = Vec::new();
     for part in parts {
         if part.get("type").and_then(Value::as_str) == Some("image_url") {
             let url = part.get("image_url").and_then(|i| i.get("url").or(Some(i))).and_then(Value::as_str);
             let url = url.ok_or_else(|| TranslateError::new("messages", "An `image_url` part needs a `url`."))?;
-            blocks.push(json!({"type": "image", "source": image_source(url)}));
+            blocks.push(super::obj(&mut [("type", Value::from("image")), ("source", image_source(url))]));
         } else {
             blocks.extend(text_parts(std::slice::from_ref(part))?);
         }
@@ -228,7 +228,7 @@ fn assistant_blocks(message: &Value, content: Option<&Value>) -> Result<Vec<Valu
         Some(Value::Array(parts)) => text_parts(parts)?,
         _ => {
             let text = plain_text(content)?;
-            if text.is_empty() { vec![] } else { vec![json!({"type": "text", "text": text})] }
+            if text.is_empty() { vec![] } else { vec![super::obj(&mut [("type", Value::from("text")), ("text", Value::from(text))])] }
         }
     };
     for call in message.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
@@ -238,7 +238,7 @@ fn assistant_blocks(message: &Value, content: Option<&Value>) -> Result<Vec<Valu
             return Err(TranslateError::new("messages", "Each tool call needs an `id` and a `function.name`."));
         };
         let input = tool_input(call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or_default());
-        blocks.push(json!({"type": "tool_use", "id": id, "name": name, "input": input}));
+        blocks.push(super::obj(&mut [("type", Value::from("tool_use")), ("id", Value::from(id)), ("name", Value::from(name)), ("input", input)]));
     }
     Ok(blocks)
 }
@@ -253,8 +253,8 @@ fn convert_tools(tools: &Value) -> Result<Value, TranslateError> {
             }
             let f = t.get("function").ok_or_else(|| bad("A tool needs a `function`."))?;
             let name = f.get("name").and_then(Value::as_str).ok_or_else(|| bad("A tool function needs a `name`."))?;
-            let schema = f.get("parameters").filter(|p| !p.is_null()).cloned().unwrap_or_else(|| json!({"type": "object", "properties": {}}));
-            let mut out = json!({"name": name, "input_schema": schema});
+            let schema = f.get("parameters").filter(|p| !p.is_null()).cloned().unwrap_or_else(|| super::obj(&mut [("type", Value::from("object")), ("properties", super::obj(&mut []))]));
+            let mut out = super::obj(&mut [("name", Value::from(name)), ("input_schema", schema)]);
             if let (Some(d), Some(map)) = (f.get("description").filter(|d| d.is_string()), out.as_object_mut()) {
                 map.insert("description".into(), d.clone());
             }
@@ -266,10 +266,10 @@ fn convert_tools(tools: &Value) -> Result<Value, TranslateError> {
 fn convert_tool_choice(choice: &Value) -> Result<Value, TranslateError> {
     let name = choice.pointer("/function/name").and_then(Value::as_str);
     match (choice.as_str(), name) {
-        (Some("auto"), _) => Ok(json!({"type": "auto"})),
-        (Some("required"), _) => Ok(json!({"type": "any"})),
-        (Some("none"), _) => Ok(json!({"type": "none"})),
-        (None, Some(name)) => Ok(json!({"type": "tool", "name": name})),
+        (Some("auto"), _) => Ok(super::obj(&mut [("type", Value::from("auto"))])),
+        (Some("required"), _) => Ok(super::obj(&mut [("type", Value::from("any"))])),
+        (Some("none"), _) => Ok(super::obj(&mut [("type", Value::from("none"))])),
+        (None, Some(name)) => Ok(super::obj(&mut [("type", Value::from("tool")), ("name", Value::from(name))])),
         _ => Err(TranslateError::new("tool_choice", "`tool_choice` must be `auto`, `required`, `none` or a function.")),
     }
 }

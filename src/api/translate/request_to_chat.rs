@@ -32,7 +32,7 @@ pub fn messages_to_chat(req: &Value, model: &str) -> Result<Value, TranslateErro
         Some(system) => {
             let text = block_text(system, "system")?;
             if !text.is_empty() {
-                messages.push(json!({"role": "system", "content": text}));
+                messages.push(super::obj(&mut [("role", Value::from("system")), ("content", Value::from(text))]));
             }
         }
     }
@@ -60,7 +60,7 @@ pub fn messages_to_chat(req: &Value, model: &str) -> Result<Value, TranslateErro
     }
     if get("stream").and_then(Value::as_bool) == Some(true) {
         out.insert("stream".into(), json!(true));
-        out.insert("stream_options".into(), json!({"include_usage": true}));
+        out.insert("stream_options".into(), super::obj(&mut [("include_usage", Value::Bool(true))]));
     }
     if let Some(user) = get("metadata").and_then(|m| m.get("user_id")).and_then(Value::as_str) {
         out.insert("user".into(), json!(user));
@@ -75,7 +75,7 @@ pub fn messages_to_chat(req: &Value, model: &str) -> Result<Value, TranslateErro
             Some("any") => json!("required"),
             Some("none") => json!("none"),
             Some("tool") => match choice.get("name").and_then(Value::as_str) {
-                Some(name) => json!({"type": "function", "function": {"name": name}}),
+                Some(name) => super::obj(&mut [("type", Value::from("function")), ("function", super::obj(&mut [("name", Value::from(name))]))]),
                 None => return Err(TranslateError::new("tool_choice", "A `tool` choice needs a `name`.")),
             },
             _ => return Err(TranslateError::new("tool_choice", "`tool_choice.type` must be `auto`, `any`, `tool` or `none`.")),
@@ -111,7 +111,7 @@ fn user_messages(content: Option<&Value>, out: &mut Vec<Value>) -> Result<(), Tr
     let bad = |m: &str| TranslateError::new("messages", m);
     let blocks = match content {
         Some(Value::String(s)) => {
-            out.push(json!({"role": "user", "content": s}));
+            out.push(super::obj(&mut [("role", Value::from("user")), ("content", Value::from(s.as_str()))]));
             return Ok(());
         }
         Some(Value::Array(blocks)) => blocks,
@@ -120,10 +120,10 @@ fn user_messages(content: Option<&Value>, out: &mut Vec<Value>) -> Result<(), Tr
     let mut parts = Vec::new();
     for b in blocks {
         match b.get("type").and_then(Value::as_str) {
-            Some("text") => parts.push(json!({"type": "text", "text": b.get("text").cloned().unwrap_or_default()})),
+            Some("text") => parts.push(super::obj(&mut [("type", Value::from("text")), ("text", b.get("text").cloned().unwrap_or_default())])),
             Some("image") => {
                 let url = b.get("source").and_then(image_url).ok_or_else(|| bad("An image needs a `base64` or `url` source."))?;
-                parts.push(json!({"type": "image_url", "image_url": {"url": url}}));
+                parts.push(super::obj(&mut [("type", Value::from("image_url")), ("image_url", super::obj(&mut [("url", Value::from(url))]))]));
             }
             Some("tool_result") => {
                 let id = b.get("tool_use_id").and_then(Value::as_str).ok_or_else(|| bad("A `tool_result` needs a `tool_use_id`."))?;
@@ -131,22 +131,22 @@ fn user_messages(content: Option<&Value>, out: &mut Vec<Value>) -> Result<(), Tr
                     None => String::new(),
                     Some(c) => block_text(c, "messages")?,
                 };
-                out.push(json!({"role": "tool", "tool_call_id": id, "content": text}));
+                out.push(super::obj(&mut [("role", Value::from("tool")), ("tool_call_id", Value::from(id)), ("content", Value::from(text))]));
             }
             other => return Err(bad(&format!("A `{}` block is not supported for this model.", other.unwrap_or("?")))),
         }
     }
     match parts.as_slice() {
         [] => {}
-        [only] if only.get("type") == Some(&json!("text")) => out.push(json!({"role": "user", "content": only.get("text")})),
-        _ => out.push(json!({"role": "user", "content": parts})),
+        [only] if only.get("type") == Some(&json!("text")) => out.push(super::obj(&mut [("role", Value::from("user")), ("content", Value::from(only.get("text").cloned()))])),
+        _ => out.push(super::obj(&mut [("role", Value::from("user")), ("content", Value::from(parts))])),
     }
     Ok(())
 }
 
 fn assistant_message(content: Option<&Value>) -> Result<Value, TranslateError> {
     let blocks = match content {
-        Some(Value::String(s)) => return Ok(json!({"role": "assistant", "content": s})),
+        Some(Value::String(s)) => return Ok(super::obj(&mut [("role", Value::from("assistant")), ("content", Value::from(s.as_str()))])),
         Some(Value::Array(blocks)) => blocks,
         _ => return Err(TranslateError::new("messages", "Message `content` must be a string or an array of blocks.")),
     };
@@ -160,14 +160,14 @@ fn assistant_message(content: Option<&Value>) -> Result<Value, TranslateError> {
                 let (Some(id), Some(name)) = (field("id"), field("name")) else {
                     return Err(TranslateError::new("messages", "A `tool_use` block needs an `id` and a `name`."));
                 };
-                let args = arguments_string(b.get("input").unwrap_or(&json!({})));
-                calls.push(json!({"id": id, "type": "function", "function": {"name": name, "arguments": args}}));
+                let args = arguments_string(b.get("input").unwrap_or(&super::obj(&mut [])));
+                calls.push(super::obj(&mut [("id", Value::from(id)), ("type", Value::from("function")), ("function", super::obj(&mut [("name", Value::from(name)), ("arguments", Value::from(args))]))]));
             }
             Some("thinking" | "redacted_thinking") => {}
             other => return Err(TranslateError::new("messages", format!("A `{}` block is not supported for this model.", other.unwrap_or("?")))),
         }
     }
-    let mut msg = json!({"role": "assistant", "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) }});
+    let mut msg = super::obj(&mut [("role", Value::from("assistant")), ("content", (if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) }))]);
     if let (false, Some(map)) = (calls.is_empty(), msg.as_object_mut()) {
         map.insert("tool_calls".into(), Value::Array(calls));
     }
@@ -183,11 +183,11 @@ fn convert_tools(tools: &Value) -> Result<Value, TranslateError> {
                 return Err(bad("Server tools are not supported for this model."));
             }
             let name = t.get("name").and_then(Value::as_str).ok_or_else(|| bad("A tool needs a `name`."))?;
-            let mut function = json!({"name": name, "parameters": t.get("input_schema").cloned().unwrap_or_else(|| json!({"type": "object"}))});
+            let mut function = super::obj(&mut [("name", Value::from(name)), ("parameters", t.get("input_schema").cloned().unwrap_or_else(|| json!({"type": "object"})))]);
             if let (Some(d), Some(map)) = (t.get("description").filter(|d| d.is_string()), function.as_object_mut()) {
                 map.insert("description".into(), d.clone());
             }
-            Ok(json!({"type": "function", "function": function}))
+            Ok(super::obj(&mut [("type", Value::from("function")), ("function", function)]))
         })
         .collect()
 }

@@ -25,26 +25,19 @@ pub fn message_to_completion(resp: &Value, model: &str, created: u64) -> Result<
         match block.get("type").and_then(Value::as_str) {
             Some("text") => text.push_str(block.get("text").and_then(Value::as_str).unwrap_or_default()),
             Some("tool_use") => {
-                let args = arguments_string(block.get("input").unwrap_or(&json!({})));
-                calls.push(json!({"id": block.get("id"), "type": "function", "function": {"name": block.get("name"), "arguments": args}}));
+                let args = arguments_string(block.get("input").unwrap_or(&super::obj(&mut [])));
+                calls.push(super::obj(&mut [("id", Value::from(block.get("id").cloned())), ("type", Value::from("function")), ("function", super::obj(&mut [("name", Value::from(block.get("name").cloned())), ("arguments", Value::from(args))]))]));
             }
             _ => {}
         }
     }
     let content = if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) };
-    let mut message = json!({"role": "assistant", "content": content, "refusal": null});
+    let mut message = super::obj(&mut [("role", Value::from("assistant")), ("content", content), ("refusal", Value::Null)]);
     if let (false, Some(map)) = (calls.is_empty(), message.as_object_mut()) {
         map.insert("tool_calls".into(), Value::Array(calls));
     }
     let finish = resp.get("stop_reason").and_then(Value::as_str).map(finish_reason_from_anthropic);
-    Ok(json!({
-        "id": resp.get("id").and_then(Value::as_str).unwrap_or("chatcmpl-tollgate"),
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
-        "usage": usage_from_anthropic(resp.get("usage").unwrap_or(&Value::Null)),
-    }))
+    Ok(super::obj(&mut [("id", Value::from(resp.get("id").and_then(Value::as_str).unwrap_or("chatcmpl-tollgate"))), ("object", Value::from("chat.completion")), ("created", Value::from(created)), ("model", Value::from(model)), ("choices", Value::Array(vec![super::obj(&mut [("index", Value::from(0u64)), ("message", message), ("logprobs", Value::Null), ("finish_reason", Value::from(finish))])])), ("usage", usage_from_anthropic(resp.get("usage").unwrap_or(&Value::Null)))]))
 }
 
 /// Translates an OpenAI `chat.completion` (its first choice) into an Anthropic `message` for `model`.
@@ -58,7 +51,7 @@ pub fn completion_to_message(resp: &Value, model: &str) -> Result<Value, Transla
     let mut blocks = Vec::new();
     let mut push_text = |t: &str| {
         if !t.is_empty() {
-            blocks.push(json!({"type": "text", "text": t}));
+            blocks.push(super::obj(&mut [("type", Value::from("text")), ("text", Value::from(t))]));
         }
     };
     match message.get("content") {
@@ -71,19 +64,10 @@ pub fn completion_to_message(resp: &Value, model: &str) -> Result<Value, Transla
     }
     for call in message.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
         let args = call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or_default();
-        blocks.push(json!({"type": "tool_use", "id": call.get("id"), "name": call.pointer("/function/name"), "input": tool_input(args)}));
+        blocks.push(super::obj(&mut [("type", Value::from("tool_use")), ("id", Value::from(call.get("id").cloned())), ("name", Value::from(call.pointer("/function/name").cloned())), ("input", tool_input(args))]));
     }
     let stop = choice.get("finish_reason").and_then(Value::as_str).map(stop_reason_from_openai);
-    Ok(json!({
-        "id": resp.get("id").and_then(Value::as_str).unwrap_or("msg_tollgate"),
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": blocks,
-        "stop_reason": stop,
-        "stop_sequence": null,
-        "usage": usage_from_openai(resp.get("usage").unwrap_or(&Value::Null)),
-    }))
+    Ok(super::obj(&mut [("id", Value::from(resp.get("id").and_then(Value::as_str).unwrap_or("msg_tollgate"))), ("type", Value::from("message")), ("role", Value::from("assistant")), ("model", Value::from(model)), ("content", Value::from(blocks)), ("stop_reason", Value::from(stop)), ("stop_sequence", Value::Null), ("usage", usage_from_openai(resp.get("usage").unwrap_or(&Value::Null)))]))
 }
 
 #[cfg(test)]

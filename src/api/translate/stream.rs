@@ -12,7 +12,7 @@ use super::text_frame::{TextFrame, MARK};
 use crate::api::openai::{data_frame, finish_reason_from_anthropic, usage_from_anthropic, DONE_FRAME};
 use crate::api::Dialect;
 use crate::usage::wire::AnthropicBody;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// Anthropic SSE events in, OpenAI chunk frames out, for one response.
 #[derive(Debug, Clone)]
@@ -82,7 +82,7 @@ impl AnthropicToOpenAiStream {
                     self.text_frame = None;
                 }
                 self.merge_usage(v.pointer("/message/usage"));
-                self.chunk(json!({"role": "assistant", "content": ""}), None)
+                self.chunk(super::obj(&mut [("role", Value::from("assistant")), ("content", Value::from(""))]), None)
             }
             "content_block_start" => {
                 let block = v.get("content_block");
@@ -91,11 +91,11 @@ impl AnthropicToOpenAiStream {
                         let call = self.tool_blocks.len();
                         self.tool_blocks.push(index.unwrap_or_default());
                         let field = |k: &str| block.and_then(|b| b.get(k)).cloned().unwrap_or(Value::Null);
-                        let function = json!({"name": field("name"), "arguments": ""});
-                        self.chunk(json!({"tool_calls": [{"index": call, "id": field("id"), "type": "function", "function": function}]}), None)
+                        let function = super::obj(&mut [("name", field("name")), ("arguments", Value::from(""))]);
+                        self.chunk(super::obj(&mut [("tool_calls", Value::Array(vec![super::obj(&mut [("index", Value::from(call)), ("id", field("id")), ("type", Value::from("function")), ("function", function)])]))]), None)
                     }
                     Some("text") => match block.and_then(|b| b.get("text")).and_then(Value::as_str) {
-                        Some(text) if !text.is_empty() => self.chunk(json!({"content": text}), None),
+                        Some(text) if !text.is_empty() => self.chunk(super::obj(&mut [("content", Value::from(text))]), None),
                         _ => Vec::new(),
                     },
                     _ => Vec::new(),
@@ -105,11 +105,11 @@ impl AnthropicToOpenAiStream {
                 let delta = v.get("delta");
                 let text = |k: &str| delta.and_then(|d| d.get(k)).and_then(Value::as_str);
                 match delta.and_then(|d| d.get("type")).and_then(Value::as_str) {
-                    Some("text_delta") => self.chunk(json!({"content": text("text").unwrap_or_default()}), None),
+                    Some("text_delta") => self.chunk(super::obj(&mut [("content", Value::from(text("text").unwrap_or_default()))]), None),
                     Some("input_json_delta") => {
                         let partial = text("partial_json").unwrap_or_default();
                         match self.tool_blocks.iter().position(|b| Some(*b) == index) {
-                            Some(call) if !partial.is_empty() => self.chunk(json!({"tool_calls": [{"index": call, "function": {"arguments": partial}}]}), None),
+                            Some(call) if !partial.is_empty() => self.chunk(super::obj(&mut [("tool_calls", Value::Array(vec![super::obj(&mut [("index", Value::from(call)), ("function", super::obj(&mut [("arguments", Value::from(partial))]))])]))]), None),
                             _ => Vec::new(),
                         }
                     }
@@ -120,13 +120,13 @@ impl AnthropicToOpenAiStream {
                 self.merge_usage(v.get("usage"));
                 let reason = v.pointer("/delta/stop_reason").and_then(Value::as_str).map(finish_reason_from_anthropic);
                 self.stopped |= reason.is_some();
-                self.chunk(json!({}), Some(reason.unwrap_or("stop")))
+                self.chunk(super::obj(&mut []), Some(reason.unwrap_or("stop")))
             }
             "message_stop" => {
                 let mut out = Vec::new();
                 if self.include_usage {
                     let usage = usage_from_anthropic(&Value::Object(self.usage.clone()));
-                    out = data_frame(&json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model, "choices": [], "usage": usage}));
+                    out = data_frame(&super::obj(&mut [("id", Value::from(self.id.as_str())), ("object", Value::from("chat.completion.chunk")), ("created", Value::from(self.created)), ("model", Value::from(self.model.as_str())), ("choices", Value::Array(vec![])), ("usage", usage)]));
                 }
                 out.extend(self.complete());
                 out
@@ -186,19 +186,13 @@ impl AnthropicToOpenAiStream {
         }
         let text = delta.text.as_deref()?;
         if self.text_frame.is_none() {
-            self.text_frame = TextFrame::cut(&self.chunk(json!({"content": MARK}), None));
+            self.text_frame = TextFrame::cut(&self.chunk(super::obj(&mut [("content", Value::from(MARK))]), None));
         }
         self.text_frame.as_ref()?.with(text)
     }
 
     fn chunk(&self, delta: Value, finish: Option<&str>) -> Vec<u8> {
-        data_frame(&json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
-        }))
+        data_frame(&super::obj(&mut [("id", Value::from(self.id.as_str())), ("object", Value::from("chat.completion.chunk")), ("created", Value::from(self.created)), ("model", Value::from(self.model.as_str())), ("choices", Value::Array(vec![super::obj(&mut [("index", Value::from(0u64)), ("delta", delta), ("logprobs", Value::Null), ("finish_reason", Value::from(finish))])]))]))
     }
 }
 
@@ -216,6 +210,7 @@ pub(crate) fn sse_events(text: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 

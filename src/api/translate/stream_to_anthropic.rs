@@ -14,7 +14,7 @@ use super::text_frame::{TextFrame, MARK};
 use crate::api::anthropic::{sse_frame, stop_reason_from_openai, usage_from_openai};
 use crate::api::Dialect;
 use crate::usage::wire::OpenAiBody;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The content block currently open on the Anthropic side.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,9 +105,9 @@ impl OpenAiToAnthropicStream {
             if let Some(text) = delta.and_then(|d| d.get(key)).and_then(Value::as_str).filter(|t| !t.is_empty()) {
                 if self.open != Open::Text {
                     out.extend(self.close());
-                    out.extend(self.open_block(Open::Text, json!({"type": "text", "text": ""})));
+                    out.extend(self.open_block(Open::Text, super::obj(&mut [("type", Value::from("text")), ("text", Value::from(""))])));
                 }
-                out.extend(self.block_delta(json!({"type": "text_delta", "text": text})));
+                out.extend(self.block_delta(super::obj(&mut [("type", Value::from("text_delta")), ("text", Value::from(text))])));
             }
         }
         for call in delta.and_then(|d| d.get("tool_calls")).and_then(Value::as_array).into_iter().flatten() {
@@ -144,11 +144,11 @@ impl OpenAiToAnthropicStream {
         self.done = true;
         let usage = match &self.usage {
             Some(u) => usage_from_openai(u),
-            None => json!({"output_tokens": 0}),
+            None => super::obj(&mut [("output_tokens", Value::from(0u64))]),
         };
         let stop = self.stop_reason.unwrap_or("end_turn");
-        out.extend(sse_frame("message_delta", &json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": usage})));
-        out.extend(sse_frame("message_stop", &json!({"type": "message_stop"})));
+        out.extend(sse_frame("message_delta", &super::obj(&mut [("type", Value::from("message_delta")), ("delta", super::obj(&mut [("stop_reason", Value::from(stop)), ("stop_sequence", Value::Null)])), ("usage", usage)])));
+        out.extend(sse_frame("message_stop", &super::obj(&mut [("type", Value::from("message_stop"))])));
         out
     }
 
@@ -166,7 +166,7 @@ impl OpenAiToAnthropicStream {
         let plain = chunk.usage.is_none() && choice.finish_reason.is_none() && delta.refusal.is_none() && delta.tool_calls.is_none() && delta.reasoning_content.is_none();
         let text = delta.content.as_deref().filter(|t| plain && !t.is_empty())?;
         if self.text_frame.as_ref().is_none_or(|(index, _)| *index != self.next_block) {
-            let frame = TextFrame::cut(&self.block_delta(json!({"type": "text_delta", "text": MARK})))?;
+            let frame = TextFrame::cut(&self.block_delta(super::obj(&mut [("type", Value::from("text_delta")), ("text", Value::from(MARK))])))?;
             self.text_frame = Some((self.next_block, frame));
         }
         self.text_frame.as_ref()?.1.with(text)
@@ -174,11 +174,8 @@ impl OpenAiToAnthropicStream {
 
     fn start(&mut self) -> Vec<u8> {
         self.started = true;
-        let message = json!({
-            "id": self.id, "type": "message", "role": "assistant", "model": self.model, "content": [],
-            "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 0, "output_tokens": 0},
-        });
-        sse_frame("message_start", &json!({"type": "message_start", "message": message}))
+        let message = super::obj(&mut [("id", Value::from(self.id.as_str())), ("type", Value::from("message")), ("role", Value::from("assistant")), ("model", Value::from(self.model.as_str())), ("content", Value::Array(vec![])), ("stop_reason", Value::Null), ("stop_sequence", Value::Null), ("usage", super::obj(&mut [("input_tokens", Value::from(0u64)), ("output_tokens", Value::from(0u64))]))]);
+        sse_frame("message_start", &super::obj(&mut [("type", Value::from("message_start")), ("message", message)]))
     }
 
     fn tool_call(&mut self, call: &Value) -> Vec<u8> {
@@ -190,22 +187,22 @@ impl OpenAiToAnthropicStream {
             out.extend(self.close());
             let id = id.map_or_else(|| format!("toolu_{}_{index}", self.id), str::to_string);
             let name = call.pointer("/function/name").and_then(Value::as_str).unwrap_or_default();
-            let block = json!({"type": "tool_use", "id": id, "name": name, "input": {}});
+            let block = super::obj(&mut [("type", Value::from("tool_use")), ("id", Value::from(id.as_str())), ("name", Value::from(name)), ("input", super::obj(&mut []))]);
             out.extend(self.open_block(Open::Tool(index, id), block));
         }
         if let Some(args) = call.pointer("/function/arguments").and_then(Value::as_str).filter(|a| !a.is_empty()) {
-            out.extend(self.block_delta(json!({"type": "input_json_delta", "partial_json": args})));
+            out.extend(self.block_delta(super::obj(&mut [("type", Value::from("input_json_delta")), ("partial_json", Value::from(args))])));
         }
         out
     }
 
     fn open_block(&mut self, open: Open, block: Value) -> Vec<u8> {
         self.open = open;
-        sse_frame("content_block_start", &json!({"type": "content_block_start", "index": self.next_block, "content_block": block}))
+        sse_frame("content_block_start", &super::obj(&mut [("type", Value::from("content_block_start")), ("index", Value::from(self.next_block)), ("content_block", block)]))
     }
 
     fn block_delta(&self, delta: Value) -> Vec<u8> {
-        sse_frame("content_block_delta", &json!({"type": "content_block_delta", "index": self.next_block, "delta": delta}))
+        sse_frame("content_block_delta", &super::obj(&mut [("type", Value::from("content_block_delta")), ("index", Value::from(self.next_block)), ("delta", delta)]))
     }
 
     fn close(&mut self) -> Vec<u8> {
@@ -213,7 +210,7 @@ impl OpenAiToAnthropicStream {
             return Vec::new();
         }
         self.open = Open::None;
-        let frame = sse_frame("content_block_stop", &json!({"type": "content_block_stop", "index": self.next_block}));
+        let frame = sse_frame("content_block_stop", &super::obj(&mut [("type", Value::from("content_block_stop")), ("index", Value::from(self.next_block))]));
         self.next_block += 1;
         frame
     }
@@ -224,6 +221,7 @@ mod tests {
     use super::super::stream::sse_events;
     use super::super::AnthropicToOpenAiStream;
     use super::*;
+    use serde_json::json;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
