@@ -156,6 +156,12 @@ fn openai_client_answered_by_gemini_provider_json_and_stream() {
     assert_eq!(v["model"], "gemini-2.5-flash");
     assert_eq!(v["choices"][0]["message"]["content"], ASSISTANT_TEXT);
     assert_eq!(v["usage"]["prompt_tokens"], GEMINI_PROMPT_TOKENS);
+    // A plain answer takes the direct path: the client gets what the general translation makes
+    // of the provider's answer.
+    let fixture: serde_json::Value = serde_json::from_str(include_str!("fixtures/gemini_generate.json")).unwrap();
+    let mut general = tollgate::api::translate::gemini_to_completion(&fixture, "gemini-2.5-flash", 0).unwrap();
+    general["created"] = v["created"].clone();
+    assert_eq!(v, general);
     let seen = gemini.last_request().unwrap();
     assert_eq!(seen.path, "/v1beta/models/gemini-2.5-flash:generateContent");
     assert_eq!(seen.header("x-goog-api-key"), Some("gemini-test-secret"));

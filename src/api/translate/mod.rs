@@ -20,7 +20,7 @@ pub use error::{error_body, incomplete_stream_frame, TranslateError};
 pub use gemini::{chat_to_gemini, gemini_to_completion};
 pub use gemini_stream::GeminiToOpenAiStream;
 pub use guard::StreamGuard;
-pub use plain_gemini::plain_chat_to_gemini;
+pub use plain_gemini::{plain_chat_to_gemini, plain_gemini_to_completion};
 pub use plain_request::plain_chat_to_messages;
 pub use plain_response::plain_message_to_completion;
 pub use request::chat_to_messages;

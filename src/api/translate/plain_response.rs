@@ -101,14 +101,37 @@ impl<'a> Answer<'a> {
         Some(())
     }
 
-    /// The OpenAI body, keys in `serde_json`'s order (sorted), as the full translation writes them.
+    /// The OpenAI answer this says.
     fn write(&self, model: &str, created: u64) -> Vec<u8> {
+        let [input, creation, cached, completion] = self.usage;
+        let prompt = input.saturating_add(creation).saturating_add(cached);
+        let c = Completion { id: self.id, texts: &self.texts, finish: self.stop_reason.map(finish_reason_from_anthropic), prompt, completion, cached, reasoning: None };
+        c.write(model, created)
+    }
+}
+
+/// A plain OpenAI `chat.completion`: one choice of text, as the full translations build it.
+pub(super) struct Completion<'a, 't> {
+    /// The provider's answer id (raw), or `chatcmpl-tollgate`.
+    pub id: Option<&'a [u8]>,
+    /// The texts, raw (escaped as the provider sent them), written one after another.
+    pub texts: &'t [&'a [u8]],
+    pub finish: Option<&'static str>,
+    pub prompt: u64,
+    pub completion: u64,
+    pub cached: u64,
+    /// `completion_tokens_details.reasoning_tokens`, for the providers that report it.
+    pub reasoning: Option<u64>,
+}
+
+impl Completion<'_, '_> {
+    /// The body, keys in `serde_json`'s order (sorted), as the full translations write them.
+    pub(super) fn write(&self, model: &str, created: u64) -> Vec<u8> {
         let text_len: usize = self.texts.iter().map(|t| t.len()).sum();
         let mut out = Vec::with_capacity(text_len + 384);
-        let finish = self.stop_reason.map(finish_reason_from_anthropic);
-        let (q, finish) = finish.map_or((&b""[..], &b"null"[..]), |f| (b"\"", f.as_bytes()));
+        let (q, finish) = self.finish.map_or((&b""[..], &b"null"[..]), |f| (b"\"", f.as_bytes()));
         put(&mut out, &[b"{\"choices\":[{\"finish_reason\":", q, finish, q, b",\"index\":0,\"logprobs\":null,\"message\":{\"content\":\""]);
-        for t in &self.texts {
+        for t in self.texts {
             put(&mut out, &[t]);
         }
         let id = self.id.unwrap_or(b"chatcmpl-tollgate");
@@ -117,13 +140,17 @@ impl<'a> Answer<'a> {
         put(&mut out, &[b",\"id\":\"", id, b"\",\"model\":"]);
         // A `str` into a `Vec` cannot fail.
         let _ = serde_json::to_writer(&mut out, model);
-        let [input, creation, cached, completion] = self.usage;
-        let prompt = input.saturating_add(creation).saturating_add(cached);
+        put(&mut out, &[b",\"object\":\"chat.completion\",\"usage\":{\"completion_tokens\":"]);
+        put_u64(&mut out, self.completion);
+        if let Some(r) = self.reasoning {
+            put(&mut out, &[b",\"completion_tokens_details\":{\"reasoning_tokens\":"]);
+            put_u64(&mut out, r);
+            put(&mut out, &[b"}"]);
+        }
         for (key, n) in [
-            (&b",\"object\":\"chat.completion\",\"usage\":{\"completion_tokens\":"[..], completion),
-            (b",\"prompt_tokens\":", prompt),
-            (b",\"prompt_tokens_details\":{\"cached_tokens\":", cached),
-            (b"},\"total_tokens\":", prompt.saturating_add(completion)),
+            (&b",\"prompt_tokens\":"[..], self.prompt),
+            (b",\"prompt_tokens_details\":{\"cached_tokens\":", self.cached),
+            (b"},\"total_tokens\":", self.prompt.saturating_add(self.completion)),
         ] {
             put(&mut out, &[key]);
             put_u64(&mut out, n);

@@ -111,10 +111,14 @@ impl ResponseTranslator {
         match self.mode {
             Mode::Error(status) => error_body(body, status, self.translation.client()),
             Mode::Json => {
-                if self.translation == Translation::ChatToAnthropic {
-                    if let Some(out) = super::plain_message_to_completion(body, &self.model, self.created) {
-                        return out;
-                    }
+                // A plain answer, straight from its bytes; anything else through the document.
+                let plain = match self.translation {
+                    Translation::ChatToAnthropic => super::plain_message_to_completion(body, &self.model, self.created),
+                    Translation::ChatToGemini => super::plain_gemini_to_completion(body, &self.model, self.created),
+                    Translation::MessagesToOpenAi | Translation::MessagesToGemini => None,
+                };
+                if let Some(out) = plain {
+                    return out;
                 }
                 let translated = serde_json::from_slice::<Value>(body).ok().and_then(|v| match self.translation {
                     Translation::ChatToAnthropic => message_to_completion(&v, &self.model, self.created).ok(),
