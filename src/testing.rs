@@ -75,3 +75,15 @@ impl Agreement {
         assert!(self.answered > self.total / 3, "most bodies should take the direct path ({} of {})", self.answered, self.total);
     }
 }
+
+/// `body` through a direct path (its output read back as JSON) and through the full
+/// translation (of the parsed body): the pair [`Agreement::check`] and the fixed cases compare.
+pub fn both_paths(
+    body: &str,
+    direct: impl Fn(&[u8]) -> Option<Vec<u8>>,
+    full: impl Fn(&serde_json::Value) -> Result<serde_json::Value, crate::api::translate::TranslateError>,
+) -> (Option<serde_json::Value>, Result<serde_json::Value, String>) {
+    let direct = direct(body.as_bytes()).map(|b| serde_json::from_slice(&b).unwrap_or_else(|e| panic!("invalid JSON written for {body}: {e}")));
+    let full = serde_json::from_str(body).map_err(|e: serde_json::Error| e.to_string()).and_then(|v| full(&v).map_err(|e| e.message));
+    (direct, full)
+}

@@ -199,9 +199,7 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn both(body: &str) -> (Option<Value>, Result<Value, String>) {
-        let direct = plain_chat_to_messages(body.as_bytes(), "claude-x").map(|b| serde_json::from_slice(&b).unwrap_or_else(|e| panic!("invalid JSON written for {body}: {e}")));
-        let full = serde_json::from_str::<Value>(body).map_err(|e| e.to_string()).and_then(|v| chat_to_messages(&v, "claude-x").map_err(|e| e.message));
-        (direct, full)
+        crate::testing::both_paths(body, |b| plain_chat_to_messages(b, "claude-x"), |v| chat_to_messages(v, "claude-x"))
     }
 
     #[test]

@@ -169,9 +169,7 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn both(body: &str) -> (Option<Value>, Result<Value, String>) {
-        let direct = plain_message_to_completion(body.as_bytes(), "gpt-x", 1_700_000_000).map(|b| serde_json::from_slice(&b).unwrap_or_else(|e| panic!("invalid JSON written for {body}: {e}")));
-        let full = serde_json::from_str::<Value>(body).map_err(|e| e.to_string()).and_then(|v| message_to_completion(&v, "gpt-x", 1_700_000_000).map_err(|e| e.message));
-        (direct, full)
+        crate::testing::both_paths(body, |b| plain_message_to_completion(b, "gpt-x", 1_700_000_000), |v| message_to_completion(v, "gpt-x", 1_700_000_000))
     }
 
     #[test]
