@@ -33,7 +33,7 @@ LISTEN_PORT ?= 10000
 ADMIN_PORT  ?= 9901
 MOCK_PORT   ?= 18080
 
-.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run bench bench-keys bench-stream bench-translate bench-request bench-limits bench-redact bench-v8 bench-instructions keygen oci clean
+.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-stream bench-translate bench-request bench-limits bench-redact bench-v8 bench-instructions keygen oci clean
 
 all: build
 
@@ -85,7 +85,7 @@ integration: build envoy py-tools
 # policy cases through the filter (no Envoy).
 TOLLGATE_CLI := cargo run -q --features cli --bin tollgate --
 policy:
-	$(TOLLGATE_CLI) validate examples/policy/config.yaml examples/istio/wasmplugin.yaml envoy/demo.yaml envoy/failover.yaml bench/tollgate-config.json
+	$(TOLLGATE_CLI) validate examples/policy/config.yaml examples/istio/wasmplugin.yaml envoy/demo.yaml envoy/guard.yaml envoy/failover.yaml bench/tollgate-config.json
 	$(TOLLGATE_CLI) test examples/policy/config.yaml examples/policy/cases.yaml
 
 # Regenerates the shipped JSON Schema from the config types (tests/schema.rs fails when stale).
@@ -105,6 +105,11 @@ test: unit wasm-test lint policy validate-bench integration integration-compat
 run: build envoy
 	cargo build --example mock_provider
 	LISTEN_PORT=$(LISTEN_PORT) ADMIN_PORT=$(ADMIN_PORT) MOCK_PORT=$(MOCK_PORT) ENVOY=$(ENVOY) envoy/run-demo.sh
+
+# The guard role (envoy/guard.yaml): redaction and accounting without routing or keys.
+run-guard: build envoy
+	cargo build --example mock_provider
+	CONFIG=envoy/guard.yaml LISTEN_PORT=$(LISTEN_PORT) ADMIN_PORT=$(ADMIN_PORT) MOCK_PORT=$(MOCK_PORT) ENVOY=$(ENVOY) envoy/run-demo.sh
 
 bench: build envoy
 	$(PYTHON) bench/run.py --fresh

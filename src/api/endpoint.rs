@@ -38,6 +38,16 @@ impl Endpoint {
         }
     }
 
+    /// The endpoint a request on a guarded route goes to, by the end of its path: the guard
+    /// sits in front of a provider's own paths (`/v1/chat/completions`, Azure's
+    /// `/openai/deployments/{d}/chat/completions`, `/v1/messages`, …). `/models` is not
+    /// inspected (there is no prompt in it).
+    pub fn from_guarded_path(path: &str) -> Option<Endpoint> {
+        let path = path.split(['?', '#']).next().unwrap_or(path);
+        let path = path.strip_suffix('/').unwrap_or(path);
+        [Endpoint::ChatCompletions, Endpoint::Embeddings, Endpoint::Messages].into_iter().find(|e| path.ends_with(e.provider_suffix()))
+    }
+
     /// The dialect a client of this endpoint speaks.
     pub fn dialect(self) -> Dialect {
         match self {
@@ -81,6 +91,23 @@ mod tests {
         assert_eq!(Endpoint::from_path("/v1/embeddings"), Some(Endpoint::Embeddings));
         assert_eq!(Endpoint::from_path("/v2/foo"), None);
         assert_eq!(Endpoint::from_path(""), None);
+    }
+
+    #[test]
+    fn guarded_paths() {
+        for (path, e) in [
+            ("/v1/chat/completions", Some(Endpoint::ChatCompletions)),
+            ("/openai/deployments/gpt4/chat/completions?api-version=2024-10-21", Some(Endpoint::ChatCompletions)),
+            ("/api/v1/embeddings/", Some(Endpoint::Embeddings)),
+            ("/v1/messages", Some(Endpoint::Messages)),
+            ("/v1/messages/count_tokens", None),
+            ("/v1/models", None),
+            ("/v1/chat/completionsx", None),
+            ("/v1/responses", None),
+            ("", None),
+        ] {
+            assert_eq!(Endpoint::from_guarded_path(path), e, "{path}");
+        }
     }
 
     #[test]

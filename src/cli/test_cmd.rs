@@ -19,7 +19,7 @@ pub fn policy_test(config_path: &str, cases_path: &str, now_nanos: u64) -> Resul
         return Err(format!("{config_path}: {} error(s); run `tollgate validate`:{list}", errors.len()));
     }
     let config = crate::config::parse(config_doc.to_string().as_bytes(), &env).map_err(|e| format!("{config_path}: {e}"))?;
-    if config.role != crate::config::Role::Downstream {
+    if config.role == crate::config::Role::Upstream {
         return Err(format!("{config_path}: policy cases run the listener's filter; this config has `role: upstream`"));
     }
     run_cases(&Rc::new(config), &file, now_nanos).map_err(|e| format!("{cases_path}: at `{}`: {}", e.field, e.message))

@@ -24,6 +24,10 @@ pub(super) fn first(errors: Vec<ConfigError>) -> ConfigError {
 /// on its own, so one bad entry does not hide the next).
 pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Vec<ConfigError>> {
     let mut errs = Vec::new();
+    let guard = dto.role == "guard";
+    if guard {
+        guard_fields(&dto, &mut errs);
+    }
     // Names in document order: a route naming a provider that is itself invalid is not reported twice.
     let mut by_name = HashMap::new();
     for (i, p) in dto.providers.iter().enumerate() {
@@ -41,7 +45,8 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
         }
         routes.extend(keep(&mut errs, route(i, m, &by_name)));
     }
-    let auth = keep(&mut errs, auth(&dto.auth));
+    // The guard checks no keys and strips no header: the client's credential is the provider's.
+    let auth = if guard { Some(Auth { mode: AuthMode::None, headers: Vec::new(), tenant_header: None }) } else { keep(&mut errs, auth(&dto.auth)) };
     let keys = keys(dto.keys, auth.as_ref().map_or(&AuthMode::Keys, |a| &a.mode), &mut errs);
     if dto.cluster_header.is_empty() || !is_header_name(&dto.cluster_header) {
         errs.push(ConfigError::new("cluster_header", "must be a lower-case HTTP header name"));
@@ -55,8 +60,11 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
     let role = match dto.role.as_str() {
         "downstream" => Some(Role::Downstream),
         "upstream" => Some(Role::Upstream),
+        "guard" => {
+            Some(Role::Guard)
+        }
         other => {
-            errs.push(ConfigError::new("role", format!("unknown role `{other}` (expected downstream or upstream)")));
+            errs.push(ConfigError::new("role", format!("unknown role `{other}` (expected downstream, upstream or guard)")));
             None
         }
     };
@@ -80,6 +88,17 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
         redaction: redaction.flatten(),
         telemetry: Telemetry { filter_state: dto.telemetry.filter_state, stats: dto.telemetry.stats },
     })
+}
+
+/// The guard role leaves routing and keys to the route: a config that sets them is refused,
+/// naming the field, rather than ignored.
+fn guard_fields(dto: &ConfigDto, errs: &mut Vec<ConfigError>) {
+    let why = "is not used by role `guard` (it keeps the route's upstream and the client's credential); remove it or use role `downstream`";
+    for (set, field) in [(!dto.providers.is_empty(), "providers"), (!dto.models.is_empty(), "models"), (!dto.keys.is_empty(), "keys"), (dto.auth.mode == "jwt", "auth.mode")] {
+        if set {
+            errs.push(ConfigError::new(field, why));
+        }
+    }
 }
 
 /// The value, or `None` with its error recorded.

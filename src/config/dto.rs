@@ -43,10 +43,12 @@ pub struct ConfigDto {
     /// Rate limits, token and spend budgets, concurrency caps (see `limits_dto`).
     #[serde(default)]
     pub limits: Option<super::limits_dto::LimitsDto>,
-    /// Where this instance runs: `downstream` (the listener's HTTP filter, default) or
-    /// `upstream` (an upstream HTTP filter on a failover cluster, rewriting each attempt).
+    /// Where this instance runs: `downstream` (the listener's HTTP filter, default),
+    /// `upstream` (an upstream HTTP filter on a failover cluster, rewriting each attempt) or
+    /// `guard` (the listener's HTTP filter on routes that already reach a provider: redaction,
+    /// accounting and limits only, no routing and no keys).
     #[serde(default = "default_role")]
-    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["downstream", "upstream"])))]
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["downstream", "upstream", "guard"])))]
     pub role: String,
     /// Prompt redaction: detectors, actions, restore (see `redact_dto`).
     #[serde(default)]

@@ -51,6 +51,10 @@ pub enum Role {
     /// An upstream HTTP filter on a failover cluster: rewrites each attempt for the provider
     /// it reaches (from the endpoint's `tollgate.provider` metadata).
     Upstream,
+    /// The listener's HTTP filter on routes that already reach a provider: it inspects
+    /// (redaction, accounting, limits) and leaves the route's cluster, path, authority,
+    /// credential and model alone.
+    Guard,
 }
 
 /// An API family a provider speaks.

@@ -2,34 +2,20 @@
 //! the rewritten body, and the request's filter-state exports.
 
 use super::exports::{export, FilterStateName};
-use crate::config::{Config, ProviderKind};
+use crate::config::{Config, ProviderKind, Role};
 use crate::gateway::{Admission, Identity, Plan};
 use crate::host::Host;
 
 /// Applies `plan` to the held request (its headers and, when rewritten, its body).
+/// In role `guard` the route's cluster, path, authority and credential stay as they came.
 pub(super) fn apply(host: &mut impl Host, config: &Config, admission: &Admission, plan: &Plan, body_size: usize, restores: bool) {
-    host.set_request_header(&config.cluster_header, Some(&plan.cluster));
+    let guard = config.role == Role::Guard;
     if reads_response(config, plan, restores) {
         // The response is parsed here, so it must come uncompressed.
         host.set_request_header("accept-encoding", None);
     }
-    if let Some(f) = &plan.failover {
-        // The upstream role sets path, authority and credential per attempt.
-        let mut handoff = f.handoff.clone();
-        handoff.path = host.request_header(":path").unwrap_or_default();
-        handoff.authority = host.request_header(":authority").unwrap_or_default();
-        host.set_filter_state(FilterStateName::Handoff.as_str(), &handoff.encode());
-    } else {
-        host.set_request_header(":path", Some(&plan.path));
-        if let Some(a) = &plan.authority {
-            host.set_request_header(":authority", Some(a));
-        }
-        if let Some(c) = &plan.credential {
-            host.set_request_header(c.header, Some(&c.value));
-        }
-        if plan.provider_kind == ProviderKind::Anthropic && host.request_header("anthropic-version").is_none() {
-            host.set_request_header("anthropic-version", Some("2023-06-01"));
-        }
+    if !guard {
+        route(host, config, plan);
     }
     if let Some(b) = &plan.body {
         // The headers are still held, so the new length still reaches the upstream, which then
@@ -48,9 +34,40 @@ pub(super) fn apply(host: &mut impl Host, config: &Config, admission: &Admission
             }
         }
     }
+    if guard {
+        if !plan.requested_model.is_empty() {
+            export(host, config, FilterStateName::RequestedModel, &plan.requested_model);
+        }
+        return;
+    }
     export(host, config, FilterStateName::RequestedModel, &plan.requested_model);
     export(host, config, FilterStateName::Provider, &plan.provider_name);
     export(host, config, FilterStateName::UpstreamModel, &plan.upstream_model);
+}
+
+/// The request's route to the planned provider: the cluster, and the path, authority,
+/// credential and version headers or (runtime failover) the hand-off the upstream role
+/// rewrites each attempt from.
+fn route(host: &mut impl Host, config: &Config, plan: &Plan) {
+    host.set_request_header(&config.cluster_header, Some(&plan.cluster));
+    if let Some(f) = &plan.failover {
+        // The upstream role sets path, authority and credential per attempt.
+        let mut handoff = f.handoff.clone();
+        handoff.path = host.request_header(":path").unwrap_or_default();
+        handoff.authority = host.request_header(":authority").unwrap_or_default();
+        host.set_filter_state(FilterStateName::Handoff.as_str(), &handoff.encode());
+    } else {
+        host.set_request_header(":path", Some(&plan.path));
+        if let Some(a) = &plan.authority {
+            host.set_request_header(":authority", Some(a));
+        }
+        if let Some(c) = &plan.credential {
+            host.set_request_header(c.header, Some(&c.value));
+        }
+        if plan.provider_kind == ProviderKind::Anthropic && host.request_header("anthropic-version").is_none() {
+            host.set_request_header("anthropic-version", Some("2023-06-01"));
+        }
+    }
 }
 
 /// Whether anything looks at the response (status, type, body): otherwise its headers are left

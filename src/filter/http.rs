@@ -2,7 +2,7 @@
 
 use super::exports::{export, export_usage, FilterStateName};
 use crate::api::{Dialect, Endpoint};
-use crate::config::{AuthMode, Config, ProviderKind};
+use crate::config::{AuthMode, Config, ProviderKind, Role};
 use crate::error::{ApiError, ErrorKind};
 use crate::gateway::{self, Admission, Head, Plan};
 use crate::host::Host;
@@ -89,6 +89,9 @@ impl HttpFilter {
         if config.keys.time_bounded() || config.telemetry.stats || config.telemetry.filter_state {
             self.started_nanos = host.now_nanos();
         }
+        if config.role == Role::Guard {
+            return self.guard_headers(host, &config, end_of_stream);
+        }
         // `:method`, `:path` and every key header (read, then stripped): one whole-map read
         // costs less in Envoy than even two single reads.
         host.read_request_headers();
@@ -129,6 +132,24 @@ impl HttpFilter {
             // No body at all: plan on the empty body, which answers 400.
             return self.on_request_body(host, 0, true);
         }
+        Flow::Pause
+    }
+
+    /// Role `guard`: the endpoint comes from the end of the path (one header read) and nobody
+    /// is authenticated. A request with no body passes, and so does one to a path the guard
+    /// does not know, unless redaction fails closed: then a body it cannot inspect is refused.
+    fn guard_headers(&mut self, host: &mut impl Host, config: &Config, end_of_stream: bool) -> Flow {
+        if end_of_stream {
+            return Flow::Continue;
+        }
+        let path = host.request_header(":path").unwrap_or_default();
+        let endpoint = match super::guard::endpoint(config, &path) {
+            Ok(Some(e)) => e,
+            Ok(None) => return Flow::Continue,
+            Err(e) => return self.reply(host, Dialect::OpenAiChat, &e),
+        };
+        self.admission = Some(Admission { endpoint, identity: gateway::Identity::Anonymous });
+        self.phase = Phase::Body;
         Flow::Pause
     }
 

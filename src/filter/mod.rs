@@ -3,6 +3,7 @@
 mod cost;
 mod exports;
 mod forward;
+mod guard;
 mod http;
 mod limits;
 mod outcome;

@@ -2,7 +2,7 @@
 //! per-model stats.
 
 use super::exports::{export, FilterStateName};
-use crate::config::Config;
+use crate::config::{Config, Role};
 use crate::gateway::{Identity, Plan};
 use crate::host::Host;
 use crate::metrics::{Metric, RequestRecord};
@@ -40,6 +40,8 @@ pub fn report(host: &mut impl Host, config: &Config, o: &Outcome<'_>, more: impl
         _ => None,
     };
     let (model, provider) = match o.plan {
+        // The guard's models are the clients' own names, unbounded; its provider is the route's.
+        Some(_) if config.role == Role::Guard => ("-", "-"),
         // Exact routes report the model; globs and `provider/model` report the route, so
         // client-chosen names cannot grow the number of stats without bound.
         Some(p) => (p.route.as_deref().unwrap_or("provider-prefixed"), p.provider_name.as_str()),

@@ -4,7 +4,8 @@ use super::{Admission, Identity};
 use super::handoff::Handoff;
 use super::rewrite::{rewrite, Rewrite};
 use crate::api::translate::Translation;
-use crate::config::{Config, Credential, ProviderKind};
+use crate::api::Endpoint;
+use crate::config::{Config, Credential, ProviderKind, Role};
 use crate::route::Attempt;
 use crate::error::{ApiError, ErrorKind};
 use crate::redact::node::{Node, Shape};
@@ -70,23 +71,28 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
     // on, a borrowed pre-scan reads them; `clean` says it found nothing to change.
     let mut parsed = None;
     let mut model_at = None;
+    let guard = config.role == Role::Guard;
     let head = match &config.redaction {
         None => super::head::model_and_stream(body).map(|(model, stream)| {
             model_at = super::head::span_in(body, model);
             (model.to_string(), stream)
         }),
-        Some(r) => crate::redact::precheck(r, admission.endpoint, body, findings, |doc| model_and_stream(doc).ok())?,
+        Some(r) => crate::redact::precheck(r, admission.endpoint, body, findings, |doc| model_and_stream(doc, guard).ok())?,
     };
     let clean = head.is_some();
     let (requested, stream) = match head {
         Some(h) => h,
         None => {
             let json = document(body)?;
-            let head = model_and_stream(&json)?;
+            let head = model_and_stream(&json, guard)?;
             parsed = Some(json);
             head
         }
     };
+    if guard {
+        let head = Head { requested, stream, clean };
+        return guarded(config, admission.endpoint, head, parsed, body, findings);
+    }
     let policy = match &admission.identity {
         Identity::Key(i) => config.keys.get(*i),
         Identity::Anonymous => None,
@@ -174,6 +180,52 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
     Ok(plan)
 }
 
+/// What the body's head said: the model, whether it streams, and whether the redaction
+/// pre-scan found the body clean (or redaction is off and the head was read without parsing).
+struct Head {
+    requested: String,
+    stream: bool,
+    clean: bool,
+}
+
+/// Role `guard`: the route's own upstream gets the client's request, redacted. The only other
+/// change is an OpenAI stream asking for its usage when accounting is on.
+fn guarded(config: &Config, endpoint: Endpoint, head: Head, parsed: Option<Value>, body: &[u8], findings: &mut Findings) -> Result<Plan, ApiError> {
+    let Head { requested, stream, clean } = head;
+    let provider_kind = if endpoint == Endpoint::Messages { ProviderKind::Anthropic } else { ProviderKind::OpenAi };
+    let mut plan = Plan {
+        requested_model: requested.clone(),
+        route: None,
+        provider: usize::MAX,
+        provider_name: String::new(),
+        provider_kind,
+        upstream_model: requested,
+        cluster: String::new(),
+        path: String::new(),
+        authority: None,
+        credential: None,
+        body: None,
+        stream,
+        prompt_estimate: 0,
+        translation: None,
+        include_usage: false,
+        failover: None,
+    };
+    if clean && !stream {
+        return Ok(plan);
+    }
+    let mut json = match parsed {
+        Some(j) => j,
+        None => document(body)?,
+    };
+    let redacted = !clean && crate::redact::apply(config.redaction.as_ref(), endpoint, body.len(), &mut json, findings)?;
+    plan.include_usage = crate::api::openai::include_usage(&json);
+    plan.prompt_estimate = if stream { crate::usage::estimate_prompt_tokens(&json) } else { 0 };
+    let asked = stream && endpoint == Endpoint::ChatCompletions && config.accounting && super::rewrite::ask_for_stream_usage(&mut json);
+    plan.body = (redacted || asked).then(|| crate::api::json_bytes(&json));
+    Ok(plan)
+}
+
 fn invalid(message: &str) -> ApiError {
     ApiError::new(ErrorKind::InvalidRequest, message)
 }
@@ -187,11 +239,13 @@ fn document(body: &[u8]) -> Result<Value, ApiError> {
     Ok(json)
 }
 
-/// `model` and `stream`, with the error a client needs when either is wrong.
-/// `model` and `stream`, from the parsed body or the redaction pre-scan's borrowed one.
-fn model_and_stream<N: Node>(json: &N) -> Result<(String, bool), ApiError> {
+/// `model` and `stream`, from the parsed body or the redaction pre-scan's borrowed one, with
+/// the error a client needs when either is wrong. `optional`: a body without `model` reads as
+/// an empty name (the guard role: Azure's deployments name the model in the path).
+fn model_and_stream<N: Node>(json: &N, optional: bool) -> Result<(String, bool), ApiError> {
     let requested = match json.member("model") {
         Some(m) => m.as_text().filter(|m| !m.is_empty()).ok_or_else(|| invalid("`model` must be a non-empty string.").with_param("model"))?.to_string(),
+        None if optional => String::new(),
         None => return Err(invalid("You must provide a `model` parameter.").with_param("model")),
     };
     let stream = match json.member("stream") {

@@ -46,22 +46,28 @@ pub fn rewrite(endpoint: Endpoint, provider: &Provider, model: &str, requested: 
                     obj.insert("model".to_string(), Value::String(model.to_string()));
                     changed = true;
                 }
-                // Usage in OpenAI streams comes only when asked for; the client's stream guard
-                // removes the extra chunk again.
-                if stream && endpoint == Endpoint::ChatCompletions && provider.stream_usage && !crate::api::openai::include_usage(json) {
-                    if let Some(obj) = json.as_object_mut() {
-                        let options = obj.entry("stream_options").or_insert_with(|| Value::Object(serde_json::Map::new()));
-                        if let Some(o) = options.as_object_mut() {
-                            o.insert("include_usage".to_string(), Value::Bool(true));
-                            changed = true;
-                        }
-                    }
-                }
+            }
+            if stream && endpoint == Endpoint::ChatCompletions && provider.stream_usage {
+                changed |= ask_for_stream_usage(json);
             }
             changed.then(|| crate::api::json_bytes(json))
         }
     };
     Ok(Rewrite { path: upstream_path(upstream_endpoint(endpoint, translation), provider, model, stream), body, translation })
+}
+
+/// Usage in OpenAI streams comes only when asked for: sets `stream_options.include_usage`
+/// unless the client did (the client's stream guard removes the extra chunk again). Whether
+/// the body changed.
+pub fn ask_for_stream_usage(json: &mut Value) -> bool {
+    if crate::api::openai::include_usage(json) {
+        return false;
+    }
+    let Some(obj) = json.as_object_mut() else { return false };
+    let options = obj.entry("stream_options").or_insert_with(|| Value::Object(serde_json::Map::new()));
+    let Some(o) = options.as_object_mut() else { return false };
+    o.insert("include_usage".to_string(), Value::Bool(true));
+    true
 }
 
 /// [`rewrite`] for a plain request that is not a stream, from its bytes, with no document:

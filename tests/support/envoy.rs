@@ -172,8 +172,14 @@ impl Drop for Envoy {
 
 /// Renders `envoy/demo.yaml` for a test: ephemeral listener and admin ports, the mock on `mock_port`.
 pub fn demo_yaml(mock_port: u16) -> String {
-    let src = fs::read_to_string(repo().join("envoy/demo.yaml")).unwrap();
-    assert!(src.contains("port_value: 10000") && src.contains("port_value: 9901") && src.contains("port_value: 18080"));
+    shipped_yaml("envoy/demo.yaml", mock_port)
+}
+
+/// Renders a shipped Envoy config (listener 10000, admin 9901, mock provider 18080) for a test:
+/// ephemeral listener and admin ports, the mock on `mock_port`.
+pub fn shipped_yaml(path: &str, mock_port: u16) -> String {
+    let src = fs::read_to_string(repo().join(path)).unwrap();
+    assert!(src.contains("port_value: 10000") && src.contains("port_value: 9901") && src.contains("port_value: 18080"), "{path}");
     src.replace("port_value: 10000", "port_value: 0")
         .replace("port_value: 9901", "port_value: 0")
         .replace("port_value: 18080", &format!("port_value: {mock_port}"))
