@@ -128,17 +128,25 @@ impl<'a> Scan<'a> {
     /// Any string, escapes checked: the raw bytes between its quotes, escapes as written (so
     /// they can be copied into another JSON string as they are).
     pub fn string(&mut self) -> Option<&'a [u8]> {
+        let (raw, _) = self.string_span()?;
+        self.b.get(raw)
+    }
+
+    /// [`Scan::string`] as the range of its raw bytes in the input, and whether it has an escape.
+    pub fn string_span(&mut self) -> Option<(std::ops::Range<usize>, bool)> {
         self.eat(b'"')?;
         let start = self.i;
+        let mut escaped = false;
         loop {
             self.skip_plain();
             match self.peek()? {
                 b'"' => {
-                    let raw = self.b.get(start..self.i);
+                    let raw = start..self.i;
                     self.i += 1;
-                    return raw;
+                    return Some((raw, escaped));
                 }
                 b'\\' => {
+                    escaped = true;
                     self.i += 1;
                     match self.peek()? {
                         b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 1,

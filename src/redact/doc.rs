@@ -31,9 +31,12 @@ pub enum Unread {
 impl<'a> Doc<'a> {
     /// Parses `body`: one JSON value, with whitespace around it.
     pub fn parse(body: &'a [u8]) -> Result<Doc<'a>, Unread> {
+        // UTF-8 checked once for the whole body (outside its strings JSON is ASCII anyway);
+        // every string without an escape is then a slice of it, checked no more.
+        let whole = std::str::from_utf8(body).map_err(|_| Unread::Invalid)?;
         let mut s = Scan::new(body);
         s.ws();
-        let doc = read(&mut s, 0)?;
+        let doc = read(&mut s, whole, 0)?;
         s.end().ok_or(Unread::Invalid)?;
         Ok(doc)
     }
@@ -42,10 +45,11 @@ impl<'a> Doc<'a> {
 /// Objects up to this many keys check repeats pairwise.
 const SMALL: usize = 16;
 
-fn read<'a>(s: &mut Scan<'a>, depth: usize) -> Result<Doc<'a>, Unread> {
+/// One value at the scanner's position; `whole` is the body the scanner reads, as text.
+fn read<'a>(s: &mut Scan<'a>, whole: &'a str, depth: usize) -> Result<Doc<'a>, Unread> {
     let scalar = match s.peek() {
-        Some(b'"') => return text(s).map(Doc::Str),
-        Some(open @ (b'[' | b'{')) => return container(s, open, depth),
+        Some(b'"') => return text(s, whole).map(Doc::Str),
+        Some(open @ (b'[' | b'{')) => return container(s, whole, open, depth),
         Some(b't') => s.literal(b"true").map(|()| Doc::Bool(true)),
         Some(b'f') => s.literal(b"false").map(|()| Doc::Bool(false)),
         Some(b'n') => s.literal(b"null").map(|()| Doc::Null),
@@ -56,7 +60,7 @@ fn read<'a>(s: &mut Scan<'a>, depth: usize) -> Result<Doc<'a>, Unread> {
 }
 
 /// An array or an object (`open` is its first byte), nested `depth` levels deep.
-fn container<'a>(s: &mut Scan<'a>, open: u8, depth: usize) -> Result<Doc<'a>, Unread> {
+fn container<'a>(s: &mut Scan<'a>, whole: &'a str, open: u8, depth: usize) -> Result<Doc<'a>, Unread> {
     use Unread::Invalid;
     if depth >= MAX_DEPTH {
         return Err(Invalid);
@@ -72,9 +76,9 @@ fn container<'a>(s: &mut Scan<'a>, open: u8, depth: usize) -> Result<Doc<'a>, Un
         loop {
             s.ws();
             if open == b'[' {
-                items.push(read(s, depth + 1)?);
+                items.push(read(s, whole, depth + 1)?);
             } else {
-                let key = text(s)?;
+                let key = text(s, whole)?;
                 let repeated = match seen.as_mut() {
                     Some(set) => !set.insert(key.to_string()),
                     None => members.iter().any(|(m, _)| *m == key),
@@ -85,7 +89,7 @@ fn container<'a>(s: &mut Scan<'a>, open: u8, depth: usize) -> Result<Doc<'a>, Un
                 s.ws();
                 s.eat(b':').ok_or(Invalid)?;
                 s.ws();
-                members.push((key, read(s, depth + 1)?));
+                members.push((key, read(s, whole, depth + 1)?));
                 if seen.is_none() && members.len() == SMALL {
                     seen = Some(members.iter().map(|(m, _)| m.to_string()).collect());
                 }
@@ -104,12 +108,13 @@ fn container<'a>(s: &mut Scan<'a>, open: u8, depth: usize) -> Result<Doc<'a>, Un
     Ok(if open == b'[' { Doc::Array(items) } else { Doc::Object(members) })
 }
 
-/// A string: borrowed when it has no escape, decoded by `serde_json` when it has one.
-fn text<'a>(s: &mut Scan<'a>) -> Result<Cow<'a, str>, Unread> {
+/// A string: borrowed from `whole` when it has no escape, decoded by `serde_json` when it has one.
+fn text<'a>(s: &mut Scan<'a>, whole: &'a str) -> Result<Cow<'a, str>, Unread> {
     let start = s.i;
-    let raw = s.string().ok_or(Unread::Invalid)?;
-    if !raw.contains(&b'\\') {
-        return std::str::from_utf8(raw).map(Cow::Borrowed).map_err(|_| Unread::Invalid);
+    let (raw, escaped) = s.string_span().ok_or(Unread::Invalid)?;
+    if !escaped {
+        // Between two quotes: both ends are character boundaries.
+        return whole.get(raw).map(Cow::Borrowed).ok_or(Unread::Invalid);
     }
     let quoted = s.b.get(start..s.i).ok_or(Unread::Invalid)?;
     serde_json::from_slice::<String>(quoted).map(Cow::Owned).map_err(|_| Unread::Invalid)

@@ -96,15 +96,23 @@ impl Sieve {
         for (c, chunk) in chunks.enumerate() {
             let mut word = [0u8; 8];
             word.copy_from_slice(chunk);
-            let (key, marks) = swar_classes(u64::from_le_bytes(word));
+            let w = u64::from_le_bytes(word);
+            let (key, marks) = swar_classes(w);
             for (s, m) in seen.iter_mut().zip(marks) {
                 *s |= m;
             }
-            let mut starts = key & !(key << 8 | prev_key >> 56);
+            let mut starts = key & !(key << 8 | prev_key >> 56) & tracked(w);
             prev_key = key;
+            if starts == 0 {
+                continue;
+            }
+            // A start's byte and the one after it, straight from the word (shifted so that
+            // the start is its low byte); the chunk's last byte takes its follower from the text.
+            let after = u64::from(at(t, c * 8 + 8)) << 56;
             while starts != 0 {
-                let i = c * 8 + (starts.trailing_zeros() / 8) as usize;
-                sieve.note_start(at(t, i), at(t, i + 1));
+                let shift = starts.trailing_zeros() - 7;
+                let pair = (w >> shift | after >> shift << 8) as u16;
+                sieve.note_pair(pair);
                 starts &= starts - 1;
             }
         }
@@ -118,7 +126,7 @@ impl Sieve {
         for (j, &b) in tail.iter().enumerate() {
             let class = CLASS[usize::from(b)];
             sieve.marks |= class & !KEY;
-            if class & KEY != 0 && prev & KEY == 0 {
+            if class & KEY != 0 && prev & KEY == 0 && is_tracked(b) {
                 sieve.note_start(b, at(t, base + j + 1));
             }
             prev = class;
@@ -127,17 +135,23 @@ impl Sieve {
     }
 
     fn note_start(&mut self, a: u8, b: u8) {
-        let bit = bigram_bit(a, b);
-        if let Some(w) = self.starts.get_mut(bit / 64) {
-            *w |= 1 << (bit % 64);
-        }
+        self.note_pair(u16::from_le_bytes([a, b]));
+    }
+
+    /// Notes the word start `pair` (its first byte low).
+    fn note_pair(&mut self, pair: u16) {
+        let bit = bigram_bit(pair);
+        self.starts[bit >> 6 & 15] |= 1 << (bit & 63);
     }
 
     /// Whether `prefix` (two bytes or more, its first a key character) may begin a word of the
     /// text, that is, right after a byte that is not a key character. False means it never does.
     pub fn may_start(&self, prefix: &[u8]) -> bool {
-        let bit = bigram_bit(at(prefix, 0), at(prefix, 1));
-        self.starts.get(bit / 64).is_some_and(|w| w & (1 << (bit % 64)) != 0)
+        if !is_tracked(at(prefix, 0)) {
+            return true;
+        }
+        let bit = bigram_bit(u16::from_le_bytes([at(prefix, 0), at(prefix, 1)]));
+        self.starts[bit >> 6 & 15] & (1 << (bit & 63)) != 0
     }
 
     /// Whether the text has an ASCII digit.
@@ -213,8 +227,29 @@ fn swar_classes(x: u64) -> (u64, [u64; 4]) {
     (key, [digit, within(low, b'@', b'@'), within(low, b':', b':'), within(low, b'[', b'[')])
 }
 
-fn bigram_bit(a: u8, b: u8) -> usize {
-    ((u32::from(a) << 8 | u32::from(b)).wrapping_mul(0x9E37_79B1) >> 22) as usize
+/// The first bytes of the detectors' prefixes (`AKIA`, `eyJ`, `gsk_`, `ghp_`, `hf_`, `https://`,
+/// `sk-`, `xoxb-`, …): only word starts with one of these are noted (`e` to `h` as one range),
+/// so prose's many other words cost nothing past the word-at-a-time test. A prefix starting
+/// with another byte is never ruled out.
+fn is_tracked(b: u8) -> bool {
+    matches!(b, b'A' | b'e'..=b'h' | b's' | b'x')
+}
+
+/// [`is_tracked`] for the eight bytes of `x`: the high bit of each tracked byte.
+fn tracked(x: u64) -> u64 {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const fn splat(b: u8) -> u64 {
+        0x0101_0101_0101_0101 * b as u64
+    }
+    let ascii = !x & HIGH;
+    let low = x & !HIGH;
+    let within = |lo: u8, hi: u8| (low + splat(0x80 - lo)) & !(low + splat(0x7F - hi)) & ascii;
+    within(b'A', b'A') | within(b'e', b'h') | within(b's', b's') | within(b'x', b'x')
+}
+
+/// The Bloom bit (0..1024) of a two-byte word start, its first byte low.
+fn bigram_bit(pair: u16) -> usize {
+    (u32::from(pair).wrapping_mul(0x9E37_79B1) >> 22) as usize
 }
 
 /// The digits of `t`, as values.
@@ -247,6 +282,10 @@ mod tests {
         assert!(!s.may_start(b"AKIA") && !s.digits());
         assert!(Sieve::new(b"room 101").digits() && !Sieve::new(b"").may_start(b"sk-"));
         assert!(Sieve::new(b"sk").may_start(b"sk-"), "a word at the very end still counts");
+        // Every prefix a detector asks about (secrets.rs) starts with a tracked byte.
+        for p in [&b"AKIA"[..], b"ASIA", b"ABIA", b"ACCA", b"AIza", b"sk-", b"gsk_", b"hf_", b"xai-", b"ghp_", b"github_pat_", b"xoxb-", b"xapp-", b"https://hooks", b"eyJ"] {
+            assert!(is_tracked(p[0]) && !Sieve::new(b"plain words only").may_start(p), "{p:?}");
+        }
         assert!((0..=255u8).all(|b| key_char(b) == (b.is_ascii_alphanumeric() || b == b'_' || b == b'-')));
     }
 
@@ -257,7 +296,7 @@ mod tests {
         for (i, &b) in t.iter().enumerate() {
             let class = CLASS[usize::from(b)];
             s.marks |= class & !KEY;
-            if class & KEY != 0 && prev & KEY == 0 {
+            if class & KEY != 0 && prev & KEY == 0 && is_tracked(b) {
                 s.note_start(b, at(t, i + 1));
             }
             prev = class;
@@ -287,6 +326,7 @@ mod tests {
             let (key, marks) = swar_classes(u64::from(b) * 0x0101_0101_0101_0101);
             let marks = [DIGIT, AT, COLON, BRACKET].iter().zip(marks).filter(|(_, m)| *m != 0).fold(0, |a, (bit, _)| a | bit);
             assert_eq!((key != 0, marks), (key_char(b), CLASS[usize::from(b)] & !KEY), "byte {b}");
+            assert_eq!(tracked(u64::from(b) * 0x0101_0101_0101_0101) != 0, is_tracked(b), "byte {b}");
         }
         let s = Sieve::new(b"mail me at jane@example.com [EMAIL_1] or fe80::1 please");
         assert!(s.has(b'@') && s.has(b':') && s.has(b'[') && s.has(b'x'));
