@@ -553,13 +553,22 @@ ROUTER = {
 }
 
 
+# Envoy's per-connection buffer limit: its default, raised for large bodies.
+BUFFER_LIMIT = 1 << 20
+
+
+def set_buffer_limit(body_len: int) -> None:
+    global BUFFER_LIMIT
+    BUFFER_LIMIT = max(1 << 20, 4 * body_len)
+
+
 def render_envoy(v: Variant, upstream_port: int) -> str:
     tmpl = ENVOY_TEMPLATE.read_text()
     filters = ([wasm_filter(v)] if v.wasm else []) + [ROUTER]
     # JSON is YAML flow syntax; indent continuation lines past the key.
     col = next(line.index("${http_filters}") for line in tmpl.splitlines() if "${http_filters}" in line)
     rendered_filters = json.dumps(filters, indent=2).replace("\n", "\n" + " " * col)
-    return string.Template(tmpl).substitute(http_filters=rendered_filters, upstream_port=upstream_port)
+    return string.Template(tmpl).substitute(http_filters=rendered_filters, upstream_port=upstream_port, buffer_limit=BUFFER_LIMIT)
 
 
 def render_nginx(prefix: Path, port: int, workers: int) -> str:
@@ -1050,6 +1059,7 @@ def main() -> int:
             return 0
 
         body = request_body(args.body_kb)
+        set_buffer_limit(len(body))
         script = wrk_script(tmp, body)
         load_before = loadavg()
 

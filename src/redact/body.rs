@@ -25,10 +25,19 @@ struct Walk<'a> {
     r: &'a Redactor,
     f: &'a mut Findings,
     changed: bool,
+    /// Only find out whether the body changes (or is blocked): texts are scanned up to the
+    /// first rule that says so, and none after it (the shape is still checked throughout).
+    probe: bool,
 }
 
 impl Walk<'_> {
     fn text<N: Node>(&mut self, v: &mut N) {
+        if self.probe {
+            if !self.changed && v.as_text().is_some_and(|s| self.r.changes(s, self.f)) {
+                self.changed = true;
+            }
+            return;
+        }
         let out = v.as_text().and_then(|s| self.r.redact(s, self.f));
         if let Some(out) = out {
             v.set_text(out);
@@ -171,7 +180,17 @@ fn array<'v, N: Node>(v: &'v mut N, key: &'static str) -> Result<&'v mut [N], Un
 /// Redacts the text of `body` in place; `Ok(true)` when anything changed. A `block` match is
 /// reported in `findings.blocked`.
 pub fn redact_body<N: Node>(r: &Redactor, kind: BodyKind, body: &mut N, findings: &mut Findings) -> Result<bool, Uninspectable> {
-    let mut w = Walk { r, f: findings, changed: false };
+    walk(Walk { r, f: findings, changed: false, probe: false }, kind, body)
+}
+
+/// Whether redacting `body` would change it or block it (`Ok(true)`), leaving it as it is:
+/// the scan stops at the first text and rule that say so. `findings` then holds partial
+/// counts; with `Ok(false)` they are complete (audit matches).
+pub fn probe_body<N: Node>(r: &Redactor, kind: BodyKind, body: &mut N, findings: &mut Findings) -> Result<bool, Uninspectable> {
+    walk(Walk { r, f: findings, changed: false, probe: true }, kind, body)
+}
+
+fn walk<N: Node>(mut w: Walk<'_>, kind: BodyKind, body: &mut N) -> Result<bool, Uninspectable> {
     match kind {
         BodyKind::OpenAiChat => w.openai_chat(body)?,
         BodyKind::Anthropic => w.anthropic(body)?,

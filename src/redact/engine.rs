@@ -103,32 +103,7 @@ impl Redactor {
     /// Scans `text` and returns its rewritten form, or `None` when nothing is replaced. Counts
     /// every match; a `block` match sets `findings.blocked` (the caller refuses the request).
     pub fn redact(&self, text: &str, findings: &mut Findings) -> Option<String> {
-        if findings.counts.len() != self.rules.len() {
-            findings.counts = vec![0; self.rules.len()];
-        }
-        let sieve = Sieve::new(text.as_bytes());
-        if self.pseudonymizes && sieve.has(b'[') {
-            findings.pseudonyms.note_literals(text);
-        }
-        let mut hits: Vec<(Span, usize)> = Vec::new();
-        let mut spans = Vec::new();
-        for (i, rule) in self.rules.iter().enumerate() {
-            spans.clear();
-            rule.scan(text, &sieve, &mut spans);
-            if spans.is_empty() {
-                continue;
-            }
-            if let Some(c) = findings.counts.get_mut(i) {
-                *c = c.saturating_add(spans.len() as u64);
-            }
-            match rule.action {
-                Action::Block => {
-                    findings.blocked.get_or_insert(i);
-                }
-                Action::Audit => {}
-                Action::Mask | Action::Pseudonymize => hits.extend(spans.iter().map(|s| (*s, i))),
-            }
-        }
+        let hits = self.hits(text, findings, false);
         if hits.is_empty() || findings.blocked.is_some() {
             return None;
         }
@@ -152,6 +127,47 @@ impl Redactor {
         }
         out.push_str(text.get(pos..).unwrap_or_default());
         Some(out)
+    }
+
+    /// Whether [`Redactor::redact`] would replace something in `text` or block it, found out
+    /// with the rules in order up to the first that does (the redaction pre-scan's question).
+    pub fn changes(&self, text: &str, findings: &mut Findings) -> bool {
+        !self.hits(text, findings, true).is_empty() || findings.blocked.is_some()
+    }
+
+    /// The matches to replace, rule by rule, each counted; a `block` match sets
+    /// `findings.blocked`. `first`: stop at the first rule that replaces or blocks.
+    fn hits(&self, text: &str, findings: &mut Findings, first: bool) -> Vec<(Span, usize)> {
+        if findings.counts.len() != self.rules.len() {
+            findings.counts = vec![0; self.rules.len()];
+        }
+        let sieve = Sieve::new(text.as_bytes());
+        if self.pseudonymizes && !first && sieve.has(b'[') {
+            findings.pseudonyms.note_literals(text);
+        }
+        let mut hits: Vec<(Span, usize)> = Vec::new();
+        let mut spans = Vec::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            spans.clear();
+            rule.scan(text, &sieve, &mut spans);
+            if spans.is_empty() {
+                continue;
+            }
+            if let Some(c) = findings.counts.get_mut(i) {
+                *c = c.saturating_add(spans.len() as u64);
+            }
+            match rule.action {
+                Action::Block => {
+                    findings.blocked.get_or_insert(i);
+                }
+                Action::Audit => continue,
+                Action::Mask | Action::Pseudonymize => hits.extend(spans.iter().map(|s| (*s, i))),
+            }
+            if first {
+                break;
+            }
+        }
+        hits
     }
 
     /// Every rule's matches in `text` with overlaps resolved, whatever the actions (for
@@ -215,6 +231,22 @@ mod tests {
         let mut f = Findings::default();
         assert_eq!(all(Action::Block).redact("x AKIAIOSFODNN7EXAMPLE", &mut f), None);
         assert_eq!(f.blocked.map(|i| all(Action::Block).rules[i].name().to_string()).as_deref(), Some("cloud_key"));
+    }
+
+    #[test]
+    fn changes_answers_like_redact_and_stops_at_the_first_rule_that_changes() {
+        for action in [Action::Mask, Action::Pseudonymize, Action::Block, Action::Audit] {
+            let r = all(action);
+            for t in ["nothing here", "mail a@example.com or call +44 20 7946 0958", "x AKIAIOSFODNN7EXAMPLE", "ip 10.0.0.1"] {
+                let mut full = Findings::default();
+                let redacted = r.redact(t, &mut full).is_some() || full.blocked.is_some();
+                assert_eq!(r.changes(t, &mut Findings::default()), redacted, "{action:?} {t}");
+            }
+        }
+        let r = all(Action::Mask);
+        let mut f = Findings::default();
+        assert!(r.changes("mail a@example.com or call +44 20 7946 0958", &mut f));
+        assert_eq!(f.counts.iter().sum::<u64>(), 1, "the phone rule, after email, never ran");
     }
 
     /// Known ambiguities: text that has the exact shape of the data is flagged, context or not.

@@ -2,6 +2,7 @@
 
 use super::doc::{Doc, Unread};
 use super::{redact_body, BodyKind, Findings, OnError, Redactor, Uninspectable};
+use super::body::probe_body;
 use crate::api::Endpoint;
 use crate::error::{ApiError, ErrorKind};
 use serde_json::Value;
@@ -53,7 +54,7 @@ pub fn precheck<T>(r: &Redactor, endpoint: Endpoint, body: &[u8], findings: &mut
         Err(_) => return Ok(None),
     };
     let Some(head) = head(&doc) else { return Ok(None) };
-    match redact_body(r, kind, &mut doc, findings) {
+    match probe_body(r, kind, &mut doc, findings) {
         Ok(false) if findings.blocked.is_none() => Ok(Some(head)),
         _ => {
             *findings = Findings::default();
