@@ -55,6 +55,10 @@ pub fn llm_key(t: &[u8], sieve: &Sieve, out: &mut Vec<Span>) {
 
 /// GitHub tokens: classic `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_` + 36, fine-grained `github_pat_`.
 pub fn github_token(t: &[u8], sieve: &Sieve, out: &mut Vec<Span>) {
+    // One sieve test for each family of prefixes that share their first two bytes.
+    if !sieve.may_start(b"gh") && !sieve.may_start(b"gi") {
+        return;
+    }
     for p in [&b"ghp_"[..], b"gho_", b"ghu_", b"ghs_", b"ghr_"] {
         prefixed(t, sieve, p, |b| b.is_ascii_alphanumeric(), (36, 255), mixed, out);
     }
@@ -63,6 +67,9 @@ pub fn github_token(t: &[u8], sieve: &Sieve, out: &mut Vec<Span>) {
 
 /// Slack tokens (`xoxb-`, `xoxp-`, `xoxa-`, `xoxr-`, `xoxs-`, `xoxe-`, `xapp-`) and incoming-webhook URLs.
 pub fn slack_token(t: &[u8], sieve: &Sieve, out: &mut Vec<Span>) {
+    if !sieve.may_start(b"xo") && !sieve.may_start(b"xa") && !sieve.may_start(b"ht") {
+        return;
+    }
     for p in [&b"xoxb-"[..], b"xoxp-", b"xoxa-", b"xoxr-", b"xoxs-", b"xoxe-", b"xapp-"] {
         prefixed(t, sieve, p, |b| b.is_ascii_alphanumeric() || b == b'-', (10, 255), mixed, out);
     }
