@@ -80,7 +80,7 @@ impl Builtin {
     pub fn scan_sieved(self, text: &str, sieve: &Sieve, out: &mut Vec<Span>) {
         let t = text.as_bytes();
         match self {
-            Builtin::PrivateKey => secrets::private_key(t, out),
+            Builtin::PrivateKey => secrets::private_key(t, sieve, out),
             Builtin::Jwt => secrets::jwt(t, sieve, out),
             Builtin::CloudKey => secrets::cloud_key(t, sieve, out),
             Builtin::LlmKey => secrets::llm_key(t, sieve, out),

@@ -146,6 +146,8 @@ impl Sieve {
 
     /// Whether `prefix` (two bytes or more, its first a key character) may begin a word of the
     /// text, that is, right after a byte that is not a key character. False means it never does.
+    /// Inlined: for the detectors' constant prefixes the test folds to two bit loads.
+    #[inline(always)]
     pub fn may_start(&self, prefix: &[u8]) -> bool {
         if !is_tracked(at(prefix, 0)) {
             return true;
@@ -227,12 +229,14 @@ fn swar_classes(x: u64) -> (u64, [u64; 4]) {
     (digit | letter, [digit, within(low, b'@', b'@'), within(low, b':', b':'), within(low, b'[', b'[')])
 }
 
-/// The first bytes of the detectors' prefixes (`AKIA`, `eyJ`, `gsk_`, `ghp_`, `hf_`, `https://`,
-/// `sk-`, `xoxb-`, …): only word starts with one of these are noted (`e` to `h` as one range),
+/// The first bytes of the detectors' prefixes (`AKIA`, `BEGIN`, `eyJ`, `gsk_`, `ghp_`, `hf_`,
+/// `https://`, `sk-`, `xoxb-`, …): only word starts with one of these are noted (`A`–`B` and
+/// `e`–`h` as ranges),
 /// so prose's many other words cost nothing past the word-at-a-time test. A prefix starting
 /// with another byte is never ruled out.
+#[inline(always)]
 fn is_tracked(b: u8) -> bool {
-    matches!(b, b'A' | b'e'..=b'h' | b's' | b'x')
+    matches!(b, b'A'..=b'B' | b'e'..=b'h' | b's' | b'x')
 }
 
 /// [`is_tracked`] for the eight bytes of `x`: the high bit of each tracked byte.
@@ -244,12 +248,13 @@ fn tracked(x: u64) -> u64 {
     let ascii = !x & HIGH;
     let low = x & !HIGH;
     let within = |lo: u8, hi: u8| (low + splat(0x80 - lo)) & !(low + splat(0x7F - hi)) & ascii;
-    within(b'A', b'A') | within(b'e', b'h') | within(b's', b's') | within(b'x', b'x')
+    within(b'A', b'B') | within(b'e', b'h') | within(b's', b's') | within(b'x', b'x')
 }
 
 /// The two Bloom bits (0..1024) of a two-byte word start, its first byte low: with some forty
 /// tracked starts in a long text, two bits a start keep a false "may start" near 0.5 % a
 /// prefix, where one bit gave about 4 % (each costs a search of the text).
+#[inline(always)]
 fn bigram_bits(pair: u16) -> [usize; 2] {
     let h = u32::from(pair).wrapping_mul(0x9E37_79B1);
     [(h >> 22) as usize, (h >> 12 & 1023) as usize]
@@ -286,7 +291,7 @@ mod tests {
         assert!(Sieve::new(b"room 101").digits() && !Sieve::new(b"").may_start(b"sk-"));
         assert!(Sieve::new(b"sk").may_start(b"sk-"), "a word at the very end still counts");
         // Every prefix a detector asks about (secrets.rs) starts with a tracked byte.
-        for p in [&b"AKIA"[..], b"ASIA", b"ABIA", b"ACCA", b"AIza", b"sk-", b"gsk_", b"hf_", b"xai-", b"ghp_", b"github_pat_", b"xoxb-", b"xapp-", b"https://hooks", b"eyJ"] {
+        for p in [&b"AKIA"[..], b"ASIA", b"ABIA", b"ACCA", b"AIza", b"sk-", b"gsk_", b"hf_", b"xai-", b"ghp_", b"github_pat_", b"xoxb-", b"xapp-", b"https://hooks", b"eyJ", b"BEGIN"] {
             assert!(is_tracked(p[0]) && !Sieve::new(b"plain words only").may_start(p), "{p:?}");
         }
         assert!((0..=255u8).all(|b| key_char(b) == (b.is_ascii_alphanumeric() || b == b'_' || b == b'-')));
