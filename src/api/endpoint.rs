@@ -27,8 +27,7 @@ pub enum Endpoint {
 impl Endpoint {
     /// Classifies a request path, ignoring the query string and one trailing slash.
     pub fn from_path(path: &str) -> Option<Endpoint> {
-        let path = path.split(['?', '#']).next().unwrap_or(path);
-        let path = path.strip_suffix('/').unwrap_or(path);
+        let path = bare(path);
         match path {
             "/v1/chat/completions" | "/chat/completions" => Some(Endpoint::ChatCompletions),
             "/v1/embeddings" | "/embeddings" => Some(Endpoint::Embeddings),
@@ -43,8 +42,7 @@ impl Endpoint {
     /// `/openai/deployments/{d}/chat/completions`, `/v1/messages`, …). `/models` is not
     /// inspected (there is no prompt in it).
     pub fn from_guarded_path(path: &str) -> Option<Endpoint> {
-        let path = path.split(['?', '#']).next().unwrap_or(path);
-        let path = path.strip_suffix('/').unwrap_or(path);
+        let path = bare(path);
         [Endpoint::ChatCompletions, Endpoint::Embeddings, Endpoint::Messages].into_iter().find(|e| path.ends_with(e.provider_suffix()))
     }
 
@@ -74,6 +72,14 @@ impl Endpoint {
             Endpoint::Models => "/models",
         }
     }
+}
+
+/// The path without its query string or fragment, and without one trailing slash. A byte search:
+/// `split` with a set of chars runs a generic matcher over every byte.
+fn bare(path: &str) -> &str {
+    let end = path.bytes().position(|b| b == b'?' || b == b'#').unwrap_or(path.len());
+    let path = path.get(..end).unwrap_or(path);
+    path.strip_suffix('/').unwrap_or(path)
 }
 
 #[cfg(test)]
