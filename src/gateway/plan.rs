@@ -45,6 +45,32 @@ pub struct Plan {
     pub failover: Option<Failover>,
 }
 
+impl Plan {
+    /// A plan for `requested` (sent upstream as `upstream_model`) that names no provider,
+    /// cluster, path or credential and changes nothing yet: the guard role's plan as it
+    /// starts, and the base a routed plan fills in.
+    fn unrouted(requested_model: String, upstream_model: String, provider_kind: ProviderKind, stream: bool) -> Plan {
+        Plan {
+            requested_model,
+            route: None,
+            provider: usize::MAX,
+            provider_name: String::new(),
+            provider_kind,
+            upstream_model,
+            cluster: String::new(),
+            path: String::new(),
+            authority: None,
+            credential: None,
+            body: None,
+            stream,
+            prompt_estimate: 0,
+            translation: None,
+            include_usage: false,
+            failover: None,
+        }
+    }
+}
+
 /// Runtime failover through an aggregate cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failover {
@@ -122,22 +148,13 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
         && attempt.model == requested
         && matches!(super::rewrite::translation(admission.endpoint, provider.kind), Ok(None));
     let mut plan = Plan {
-        requested_model: requested,
         route: resolution.route,
         provider: attempt.provider,
         provider_name: provider.name.clone(),
-        provider_kind: provider.kind,
-        upstream_model: attempt.model.clone(),
         cluster: provider.cluster.clone(),
-        path: String::new(),
         authority: provider.host.clone(),
         credential: provider.credential.clone(),
-        body: None,
-        stream,
-        prompt_estimate: 0,
-        translation: None,
-        include_usage: false,
-        failover: None,
+        ..Plan::unrouted(requested, attempt.model.clone(), provider.kind, stream)
     };
     if untouched {
         plan.path = super::rewrite::upstream_path(admission.endpoint, provider, &attempt.model, false);
@@ -193,24 +210,7 @@ struct Head {
 fn guarded(config: &Config, endpoint: Endpoint, head: Head, parsed: Option<Value>, body: &[u8], findings: &mut Findings) -> Result<Plan, ApiError> {
     let Head { requested, stream, clean } = head;
     let provider_kind = if endpoint == Endpoint::Messages { ProviderKind::Anthropic } else { ProviderKind::OpenAi };
-    let mut plan = Plan {
-        requested_model: requested.clone(),
-        route: None,
-        provider: usize::MAX,
-        provider_name: String::new(),
-        provider_kind,
-        upstream_model: requested,
-        cluster: String::new(),
-        path: String::new(),
-        authority: None,
-        credential: None,
-        body: None,
-        stream,
-        prompt_estimate: 0,
-        translation: None,
-        include_usage: false,
-        failover: None,
-    };
+    let mut plan = Plan::unrouted(requested.clone(), requested, provider_kind, stream);
     if clean && !stream {
         return Ok(plan);
     }
