@@ -60,9 +60,7 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
     let role = match dto.role.as_str() {
         "downstream" => Some(Role::Downstream),
         "upstream" => Some(Role::Upstream),
-        "guard" => {
-            Some(Role::Guard)
-        }
+        "guard" => Some(Role::Guard),
         other => {
             errs.push(ConfigError::new("role", format!("unknown role `{other}` (expected downstream, upstream or guard)")));
             None
