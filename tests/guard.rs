@@ -44,6 +44,7 @@ fn chat_is_redacted_upstream_restored_for_the_client_and_otherwise_left_alone() 
     assert_eq!((sent.path.as_str(), sent.header("authorization")), ("/v1/chat/completions", Some(KEY.1)));
     assert_eq!(sent.header("content-length"), Some(sent.body_text().len().to_string().as_str()));
     assert_eq!(r.json()["choices"][0]["message"]["content"], "Mail jane.doe@example.com about [REDACTED]; card [CREDIT_CARD].");
+    assert!(r.header("x-tollgate").is_some() && r.header("x-tollgate-provider").is_none());
 
     // Nothing to redact: byte for byte.
     let clean = br#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hi."}],"temperature":0.2}"#;

@@ -62,6 +62,8 @@ mod tests {
         assert_eq!(h.header("content-length"), Some(h.request_body.len().to_string().as_str()));
         h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into())];
         f.on_response_headers(&mut h);
+        let names: Vec<&str> = h.response_headers.iter().map(|(k, _)| k.as_str()).filter(|k| k.starts_with("x-tollgate")).collect();
+        assert_eq!(names, ["x-tollgate"], "no provider or model of its own to name");
         h.response_body = br#"{"choices":[{"message":{"content":"Wrote to [EMAIL_1]."}}]}"#.to_vec();
         let n = h.response_body.len();
         assert_eq!(f.on_response_body(&mut h, n, true), Flow::Continue);

@@ -195,8 +195,11 @@ impl HttpFilter {
         let Some(config) = self.config.clone() else { return Flow::Continue };
         if config.response_headers {
             host.set_response_header("x-tollgate", Some(crate::VERSION));
-            host.set_response_header("x-tollgate-provider", Some(&plan.provider_name));
-            host.set_response_header("x-tollgate-model", Some(&plan.upstream_model));
+            // The guard chose neither: the route did, and the model is the client's own.
+            if config.role != Role::Guard {
+                host.set_response_header("x-tollgate-provider", Some(&plan.provider_name));
+                host.set_response_header("x-tollgate-model", Some(&plan.upstream_model));
+            }
         }
         if !super::forward::reads_response(&config, plan, self.redaction.restores()) {
             // Nothing below would look at this response: spare the header-map read.
