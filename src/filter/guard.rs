@@ -119,6 +119,20 @@ mod tests {
     }
 
     #[test]
+    fn limits_count_every_caller_together_and_by_model() {
+        let json = r#"{"role": "guard", "limits": {"rules": [{"id": "rpm-4o", "scope": "key", "kind": "requests", "window": "minute", "limit": 1, "model": "gpt-4o"}]}}"#;
+        let config = Rc::new(parse(json.as_bytes(), &|_| None).unwrap());
+        let store = crate::limits::MemStore::default();
+        let status = |model: &str| {
+            let mut h = chat("/v1/chat/completions", &format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]}}"#));
+            h.shared = store.clone();
+            send(&mut HttpFilter::new(Some(config.clone()), 1, 0), &mut h);
+            h.reply.map_or(200, |r| r.0)
+        };
+        assert_eq!([status("gpt-4o"), status("gpt-4o"), status("gpt-4o-mini")], [200, 429, 200]);
+    }
+
+    #[test]
     fn refuses_routing_and_keys_naming_the_field() {
         for (json, field) in [
             (r#"{"role": "guard", "providers": [{"name": "p", "kind": "openai", "cluster": "c"}]}"#, "providers"),
