@@ -17,8 +17,9 @@
 //! - [`gateway`]: the decisions (admit on headers, plan on body, per-provider rewrite, failover handoff) over plain data.
 //! - [`metrics`]: per-request stat updates, tags encoded in Envoy stat names.
 //! - [`error`]: client-facing errors, rendered per dialect at one boundary.
-//! - [`filter`]: the per-request state machines, generic over [`host::Host`]: the listener's `HttpFilter` and the
-//!   `UpstreamFilter` (role `upstream`) that rewrites each failover attempt.
+//! - [`filter`]: the per-request state machines, generic over [`host::Host`]: the listener's `HttpFilter` (roles
+//!   `downstream` and `guard`, the latter redaction and accounting without routing) and the `UpstreamFilter`
+//!   (role `upstream`) that rewrites each failover attempt.
 //! - [`policy`]: policy cases (request + expected decision) run through the filter over the
 //!   in-memory `host::sim::SimHost`; the `tollgate test` command.
 //! - [`host`]: the only code that names `proxy_wasm`: the `Host` trait's wasm implementation
