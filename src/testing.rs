@@ -83,7 +83,11 @@ pub fn both_paths(
     direct: impl Fn(&[u8]) -> Option<Vec<u8>>,
     full: impl Fn(&serde_json::Value) -> Result<serde_json::Value, crate::api::translate::TranslateError>,
 ) -> (Option<serde_json::Value>, Result<serde_json::Value, String>) {
-    let direct = direct(body.as_bytes()).map(|b| serde_json::from_slice(&b).unwrap_or_else(|e| panic!("invalid JSON written for {body}: {e}")));
+    let direct = direct(body.as_bytes()).map(|b| {
+        let written = serde_json::from_slice(&b);
+        assert!(written.is_ok(), "invalid JSON written for {body}: {written:?}");
+        written.unwrap_or_default()
+    });
     let full = serde_json::from_str(body).map_err(|e: serde_json::Error| e.to_string()).and_then(|v| full(&v).map_err(|e| e.message));
     (direct, full)
 }
