@@ -97,11 +97,11 @@ impl Sieve {
             let mut word = [0u8; 8];
             word.copy_from_slice(chunk);
             let w = u64::from_le_bytes(word);
-            let (alnum, marks) = swar_classes(w);
+            let (alnum, tracked, marks) = swar_classes(w);
             for (s, m) in seen.iter_mut().zip(marks) {
                 *s |= m;
             }
-            let mut starts = alnum & !(alnum << 8 | prev_alnum >> 56) & tracked(w);
+            let mut starts = alnum & !(alnum << 8 | prev_alnum >> 56) & tracked;
             prev_alnum = alnum;
             if starts == 0 {
                 continue;
@@ -208,12 +208,13 @@ const CLASS: [u8; 256] = {
     table
 };
 
-/// For the eight bytes of `x`: the high bit of each ASCII letter or digit, and of each digit,
-/// `@`, `:` and `[` (one mask each, in the order of `DIGIT`, `AT`, `COLON`, `BRACKET`). Bytes of
-/// 0x80 and up are none. Branch-free: the caller ORs the marks over the whole text. (Word starts
-/// are taken after any byte that is not a letter or digit: after `_` and `-` too, which key
-/// characters are, so the sieve notes a few starts more than a detector accepts, never fewer.)
-fn swar_classes(x: u64) -> (u64, [u64; 4]) {
+/// For the eight bytes of `x`, each as the high bit of its byte: the ASCII letters and digits;
+/// the first bytes of the detectors' prefixes ([`is_tracked`]); and the digits, `@`, `:` and `[`
+/// (one mask each, in the order of `DIGIT`, `AT`, `COLON`, `BRACKET`). Bytes of 0x80 and up are
+/// none. Branch-free: the caller ORs the marks over the whole text. (Word starts are taken after
+/// any byte that is not a letter or digit: after `_` and `-` too, which key characters are, so
+/// the sieve notes a few starts more than a detector accepts, never fewer.)
+fn swar_classes(x: u64) -> (u64, u64, [u64; 4]) {
     const LOW: u64 = 0x7F7F_7F7F_7F7F_7F7F;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     const fn splat(b: u8) -> u64 {
@@ -226,29 +227,17 @@ fn swar_classes(x: u64) -> (u64, [u64; 4]) {
     let digit = within(low, b'0', b'9');
     // Upper and lower case at once: setting 0x20 maps `A`–`Z` onto `a`–`z` and no other byte there.
     let letter = within(low | splat(0x20), b'a', b'z');
-    (digit | letter, [digit, within(low, b'@', b'@'), within(low, b':', b':'), within(low, b'[', b'[')])
+    let tracked = within(low, b'A', b'B') | within(low, b'e', b'h') | within(low, b's', b's') | within(low, b'x', b'x');
+    (digit | letter, tracked, [digit, within(low, b'@', b'@'), within(low, b':', b':'), within(low, b'[', b'[')])
 }
 
 /// The first bytes of the detectors' prefixes (`AKIA`, `BEGIN`, `eyJ`, `gsk_`, `ghp_`, `hf_`,
 /// `https://`, `sk-`, `xoxb-`, …): only word starts with one of these are noted (`A`–`B` and
-/// `e`–`h` as ranges),
-/// so prose's many other words cost nothing past the word-at-a-time test. A prefix starting
-/// with another byte is never ruled out.
+/// `e`–`h` as ranges), so prose's many other words cost nothing past the word-at-a-time test.
+/// A prefix starting with another byte is never ruled out.
 #[inline(always)]
 fn is_tracked(b: u8) -> bool {
     matches!(b, b'A'..=b'B' | b'e'..=b'h' | b's' | b'x')
-}
-
-/// [`is_tracked`] for the eight bytes of `x`: the high bit of each tracked byte.
-fn tracked(x: u64) -> u64 {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const fn splat(b: u8) -> u64 {
-        0x0101_0101_0101_0101 * b as u64
-    }
-    let ascii = !x & HIGH;
-    let low = x & !HIGH;
-    let within = |lo: u8, hi: u8| (low + splat(0x80 - lo)) & !(low + splat(0x7F - hi)) & ascii;
-    within(b'A', b'B') | within(b'e', b'h') | within(b's', b's') | within(b'x', b'x')
 }
 
 /// The two Bloom bits (0..1024) of a two-byte word start, its first byte low: with some forty
@@ -330,10 +319,10 @@ mod tests {
             }
         }
         for b in 0..=255u8 {
-            let (key, marks) = swar_classes(u64::from(b) * 0x0101_0101_0101_0101);
+            let (key, tracked, marks) = swar_classes(u64::from(b) * 0x0101_0101_0101_0101);
             let marks = [DIGIT, AT, COLON, BRACKET].iter().zip(marks).filter(|(_, m)| *m != 0).fold(0, |a, (bit, _)| a | bit);
             assert_eq!((key != 0, marks), (b.is_ascii_alphanumeric(), CLASS[usize::from(b)] & !KEY), "byte {b}");
-            assert_eq!(tracked(u64::from(b) * 0x0101_0101_0101_0101) != 0, is_tracked(b), "byte {b}");
+            assert_eq!(tracked != 0, is_tracked(b), "byte {b}");
         }
         let s = Sieve::new(b"mail me at jane@example.com [EMAIL_1] or fe80::1 please");
         assert!(s.has(b'@') && s.has(b':') && s.has(b'[') && s.has(b'x'));
