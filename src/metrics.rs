@@ -103,6 +103,12 @@ pub fn redaction_metrics<'a>(rules: impl Iterator<Item = (&'a str, &'static str,
         .collect()
 }
 
+/// Translation counters for one request: `tollgate.translation.dropped.field.<f>.requests` per
+/// request field dropped under the lenient policy.
+pub fn dropped_metrics(fields: &[&str]) -> Vec<Metric> {
+    fields.iter().map(|f| Metric { kind: Kind::Counter, name: format!("tollgate.translation.dropped.field.{}.requests", tag(f)), value: 1 }).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +133,7 @@ mod tests {
         assert!(!m.iter().any(|x| x.name.ends_with(".cost_micros")), "no price, no cost");
         let priced = request_metrics(&RequestRecord { cost_micros: Some(68_000), ..r });
         assert!(priced.iter().any(|x| x.name == "tollgate.model.gpt-4o-mini.provider.openai.tenant.acme.status.2xx.cost_micros" && x.value == 68_000));
+        assert_eq!(dropped_metrics(&["top_k"])[0].name, "tollgate.translation.dropped.field.top_k.requests");
         let rejected = request_metrics(&RequestRecord { status: 401, ..Default::default() });
         assert_eq!(rejected.len(), 1);
         assert!(rejected[0].name.starts_with("tollgate.model.-.provider.-.tenant.-.status.4xx"));

@@ -7,8 +7,10 @@ pub enum Dialect {
     OpenAiChat,
     /// OpenAI embeddings.
     OpenAiEmbeddings,
-    /// Anthropic Messages.
+    /// Anthropic Messages (and its `count_tokens`).
     Anthropic,
+    /// OpenAI Responses (`/v1/responses`): typed SSE events, OpenAI-shaped errors.
+    OpenAiResponses,
 }
 
 /// An endpoint the gateway serves.
@@ -22,6 +24,12 @@ pub enum Endpoint {
     Messages,
     /// `GET /v1/models`, answered by the filter itself.
     Models,
+    /// `POST /v1/responses`
+    Responses,
+    /// `POST /v1/messages/count_tokens`
+    CountTokens,
+    /// `POST /v1/completions` (legacy text completions; OpenAI-kind providers only).
+    Completions,
 }
 
 impl Endpoint {
@@ -33,6 +41,9 @@ impl Endpoint {
             "/v1/embeddings" | "/embeddings" => Some(Endpoint::Embeddings),
             "/v1/messages" => Some(Endpoint::Messages),
             "/v1/models" | "/models" => Some(Endpoint::Models),
+            "/v1/responses" | "/responses" => Some(Endpoint::Responses),
+            "/v1/messages/count_tokens" => Some(Endpoint::CountTokens),
+            "/v1/completions" | "/completions" => Some(Endpoint::Completions),
             _ => None,
         }
     }
@@ -49,9 +60,10 @@ impl Endpoint {
     /// The dialect a client of this endpoint speaks.
     pub fn dialect(self) -> Dialect {
         match self {
-            Endpoint::Messages => Dialect::Anthropic,
+            Endpoint::Messages | Endpoint::CountTokens => Dialect::Anthropic,
             Endpoint::Embeddings => Dialect::OpenAiEmbeddings,
-            Endpoint::ChatCompletions | Endpoint::Models => Dialect::OpenAiChat,
+            Endpoint::Responses => Dialect::OpenAiResponses,
+            Endpoint::ChatCompletions | Endpoint::Models | Endpoint::Completions => Dialect::OpenAiChat,
         }
     }
 
@@ -70,6 +82,9 @@ impl Endpoint {
             Endpoint::Embeddings => "/embeddings",
             Endpoint::Messages => "/messages",
             Endpoint::Models => "/models",
+            Endpoint::Responses => "/responses",
+            Endpoint::CountTokens => "/messages/count_tokens",
+            Endpoint::Completions => "/completions",
         }
     }
 }
@@ -95,6 +110,10 @@ mod tests {
         assert_eq!(Endpoint::from_path("/v1/messages/"), Some(Endpoint::Messages));
         assert_eq!(Endpoint::from_path("/v1/models"), Some(Endpoint::Models));
         assert_eq!(Endpoint::from_path("/v1/embeddings"), Some(Endpoint::Embeddings));
+        assert_eq!(Endpoint::from_path("/v1/responses"), Some(Endpoint::Responses));
+        assert_eq!(Endpoint::from_path("/v1/messages/count_tokens?beta=true"), Some(Endpoint::CountTokens));
+        assert_eq!(Endpoint::from_path("/v1/messages?beta=true"), Some(Endpoint::Messages));
+        assert_eq!(Endpoint::from_path("/v1/completions"), Some(Endpoint::Completions));
         assert_eq!(Endpoint::from_path("/v2/foo"), None);
         assert_eq!(Endpoint::from_path(""), None);
     }

@@ -85,6 +85,7 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
         limits,
         redaction: redaction.flatten(),
         telemetry: Telemetry { filter_state: dto.telemetry.filter_state, stats: dto.telemetry.stats },
+        strict_translation: dto.translation.strict,
     })
 }
 
@@ -141,6 +142,7 @@ fn provider(i: usize, p: ProviderDto, env: &dyn Fn(&str) -> Option<String>) -> R
         base_path,
         api_version: p.api_version,
         stream_usage: p.stream_usage,
+        responses_api: p.responses_api,
         credential_env: p.api_key_env,
         credential,
     })

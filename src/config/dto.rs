@@ -56,6 +56,20 @@ pub struct ConfigDto {
     /// What the filter exports per request: filter state for access logs, and stats.
     #[serde(default)]
     pub telemetry: TelemetryDto,
+    /// How requests are translated between dialects.
+    #[serde(default)]
+    pub translation: TranslationDto,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+/// The translation policy for request fields a provider has no equivalent for.
+pub struct TranslationDto {
+    /// Refuse such a request with a 400 naming the field. Off (the default): drop the field and
+    /// name it in the `x-tollgate-dropped` response header, a counter and a debug log.
+    #[serde(default)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,6 +137,11 @@ pub struct ProviderDto {
     /// server that rejects `stream_options`; usage is then estimated.
     #[serde(default = "default_true")]
     pub stream_usage: bool,
+    /// OpenAI and Azure: the server serves the Responses API (`/responses`), so `/v1/responses`
+    /// requests go to it natively. Turn off for a chat-completions-only server (vLLM, Ollama,
+    /// …): Responses requests are then translated to chat completions and back.
+    #[serde(default = "default_true")]
+    pub responses_api: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -23,4 +23,4 @@ pub use redact_dto::RedactionDto;
 pub use runtime::{AuthMode, Config, Credential, Provider, ProviderKind, Role, Telemetry};
 #[cfg(feature = "schema")]
 pub use schema::schema_json;
-pub use time::parse_rfc3339;
+pub use time::{format_rfc3339, parse_rfc3339};

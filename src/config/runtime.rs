@@ -26,6 +26,8 @@ pub struct Config {
     pub redaction: Option<crate::redact::Redactor>,
     /// Per-request exports that are on.
     pub telemetry: Telemetry,
+    /// Refuse requests whose fields a provider cannot take, instead of dropping them.
+    pub strict_translation: bool,
 }
 
 /// Per-request exports (`telemetry` in the config).
@@ -121,6 +123,8 @@ pub struct Provider {
     pub api_version: Option<String>,
     /// Ask for usage in OpenAI-compatible streams.
     pub stream_usage: bool,
+    /// Serves the Responses API natively (OpenAI and Azure kinds).
+    pub responses_api: bool,
     /// Name of the environment variable the credential comes from, if any.
     pub credential_env: Option<String>,
     /// The credential, read from the proxy's environment at load; `None` when the variable is unset.

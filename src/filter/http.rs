@@ -117,7 +117,8 @@ impl HttpFilter {
             }
         };
         if admission.endpoint == Endpoint::Models {
-            let body = gateway::models_list(&config, &admission.identity, self.loaded_at);
+            let anthropic = host.request_header("anthropic-version").is_some();
+            let body = gateway::models_list(&config, &admission.identity, self.loaded_at, anthropic);
             host.send_reply(200, &[("content-type", "application/json"), ("x-tollgate", crate::VERSION)], body.as_bytes());
             self.status = 200;
             self.phase = Phase::Replied;
@@ -148,7 +149,7 @@ impl HttpFilter {
             Ok(None) => return Flow::Continue,
             Err(e) => return self.reply(host, Dialect::OpenAiChat, &e),
         };
-        self.admission = Some(Admission { endpoint, identity: gateway::Identity::Anonymous });
+        self.admission = Some(Admission { endpoint, identity: gateway::Identity::Anonymous, beta: false });
         self.phase = Phase::Body;
         Flow::Pause
     }
@@ -177,8 +178,20 @@ impl HttpFilter {
             Ok(p) => p,
             Err(e) => return self.reply(host, dialect, &e),
         };
-        if let Err(e) = self.limits.reserve(host, &config, &admission, &plan, &body) {
-            return self.reply(host, dialect, &e);
+        if let Some(answer) = &plan.answer {
+            host.send_reply(200, &[("content-type", "application/json"), ("x-tollgate", crate::VERSION), ("x-tollgate-estimated", "true")], answer);
+            self.status = 200;
+            self.phase = Phase::Replied;
+            return Flow::Pause;
+        }
+        if !plan.dropped.is_empty() {
+            log::debug!("ctx={} translation dropped fields: {}", self.context_id, plan.dropped.join(","));
+        }
+        // Counting tokens is free at the provider: nothing to reserve.
+        if admission.endpoint != Endpoint::CountTokens {
+            if let Err(e) = self.limits.reserve(host, &config, &admission, &plan, &body) {
+                return self.reply(host, dialect, &e);
+            }
         }
         super::forward::apply(host, &config, &admission, &plan, body_size, self.redaction.restores());
         self.plan = Some(plan);
@@ -193,6 +206,9 @@ impl HttpFilter {
         let Some(plan) = &self.plan else { return Flow::Continue };
         self.limits.response_headers(host);
         let Some(config) = self.config.clone() else { return Flow::Continue };
+        if !plan.dropped.is_empty() {
+            host.set_response_header("x-tollgate-dropped", Some(&plan.dropped.join(",")));
+        }
         if config.response_headers {
             host.set_response_header("x-tollgate", Some(crate::VERSION));
             // The guard chose neither: the route did, and the model is the client's own.
@@ -229,7 +245,9 @@ impl HttpFilter {
             host.set_response_header("content-length", None);
         }
         if config.accounting {
-            self.meter = Some(ResponseMeter::for_response(usage_dialect(plan.provider_kind), status, &content_type));
+            let native_responses = plan.translation.is_none() && self.admission.as_ref().is_some_and(|a| a.endpoint == Endpoint::Responses);
+            let dialect = if native_responses { UsageDialect::OpenAiResponses } else { usage_dialect(plan.provider_kind) };
+            self.meter = Some(ResponseMeter::for_response(dialect, status, &content_type));
         }
         Flow::Continue
     }
@@ -301,7 +319,12 @@ impl HttpFilter {
             started_nanos: self.started_nanos,
             first_byte_nanos: self.first_byte_nanos,
         };
-        super::outcome::report(host, &config, &outcome, || self.redaction.metrics(&config));
+        let dropped = self.plan.as_ref().map(|p| p.dropped.as_slice()).unwrap_or_default();
+        super::outcome::report(host, &config, &outcome, || {
+            let mut more = self.redaction.metrics(&config);
+            more.extend(crate::metrics::dropped_metrics(dropped));
+            more
+        });
     }
 
     /// Failover: the upstream role names the provider that answered; the response is then
@@ -320,7 +343,7 @@ impl HttpFilter {
         let Some((idx, provider)) = config.providers.iter().enumerate().find(|(_, p)| p.name == name) else { return };
         plan.provider = idx;
         plan.provider_kind = provider.kind;
-        plan.translation = gateway::translation(admission.endpoint, provider.kind).ok().flatten();
+        plan.translation = gateway::translation(admission.endpoint, provider).ok().flatten();
         if let Some(a) = plan.failover.as_ref().and_then(|f| f.attempts.iter().find(|a| a.provider == idx)) {
             plan.upstream_model = a.model.clone();
         }

@@ -44,7 +44,11 @@ impl Redaction {
         let restorer = Restorer::new(self.findings.pseudonyms.restorable());
         self.mode = match restorer {
             Some(r) if (200..300).contains(&status) && ct.starts_with("text/event-stream") => {
-                let d = if dialect == Dialect::Anthropic { StreamDialect::Anthropic } else { StreamDialect::OpenAi };
+                let d = match dialect {
+                    Dialect::Anthropic => StreamDialect::Anthropic,
+                    Dialect::OpenAiResponses => StreamDialect::Responses,
+                    Dialect::OpenAiChat | Dialect::OpenAiEmbeddings => StreamDialect::OpenAi,
+                };
                 Mode::Sse(Box::new(SseRestorer::new(d, r)))
             }
             Some(r) if (200..300).contains(&status) && ct.starts_with("application/json") => Mode::Json(r),

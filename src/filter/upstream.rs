@@ -88,7 +88,7 @@ impl UpstreamFilter {
         };
         let stream = json.get("stream").and_then(Value::as_bool).unwrap_or(false);
         let requested = json.get("model").and_then(Value::as_str).unwrap_or_default().to_string();
-        match gateway::rewrite(endpoint, provider, &model, &requested, &mut json, stream) {
+        match gateway::rewrite(endpoint, provider, &model, &requested, &mut json, stream, config.strict_translation) {
             Ok(r) => {
                 host.set_request_header(":path", Some(&r.path));
                 if let Some(b) = r.body {

@@ -31,6 +31,8 @@ pub enum Identity {
 pub struct Admission {
     pub endpoint: Endpoint,
     pub identity: Identity,
+    /// Anthropic's `?beta=true` was on the path (passed on to an Anthropic provider).
+    pub beta: bool,
 }
 
 /// Why a key was refused, for the log line (never sent to the client, which sees one message).
@@ -83,7 +85,8 @@ pub fn admit(config: &Config, head: &Head<'_>) -> Result<Admission, Rejection> {
         };
         Rejection { endpoint: Some(endpoint), error: ApiError::new(ErrorKind::InvalidApiKey, msg), refusal: Some(r) }
     })?;
-    Ok(Admission { endpoint, identity })
+    let beta = endpoint.dialect() == crate::api::Dialect::Anthropic && head.path.contains("beta=true");
+    Ok(Admission { endpoint, identity, beta })
 }
 
 fn authenticate(config: &Config, head: &Head<'_>) -> Result<Identity, Refusal> {

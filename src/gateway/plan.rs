@@ -43,6 +43,11 @@ pub struct Plan {
     /// Set when the route fails over at runtime (the provider fields then describe the first
     /// attempt until the response names the one that answered).
     pub failover: Option<Failover>,
+    /// Request fields dropped in translation (`x-tollgate-dropped`).
+    pub dropped: Vec<&'static str>,
+    /// An answer the gateway gives itself instead of forwarding (`count_tokens` for a provider
+    /// that has no such endpoint: the estimate).
+    pub answer: Option<Vec<u8>>,
 }
 
 impl Plan {
@@ -67,6 +72,8 @@ impl Plan {
             translation: None,
             include_usage: false,
             failover: None,
+            dropped: Vec::new(),
+            answer: None,
         }
     }
 }
@@ -146,7 +153,8 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
         && !stream
         && resolution.failover_cluster.is_none()
         && attempt.model == requested
-        && matches!(super::rewrite::translation(admission.endpoint, provider.kind), Ok(None));
+        && admission.endpoint != Endpoint::CountTokens
+        && matches!(super::rewrite::translation(admission.endpoint, provider), Ok(None));
     let mut plan = Plan {
         route: resolution.route,
         provider: attempt.provider,
@@ -158,7 +166,7 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
     };
     if untouched {
         plan.path = super::rewrite::upstream_path(admission.endpoint, provider, &attempt.model, false);
-        return Ok(plan);
+        return Ok(with_beta(plan, admission));
     }
     // A plain request renamed or translated from its bytes, without building the document.
     if clean && !stream && resolution.failover_cluster.is_none() {
@@ -166,7 +174,7 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
             plan.path = r.path;
             plan.body = r.body;
             plan.translation = r.translation;
-            return Ok(plan);
+            return Ok(with_beta(plan, admission));
         }
     }
     let mut json = match parsed {
@@ -174,12 +182,16 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
         None => document(body)?,
     };
     let redacted = !clean && crate::redact::apply(config.redaction.as_ref(), admission.endpoint, body.len(), &mut json, findings)?;
+    if admission.endpoint == Endpoint::CountTokens && provider.kind != ProviderKind::Anthropic {
+        plan.answer = Some(count_tokens_estimate(&json));
+        return Ok(plan);
+    }
     plan.include_usage = crate::api::openai::include_usage(&json);
     plan.prompt_estimate = if stream { crate::usage::estimate_prompt_tokens(&json) } else { 0 };
     if let Some(cluster) = resolution.failover_cluster {
         // Runtime failover: the body stays in the client's dialect and the upstream role
         // rewrites each attempt. Check now that the first attempt can be rewritten at all.
-        rewrite(admission.endpoint, provider, &attempt.model, &plan.requested_model, &mut json.clone(), stream)?;
+        rewrite(admission.endpoint, provider, &attempt.model, &plan.requested_model, &mut json.clone(), stream, config.strict_translation)?;
         let targets = resolution.attempts.iter().filter_map(|a| config.provider(a.provider).map(|p| (p.name.as_str(), a.model.as_str())));
         let handoff = Handoff::new("", "", targets);
         plan.cluster = cluster;
@@ -190,11 +202,27 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
         plan.failover = Some(Failover { handoff, attempts: resolution.attempts });
         return Ok(plan);
     }
-    let Rewrite { path, body: new_body, translation } = rewrite(admission.endpoint, provider, &attempt.model, &plan.requested_model, &mut json, stream)?;
+    let Rewrite { path, body: new_body, translation, dropped } = rewrite(admission.endpoint, provider, &attempt.model, &plan.requested_model, &mut json, stream, config.strict_translation)?;
     plan.path = path;
     plan.body = new_body.or_else(|| redacted.then(|| crate::api::json_bytes(&json)));
     plan.translation = translation;
-    Ok(plan)
+    plan.dropped = dropped;
+    Ok(with_beta(plan, admission))
+}
+
+/// Anthropic's `?beta=true` goes on to an Anthropic provider reached natively.
+fn with_beta(mut plan: Plan, admission: &Admission) -> Plan {
+    if admission.beta && plan.provider_kind == ProviderKind::Anthropic && plan.translation.is_none() {
+        plan.path.push_str("?beta=true");
+    }
+    plan
+}
+
+/// Anthropic's `count_tokens` answer from the estimator, for a provider without the endpoint
+/// (marked `estimated`; the filter adds `x-tollgate-estimated`).
+fn count_tokens_estimate(json: &Value) -> Vec<u8> {
+    let n = crate::usage::estimate_prompt_tokens(json);
+    crate::api::json_bytes(&serde_json::json!({"input_tokens": n, "estimated": true}))
 }
 
 /// What the body's head said: the model, whether it streams, and whether the redaction
@@ -288,7 +316,7 @@ mod tests {
     }
 
     fn adm(endpoint: Endpoint) -> Admission {
-        Admission { endpoint, identity: Identity::Key(0) }
+        Admission { endpoint, identity: Identity::Key(0), beta: false }
     }
 
     fn chat(body: &str) -> Result<Plan, ApiError> {
@@ -353,10 +381,15 @@ mod tests {
         assert_eq!((p.path.as_str(), p.upstream_model.as_str()), ("/v1/messages", "claude-sonnet-4-5"));
         assert_eq!(p.credential.unwrap().header, "x-api-key");
         let p = chat(r#"{"model": "anthropic/claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]}"#).unwrap();
-        assert_eq!((p.path.as_str(), p.translation), ("/v1/messages", Some(Translation::ChatToAnthropic)));
+        assert_eq!((p.path.as_str(), p.translation), ("/v1/messages", Some(Translation::CHAT_TO_ANTHROPIC)));
         let body: Value = serde_json::from_slice(p.body.as_ref().unwrap()).unwrap();
         assert_eq!((body["model"].as_str(), body["max_tokens"].as_u64()), (Some("claude-sonnet-4-5"), Some(4096)));
-        let e = chat(r#"{"model": "anthropic/claude-sonnet-4-5", "messages": [], "n": 2}"#).unwrap_err();
-        assert_eq!(e.kind, ErrorKind::InvalidRequest);
+        // Lenient by default: `n` is dropped and named; strict refuses it.
+        let p = chat(r#"{"model": "anthropic/claude-sonnet-4-5", "messages": [], "n": 2}"#).unwrap();
+        assert_eq!(p.dropped, vec!["n"]);
+        let mut strict = config();
+        strict.strict_translation = true;
+        let e = plan(&strict, &adm(Endpoint::ChatCompletions), br#"{"model": "anthropic/claude-sonnet-4-5", "messages": [], "n": 2}"#, 0).unwrap_err();
+        assert_eq!((e.kind, e.param), (ErrorKind::InvalidRequest, Some("n")));
     }
 }

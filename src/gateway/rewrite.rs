@@ -1,8 +1,8 @@
 //! The request for one provider: its `:path`, and the body in its dialect with its model name.
 //! Shared by the downstream plan and the upstream role's per-attempt rewrite.
 
-use crate::api::translate::{chat_to_gemini, chat_to_messages, messages_to_chat, plain_chat_to_gemini, plain_chat_to_messages, Translation};
-use crate::api::Endpoint;
+use crate::api::translate::{plain_chat_to_gemini, plain_chat_to_messages, Lenience, Translation, Wire};
+use crate::api::{Dialect, Endpoint};
 use crate::config::{Provider, ProviderKind};
 use crate::error::{ApiError, ErrorKind};
 use serde_json::Value;
@@ -16,27 +16,25 @@ pub struct Rewrite {
     pub body: Option<Vec<u8>>,
     /// Set when the provider speaks another dialect than the client.
     pub translation: Option<Translation>,
+    /// Request fields dropped in translation (the lenient policy).
+    pub dropped: Vec<&'static str>,
 }
 
 /// Rewrites a client request (`json`, already parsed) for `provider` and its `model`.
-/// `json` may be modified in place (its `model`).
-pub fn rewrite(endpoint: Endpoint, provider: &Provider, model: &str, requested: &str, json: &mut Value, stream: bool) -> Result<Rewrite, ApiError> {
-    let translation = translation(endpoint, provider.kind).map_err(|Unreachable| {
+/// `json` may be modified in place (its `model`). `strict`: refuse fields the provider cannot
+/// take rather than drop them.
+pub fn rewrite(endpoint: Endpoint, provider: &Provider, model: &str, requested: &str, json: &mut Value, stream: bool, strict: bool) -> Result<Rewrite, ApiError> {
+    let translation = translation(endpoint, provider).map_err(|Unreachable| {
         ApiError::new(
             ErrorKind::InvalidRequest,
             format!("The model `{requested}` is served by a {} provider, which this endpoint cannot reach.", provider.kind.as_str()),
         )
         .with_param("model")
     })?;
+    let mut lenience = Lenience::new(strict);
     let body = match translation {
         Some(t) => {
-            let translated = match t {
-                Translation::ChatToAnthropic => chat_to_messages(json, model),
-                Translation::MessagesToOpenAi => messages_to_chat(json, model),
-                Translation::ChatToGemini => chat_to_gemini(json),
-                Translation::MessagesToGemini => messages_to_chat(json, model).and_then(|chat| chat_to_gemini(&chat)),
-            };
-            let v = translated.map_err(|e| ApiError::new(ErrorKind::InvalidRequest, e.message).with_param(e.param))?;
+            let v = t.request(json, model, &mut lenience).map_err(|e| ApiError::new(ErrorKind::InvalidRequest, e.message).with_param(e.param))?;
             Some(crate::api::json_bytes(&v))
         }
         None => {
@@ -53,7 +51,7 @@ pub fn rewrite(endpoint: Endpoint, provider: &Provider, model: &str, requested: 
             changed.then(|| crate::api::json_bytes(json))
         }
     };
-    Ok(Rewrite { path: upstream_path(upstream_endpoint(endpoint, translation), provider, model, stream), body, translation })
+    Ok(Rewrite { path: upstream_path(upstream_endpoint(endpoint, translation), provider, model, stream), body, translation, dropped: lenience.dropped })
 }
 
 /// Usage in OpenAI streams comes only when asked for: sets `stream_options.include_usage`
@@ -75,22 +73,22 @@ pub fn ask_for_stream_usage(json: &mut Value) -> bool {
 /// known), or a chat request translated for Anthropic or Gemini. `None` for anything else,
 /// which takes [`rewrite`].
 pub fn rewrite_plain(endpoint: Endpoint, provider: &Provider, model: &str, body: &[u8], model_at: Option<std::ops::Range<usize>>) -> Option<Rewrite> {
-    let translation = translation(endpoint, provider.kind).ok()?;
+    let translation = translation(endpoint, provider).ok()?;
     let body = match translation {
         None => super::head::with_model(body, model_at?, model)?,
-        Some(Translation::ChatToAnthropic) => plain_chat_to_messages(body, model)?,
-        Some(Translation::ChatToGemini) => plain_chat_to_gemini(body)?,
+        Some(Translation::CHAT_TO_ANTHROPIC) => plain_chat_to_messages(body, model)?,
+        Some(Translation::CHAT_TO_GEMINI) => plain_chat_to_gemini(body)?,
         Some(_) => return None,
     };
-    Some(Rewrite { path: upstream_path(upstream_endpoint(endpoint, translation), provider, model, false), body: Some(body), translation })
+    Some(Rewrite { path: upstream_path(upstream_endpoint(endpoint, translation), provider, model, false), body: Some(body), translation, dropped: Vec::new() })
 }
 
 /// The provider's endpoint for a request to `endpoint`.
 fn upstream_endpoint(endpoint: Endpoint, translation: Option<Translation>) -> Endpoint {
-    match translation {
-        Some(Translation::ChatToAnthropic) => Endpoint::Messages,
-        Some(Translation::MessagesToOpenAi) => Endpoint::ChatCompletions,
-        Some(Translation::ChatToGemini | Translation::MessagesToGemini) | None => endpoint,
+    match translation.map(|t| t.provider) {
+        Some(Wire::Messages) => Endpoint::Messages,
+        Some(Wire::Chat) => Endpoint::ChatCompletions,
+        Some(Wire::Gemini) | None => endpoint,
     }
 }
 
@@ -98,26 +96,36 @@ fn upstream_endpoint(endpoint: Endpoint, translation: Option<Translation>) -> En
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unreachable;
 
-/// How the endpoint's dialect reaches this provider kind: as is (`None`), translated, or not at all.
-pub fn translation(endpoint: Endpoint, kind: ProviderKind) -> Result<Option<Translation>, Unreachable> {
+/// How the endpoint's dialect reaches this provider: as is (`None`), translated through the
+/// hub, or not at all.
+pub fn translation(endpoint: Endpoint, provider: &Provider) -> Result<Option<Translation>, Unreachable> {
+    let kind = provider.kind;
     let openai = matches!(kind, ProviderKind::OpenAi | ProviderKind::Azure);
-    match endpoint {
-        Endpoint::ChatCompletions if openai => Ok(None),
-        Endpoint::ChatCompletions if kind == ProviderKind::Anthropic => Ok(Some(Translation::ChatToAnthropic)),
-        Endpoint::ChatCompletions if kind == ProviderKind::Gemini => Ok(Some(Translation::ChatToGemini)),
-        Endpoint::Embeddings if openai => Ok(None),
-        Endpoint::Messages if kind == ProviderKind::Anthropic => Ok(None),
-        Endpoint::Messages if openai => Ok(Some(Translation::MessagesToOpenAi)),
-        Endpoint::Messages if kind == ProviderKind::Gemini => Ok(Some(Translation::MessagesToGemini)),
-        Endpoint::Models => Ok(None),
-        _ => Err(Unreachable),
-    }
+    let client = match endpoint {
+        Endpoint::ChatCompletions => Dialect::OpenAiChat,
+        Endpoint::Messages => Dialect::Anthropic,
+        Endpoint::Responses if openai && provider.responses_api => return Ok(None),
+        Endpoint::Responses => Dialect::OpenAiResponses,
+        Endpoint::Embeddings | Endpoint::Completions if openai => return Ok(None),
+        Endpoint::CountTokens if kind == ProviderKind::Anthropic => return Ok(None),
+        Endpoint::Models => return Ok(None),
+        Endpoint::Embeddings | Endpoint::Completions | Endpoint::CountTokens => return Err(Unreachable),
+    };
+    let wire = match kind {
+        ProviderKind::OpenAi | ProviderKind::Azure => Wire::Chat,
+        ProviderKind::Anthropic => Wire::Messages,
+        ProviderKind::Gemini => Wire::Gemini,
+    };
+    let native = matches!((client, wire), (Dialect::OpenAiChat, Wire::Chat) | (Dialect::Anthropic, Wire::Messages));
+    Ok((!native).then_some(Translation { client, provider: wire }))
 }
 
 /// The upstream `:path` for an endpoint at a provider.
 pub(super) fn upstream_path(endpoint: Endpoint, provider: &Provider, model: &str, stream: bool) -> String {
     let base = &provider.base_path;
     match provider.kind {
+        // Azure serves the Responses API per resource (the body names the deployment).
+        ProviderKind::Azure if endpoint == Endpoint::Responses => format!("{base}/responses?api-version={}", provider.api_version.as_deref().unwrap_or_default()),
         ProviderKind::Azure => format!(
             "{base}/deployments/{model}{}?api-version={}",
             endpoint.provider_suffix(),

@@ -15,6 +15,11 @@ pub enum BodyKind {
     Anthropic,
     /// Gemini: `contents[].parts[].text`, `systemInstruction`, function calls and responses.
     Gemini,
+    /// OpenAI Responses: `instructions`, `input` (a string, or items: message parts, function
+    /// call arguments and outputs).
+    OpenAiResponses,
+    /// OpenAI legacy completions: `prompt` (string or strings).
+    OpenAiCompletions,
 }
 
 /// A body whose shape hides text from the scanner; names the field.
@@ -140,6 +145,52 @@ impl Walk<'_> {
         Ok(())
     }
 
+    fn openai_responses<N: Node>(&mut self, body: &mut N) -> Result<(), Uninspectable> {
+        if let Some(i) = body.member_mut("instructions") {
+            self.content(i, "instructions")?;
+        }
+        let Some(input) = body.member_mut("input") else { return Ok(()) };
+        if input.shape() == Shape::Str {
+            self.text(input);
+            return Ok(());
+        }
+        let tools = self.r.tools;
+        for item in array(body, "input")? {
+            match item.member("type").and_then(N::as_text) {
+                None | Some("message") => match item.member_mut("content") {
+                    Some(parts) if parts.shape() == Shape::Array => {
+                        for p in parts.elements_mut() {
+                            if matches!(p.member("type").and_then(N::as_text), Some("input_text" | "output_text" | "text")) {
+                                self.leaf(p, "text", "input[].content[].text")?;
+                            }
+                        }
+                    }
+                    Some(c) => self.content(c, "input[].content")?,
+                    None => {}
+                },
+                Some("function_call") if tools => self.leaf(item, "arguments", "input[].arguments")?,
+                Some("function_call_output") if tools => {
+                    if let Some(o) = item.member_mut("output") {
+                        self.all(o);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A string or strings at `key` (embeddings' `input`, completions' `prompt`).
+    fn strings<N: Node>(&mut self, body: &mut N, key: &str) {
+        if let Some(v) = body.member_mut(key) {
+            match v.shape() {
+                Shape::Str => self.text(v),
+                Shape::Array => v.elements_mut().iter_mut().for_each(|x| self.text(x)),
+                _ => {}
+            }
+        }
+    }
+
     fn gemini<N: Node>(&mut self, body: &mut N) -> Result<(), Uninspectable> {
         let tools = self.r.tools;
         let parts_of = |c: &mut N, w: &mut Self| -> Result<(), Uninspectable> {
@@ -195,15 +246,9 @@ fn walk<N: Node>(mut w: Walk<'_>, kind: BodyKind, body: &mut N) -> Result<bool, 
         BodyKind::OpenAiChat => w.openai_chat(body)?,
         BodyKind::Anthropic => w.anthropic(body)?,
         BodyKind::Gemini => w.gemini(body)?,
-        BodyKind::OpenAiEmbeddings => {
-            if let Some(v) = body.member_mut("input") {
-                match v.shape() {
-                    Shape::Str => w.text(v),
-                    Shape::Array => v.elements_mut().iter_mut().for_each(|x| w.text(x)),
-                    _ => {}
-                }
-            }
-        }
+        BodyKind::OpenAiResponses => w.openai_responses(body)?,
+        BodyKind::OpenAiEmbeddings => w.strings(body, "input"),
+        BodyKind::OpenAiCompletions => w.strings(body, "prompt"),
     }
     Ok(w.changed)
 }

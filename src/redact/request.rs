@@ -67,7 +67,9 @@ fn body_kind(endpoint: Endpoint) -> Option<BodyKind> {
     match endpoint {
         Endpoint::ChatCompletions => Some(BodyKind::OpenAiChat),
         Endpoint::Embeddings => Some(BodyKind::OpenAiEmbeddings),
-        Endpoint::Messages => Some(BodyKind::Anthropic),
+        Endpoint::Messages | Endpoint::CountTokens => Some(BodyKind::Anthropic),
+        Endpoint::Responses => Some(BodyKind::OpenAiResponses),
+        Endpoint::Completions => Some(BodyKind::OpenAiCompletions),
         Endpoint::Models => None,
     }
 }

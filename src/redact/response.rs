@@ -1,7 +1,9 @@
 //! Response-side restore in the client's dialect: inside every string of a JSON body, and in the
 //! deltas of an SSE stream (OpenAI `choices[].delta.content` and tool-call `arguments`,
-//! Anthropic `text_delta` and `input_json_delta`), where a placeholder split across events is
-//! held back and completed with the next one. Tool-call arguments are JSON text, so originals
+//! Anthropic `text_delta` and `input_json_delta`, Responses `response.output_text.delta` and
+//! `response.function_call_arguments.delta`), where a placeholder split across events is held
+//! back and completed with the next one. Responses' `….done` and `response.completed` events
+//! repeat the whole text: their strings are restored whole. Tool-call arguments are JSON text, so originals
 //! restored there are JSON-escaped.
 
 use super::restore::Restorer;
@@ -12,6 +14,12 @@ use serde_json::{json, Value};
 /// the body is not JSON. Originals are JSON-escaped by the serializer; inside an OpenAI tool
 /// call's `arguments` (a string holding JSON text) they are escaped once more, for that text.
 pub fn restore_json(r: &Restorer, body: &[u8]) -> Option<Vec<u8>> {
+    let mut v: Value = serde_json::from_slice(body).ok()?;
+    restore_value(r, &mut v).then(|| crate::api::json_bytes(&v))
+}
+
+/// [`restore_json`] on a parsed document; whether anything changed.
+fn restore_value(r: &Restorer, v: &mut Value) -> bool {
     fn walk(r: &Restorer, args: &Restorer, v: &mut Value, in_arguments: bool) -> bool {
         match v {
             Value::String(s) => match (if in_arguments { args } else { r }).whole(s) {
@@ -26,8 +34,7 @@ pub fn restore_json(r: &Restorer, body: &[u8]) -> Option<Vec<u8>> {
             _ => false,
         }
     }
-    let mut v: Value = serde_json::from_slice(body).ok()?;
-    walk(r, &r.json_escaped(), &mut v, false).then(|| crate::api::json_bytes(&v))
+    walk(r, &r.json_escaped(), v, false)
 }
 
 /// The client's streaming dialect.
@@ -35,6 +42,8 @@ pub fn restore_json(r: &Restorer, body: &[u8]) -> Option<Vec<u8>> {
 pub enum StreamDialect {
     OpenAi,
     Anthropic,
+    /// OpenAI Responses typed events.
+    Responses,
 }
 
 /// Restores an SSE stream chunk by chunk. Events are re-emitted as `event:`/`data:` lines.
@@ -78,6 +87,7 @@ impl SseRestorer {
             match self.dialect {
                 StreamDialect::OpenAi => self.openai(e, &mut out),
                 StreamDialect::Anthropic => self.anthropic(e, &mut out),
+                StreamDialect::Responses => self.responses(e, &mut out),
             }
         }
         self.events = events;
@@ -162,7 +172,7 @@ impl SseRestorer {
                 v["choices"] = json!([{"index": ch >> 16, "delta": {"tool_calls": [call]}, "finish_reason": null}]);
                 emit(out, None, &crate::api::json_text(&v));
             }
-            StreamDialect::Anthropic => {
+            StreamDialect::Anthropic | StreamDialect::Responses => {
                 let v = json!({"type": "content_block_delta", "index": ch, "delta": {"type": "input_json_delta", "partial_json": tail}});
                 emit(out, Some("content_block_delta"), &crate::api::json_text(&v));
             }
@@ -203,6 +213,59 @@ impl SseRestorer {
         }
     }
 
+    /// Responses: deltas restored per output item; a `….done` or closing event first flushes
+    /// what its item held back, then has its (whole) strings restored.
+    fn responses(&mut self, e: &SseEvent, out: &mut Vec<u8>) {
+        let Ok(mut v) = serde_json::from_str::<Value>(&e.data) else { return emit(out, e.event.as_deref(), &e.data) };
+        let kind = v.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
+        let idx = v.get("output_index").and_then(Value::as_u64).unwrap_or(0);
+        let (field, restorer) = match kind.as_str() {
+            "response.output_text.delta" => ("delta", &mut self.restorer),
+            "response.function_call_arguments.delta" => ("delta", &mut self.args),
+            _ => {
+                if kind.ends_with(".done") || matches!(kind.as_str(), "response.completed" | "response.incomplete" | "response.failed") {
+                    if kind.ends_with(".done") {
+                        self.flush_responses(Some(idx), out);
+                    } else {
+                        self.flush_all(out);
+                    }
+                    if restore_value(&self.restorer, &mut v) {
+                        return emit(out, e.event.as_deref(), &crate::api::json_text(&v));
+                    }
+                }
+                return emit(out, e.event.as_deref(), &e.data);
+            }
+        };
+        let piece = v.get(field).and_then(Value::as_str).unwrap_or_default().to_string();
+        let restored = restorer.feed(idx, &piece);
+        self.last = Some(v.clone());
+        if restored == piece {
+            return emit(out, e.event.as_deref(), &e.data);
+        }
+        if let Some(map) = v.as_object_mut() {
+            map.insert(field.into(), Value::String(restored));
+        }
+        emit(out, e.event.as_deref(), &crate::api::json_text(&v));
+    }
+
+    /// Emits the held-back tail of one output item (or of all) as its own delta event.
+    fn flush_responses(&mut self, only: Option<u64>, out: &mut Vec<u8>) {
+        for (args, kind) in [(true, "response.function_call_arguments.delta"), (false, "response.output_text.delta")] {
+            let pending = if args { self.args.pending() } else { self.restorer.pending() };
+            for idx in pending.into_iter().filter(|i| only.is_none_or(|o| o == *i)) {
+                let tail = if args { self.args.flush(idx) } else { self.restorer.flush(idx) };
+                if tail.is_empty() {
+                    continue;
+                }
+                let mut v = self.last.clone().unwrap_or_else(|| json!({}));
+                v["type"] = json!(kind);
+                v["output_index"] = json!(idx);
+                v["delta"] = json!(tail);
+                emit(out, Some(kind), &crate::api::json_text(&v));
+            }
+        }
+    }
+
     fn flush_anthropic(&mut self, idx: u64, out: &mut Vec<u8>) {
         if self.args.pending().contains(&idx) {
             self.emit_arguments_tail(idx, out);
@@ -216,12 +279,15 @@ impl SseRestorer {
 
     /// Emits every held-back tail as a delta of its own.
     fn flush_all(&mut self, out: &mut Vec<u8>) {
+        if self.dialect == StreamDialect::Responses {
+            return self.flush_responses(None, out);
+        }
         for ch in self.args.pending() {
             self.emit_arguments_tail(ch, out);
         }
         for idx in self.restorer.pending() {
             match self.dialect {
-                StreamDialect::Anthropic => self.flush_anthropic(idx, out),
+                StreamDialect::Anthropic | StreamDialect::Responses => self.flush_anthropic(idx, out),
                 StreamDialect::OpenAi => {
                     let tail = self.restorer.flush(idx);
                     let mut v = self.last.clone().unwrap_or_else(|| json!({"object": "chat.completion.chunk"}));
@@ -265,6 +331,7 @@ mod tests {
             let piece = match dialect {
                 StreamDialect::OpenAi => v.pointer(openai),
                 StreamDialect::Anthropic => v.pointer(anthropic),
+                StreamDialect::Responses => v.pointer("/delta").filter(|_| v["type"] == "response.output_text.delta"),
             };
             text.push_str(piece.and_then(Value::as_str).unwrap_or_default());
         }
@@ -368,5 +435,28 @@ mod tests {
         out.extend(r.chunk(b"", true));
         let input: Value = serde_json::from_str(&arguments_of(StreamDialect::Anthropic, &out)).unwrap();
         assert_eq!(input, json!({"to": "jane\"q\"@example.com"}));
+    }
+
+    #[test]
+    fn responses_deltas_and_done_events_are_restored() {
+        let ev = |kind: &str, extra: &str| format!("event: {kind}\ndata: {{\"type\":\"{kind}\",\"output_index\":0{extra}}}\n\n");
+        let sse = [
+            ev("response.output_text.delta", r#","delta":"Mail [EMA""#),
+            ev("response.output_text.delta", r#","delta":"IL_1] now""#),
+            ev("response.output_text.done", r#","text":"Mail [EMAIL_1] now""#),
+            ev("response.completed", r#","response":{"output":[{"content":[{"text":"Mail [EMAIL_1] now"}]}]}"#),
+        ]
+        .concat();
+        for step in [1, 7, sse.len()] {
+            let mut r = SseRestorer::new(StreamDialect::Responses, restorer());
+            let mut out = Vec::new();
+            for c in sse.as_bytes().chunks(step) {
+                out.extend(r.chunk(c, false));
+            }
+            out.extend(r.chunk(b"", true));
+            assert_eq!(text_of(StreamDialect::Responses, &out), "Mail jane\"q\"@example.com now", "step {step}");
+            let text = String::from_utf8(out).unwrap();
+            assert!(!text.contains("[EMAIL_1]") && text.contains("response.completed"), "{text}");
+        }
     }
 }

@@ -195,7 +195,8 @@ const PER_MEDIA: u64 = 85;
 /// Estimated prompt tokens of a request body in any supported dialect.
 ///
 /// Counts the text of OpenAI `messages`, Anthropic `system` + `messages`, Gemini
-/// `systemInstruction` + `contents`, embeddings `input` (token-id arrays count one per id), and
+/// `systemInstruction` + `contents`, Responses `instructions` + `input`, embeddings `input`
+/// (token-id arrays count one per id), completions `prompt`, and
 /// `tools` as their JSON text; plus `PER_MESSAGE` (4) per message and `PER_REQUEST` (3) once for chat.
 pub fn estimate_prompt_tokens(body: &Value) -> u64 {
     let mut counter = TokenCounter::new();
@@ -210,7 +211,7 @@ pub fn estimate_prompt_tokens(body: &Value) -> u64 {
             }
         }
     }
-    for key in ["system", "systemInstruction", "system_instruction"] {
+    for key in ["system", "systemInstruction", "system_instruction", "instructions"] {
         if let Some(system) = body.get(key) {
             extra = extra.saturating_add(PER_MESSAGE);
             extra = extra.saturating_add(content(system, &mut counter));
@@ -219,8 +220,11 @@ pub fn estimate_prompt_tokens(body: &Value) -> u64 {
     if let Some(tools) = body.get("tools") {
         counter.push_str(&tools.to_string());
     }
-    if let Some(input) = body.get("input") {
-        extra = extra.saturating_add(content(input, &mut counter));
+    // Embeddings' and Responses' `input`; legacy completions' `prompt`.
+    for key in ["input", "prompt"] {
+        if let Some(input) = body.get(key) {
+            extra = extra.saturating_add(content(input, &mut counter));
+        }
     }
     if chat {
         extra = extra.saturating_add(PER_REQUEST);

@@ -22,7 +22,7 @@ struct WithUsageMetadata {
 /// body. Only the usage object is materialised; the rest of the body is skipped.
 pub fn from_response(dialect: UsageDialect, body: &[u8]) -> Option<Usage> {
     match dialect {
-        UsageDialect::OpenAi => {
+        UsageDialect::OpenAi | UsageDialect::OpenAiResponses => {
             let parsed: WithUsage<OpenAiUsage> = serde_json::from_slice(body).ok()?;
             parsed.usage.map(|u| u.normalise())
         }

@@ -10,6 +10,9 @@ pub enum UsageDialect {
     Anthropic,
     /// Google Gemini `generateContent` / `streamGenerateContent` (`usageMetadata`).
     Gemini,
+    /// OpenAI Responses: `usage` of the response object (in streams, of the closing
+    /// `response.completed` / `response.incomplete` / `response.failed` event).
+    OpenAiResponses,
 }
 
 /// Token usage of one request, normalised across providers.

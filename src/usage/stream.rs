@@ -7,13 +7,15 @@
 //! - **Anthropic.** `message_start` gives the baseline (input and cache tokens, an initial
 //!   `output_tokens`); each `message_delta` usage is cumulative: its fields replace, never add.
 //! - **Gemini.** Every chunk's `usageMetadata` is cumulative; the last one wins.
+//! - **OpenAI Responses.** The closing event (`response.completed`, `response.incomplete`,
+//!   `response.failed`) carries the response object with its `usage`; it ends the stream.
 //!
 //! Generated text (content, reasoning, tool-call arguments) is counted on the way with
 //! [`TokenCounter`], so a stream that ends without usage can still be charged an estimate.
 
 use super::estimate::TokenCounter;
 use super::model::{Usage, UsageDialect};
-use super::wire::{AnthropicBody, AnthropicUsage, GeminiBody, OpenAiBody};
+use super::wire::{AnthropicBody, AnthropicUsage, GeminiBody, OpenAiBody, ResponsesEvent};
 use crate::sse::SseEvent;
 
 /// What one event told the accumulator.
@@ -60,6 +62,7 @@ impl StreamUsage {
             UsageDialect::OpenAi => self.openai(event),
             UsageDialect::Anthropic => self.anthropic(event),
             UsageDialect::Gemini => self.gemini(event),
+            UsageDialect::OpenAiResponses => self.responses(event),
         }
     }
 
@@ -67,7 +70,7 @@ impl StreamUsage {
     pub fn has_usage(&self) -> bool {
         match self.dialect {
             UsageDialect::Anthropic => self.anthropic_final,
-            UsageDialect::OpenAi | UsageDialect::Gemini => self.reported.is_some(),
+            UsageDialect::OpenAi | UsageDialect::Gemini | UsageDialect::OpenAiResponses => self.reported.is_some(),
         }
     }
 
@@ -87,7 +90,7 @@ impl StreamUsage {
         if self.has_usage() {
             return match self.dialect {
                 UsageDialect::Anthropic => self.anthropic.normalise(),
-                UsageDialect::OpenAi | UsageDialect::Gemini => self.reported.unwrap_or_default(),
+                UsageDialect::OpenAi | UsageDialect::Gemini | UsageDialect::OpenAiResponses => self.reported.unwrap_or_default(),
             };
         }
         let generated = self.text.total();
@@ -185,6 +188,23 @@ impl StreamUsage {
             },
             _ => Seen::default(),
         }
+    }
+
+    fn responses(&mut self, event: &SseEvent) -> Seen {
+        let Ok(e) = serde_json::from_str::<ResponsesEvent>(&event.data) else {
+            return Seen::default();
+        };
+        if let Some(delta) = e.delta.as_deref().filter(|_| e.kind.ends_with(".delta")) {
+            self.text.push_str(delta);
+        }
+        if !matches!(e.kind.as_ref(), "response.completed" | "response.incomplete" | "response.failed") {
+            return Seen::default();
+        }
+        let usage = e.response.and_then(|r| r.usage);
+        if let Some(u) = &usage {
+            self.reported = Some(u.normalise());
+        }
+        Seen { usage: usage.is_some(), usage_only: false, done: true }
     }
 
     fn gemini(&mut self, event: &SseEvent) -> Seen {

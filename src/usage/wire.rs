@@ -248,3 +248,22 @@ pub(crate) struct GeminiPart<'a> {
     pub(crate) thought: Option<IgnoredAny>,
     pub(crate) function_call: Option<IgnoredAny>,
 }
+
+/// One OpenAI Responses stream event: its type, a text or arguments `delta`, and the
+/// response object's usage on the closing events.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ResponsesEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    pub(crate) kind: Cow<'a, str>,
+    #[serde(borrow)]
+    pub(crate) delta: Option<Cow<'a, str>>,
+    pub(crate) response: Option<ResponsesEnvelope>,
+}
+
+/// The part of a Responses `response` object that accounting reads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ResponsesEnvelope {
+    pub(crate) usage: Option<OpenAiUsage>,
+}

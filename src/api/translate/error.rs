@@ -47,6 +47,7 @@ pub fn incomplete_stream_frame(to: Dialect) -> Vec<u8> {
             let body = super::obj(&mut [("error", super::obj(&mut [("message", Value::from(MESSAGE)), ("type", Value::from("server_error")), ("param", Value::Null), ("code", Value::from("stream_incomplete"))]))]);
             format!("data: {body}\n\n").into_bytes()
         }
+        Dialect::OpenAiResponses => super::responses_stream::failed_frame("stream_incomplete", MESSAGE),
     }
 }
 
@@ -72,7 +73,7 @@ pub fn error_body(body: &[u8], status: u16, to: Dialect) -> Vec<u8> {
             let kind = kind.filter(|k| is_anthropic_type(k)).unwrap_or_else(|| anthropic::error_type_for_status(status));
             anthropic::error_body(kind, &message)
         }
-        Dialect::OpenAiChat | Dialect::OpenAiEmbeddings => {
+        Dialect::OpenAiChat | Dialect::OpenAiEmbeddings | Dialect::OpenAiResponses => {
             let kind = match kind {
                 Some("api_error" | "overloaded_error") => "server_error",
                 Some(k) => k,

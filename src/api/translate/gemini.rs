@@ -5,19 +5,22 @@
 //! user turn, named by looking up their `tool_call_id` among earlier assistant tool calls.
 //! Consecutive turns of one role are merged. Gemini function calls carry no id, so responses
 //! number them `call_<index>`. The model is not part of the body (it goes in the URL).
-//! Fields Gemini cannot honour (`n > 1`, `logprobs`, audio, ...) are refused with a [`TranslateError`].
+//! `reasoning_effort` becomes `thinkingConfig.thinkingBudget` (low 1,024, medium 8,192, high
+//! 24,576), a `json_schema` `response_format` becomes `responseJsonSchema` with a JSON MIME
+//! type, and the hub's `top_k` becomes `topK`. Fields Gemini cannot honour (`n > 1`,
+//! `logprobs`, audio, ...) follow the [`Lenience`] policy: dropped and named, or refused.
 
 use super::request::{refuse_common, unsupported};
-use super::TranslateError;
+use super::{Lenience, TranslateError};
 use crate::api::anthropic::tool_input;
 use crate::api::openai::arguments_string;
 use serde_json::{json, Map, Value};
 
 /// Translates an OpenAI chat request into a Gemini `generateContent` request body.
-pub fn chat_to_gemini(req: &Value) -> Result<Value, TranslateError> {
+pub fn chat_to_gemini(req: &Value, lenience: &mut Lenience) -> Result<Value, TranslateError> {
     let obj = req.as_object().ok_or_else(|| TranslateError::new("messages", "The request body must be a JSON object."))?;
     let get = |k: &str| obj.get(k).filter(|v| !v.is_null());
-    refuse_unsupported(&get)?;
+    refuse_unsupported(&get, lenience)?;
     let mut out = Map::new();
     let (system, contents) = convert_messages(get("messages"))?;
     out.insert("contents".into(), Value::Array(contents));
@@ -48,14 +51,38 @@ pub fn chat_to_gemini(req: &Value) -> Result<Value, TranslateError> {
         }
         Some(_) => return Err(TranslateError::new("stop", "`stop` must be a string or an array of strings.")),
     }
-    if get("response_format").and_then(|f| f.get("type")).and_then(Value::as_str) == Some("json_object") {
-        config.insert("responseMimeType".into(), json!("application/json"));
+    match get("response_format").and_then(|f| f.get("type")).and_then(Value::as_str) {
+        Some("json_object") => {
+            config.insert("responseMimeType".into(), json!("application/json"));
+        }
+        Some("json_schema") => {
+            config.insert("responseMimeType".into(), json!("application/json"));
+            if let Some(schema) = get("response_format").and_then(|f| f.pointer("/json_schema/schema")) {
+                config.insert("responseJsonSchema".into(), schema.clone());
+            }
+        }
+        _ => {}
+    }
+    if let Some(k) = get("top_k") {
+        config.insert("topK".into(), k.clone());
+    }
+    match get("reasoning_effort").and_then(Value::as_str) {
+        None => {}
+        Some(effort) => {
+            let budget: u64 = match effort {
+                "minimal" | "none" => 0,
+                "low" => 1024,
+                "medium" => 8192,
+                _ => 24576,
+            };
+            config.insert("thinkingConfig".into(), super::obj(&mut [("thinkingBudget", Value::from(budget))]));
+        }
     }
     if !config.is_empty() {
         out.insert("generationConfig".into(), Value::Object(config));
     }
     if let Some(tools) = get("tools") {
-        out.insert("tools".into(), json!([{"functionDeclarations": convert_tools(tools)?}]));
+        out.insert("tools".into(), json!([{"functionDeclarations": convert_tools(tools, lenience)?}]));
     }
     if let Some(choice) = get("tool_choice") {
         out.insert("toolConfig".into(), super::obj(&mut [("functionCallingConfig", convert_tool_choice(choice)?)]));
@@ -63,10 +90,10 @@ pub fn chat_to_gemini(req: &Value) -> Result<Value, TranslateError> {
     Ok(Value::Object(out))
 }
 
-fn refuse_unsupported<'a>(get: &impl Fn(&str) -> Option<&'a Value>) -> Result<(), TranslateError> {
-    refuse_common(get)?;
-    if get("response_format").and_then(|f| f.get("type")).and_then(Value::as_str).is_some_and(|t| t != "text" && t != "json_object") {
-        return Err(unsupported("response_format", "`response_format` other than text or json_object"));
+fn refuse_unsupported<'a>(get: &impl Fn(&str) -> Option<&'a Value>, lenience: &mut Lenience) -> Result<(), TranslateError> {
+    refuse_common(get, lenience)?;
+    if get("response_format").and_then(|f| f.get("type")).and_then(Value::as_str).is_some_and(|t| !matches!(t, "text" | "json_object" | "json_schema")) {
+        lenience.refuse(unsupported("response_format", "`response_format` other than text, json_object or json_schema"))?;
     }
     Ok(())
 }
@@ -191,14 +218,20 @@ fn assistant_parts(message: &Value, content: Option<&Value>, call_names: &mut Ve
 }
 
 /// Gemini function declarations; `parameters` loses the JSON Schema keys Gemini refuses.
-fn convert_tools(tools: &Value) -> Result<Value, TranslateError> {
+fn convert_tools(tools: &Value, lenience: &mut Lenience) -> Result<Value, TranslateError> {
     let bad = |m: &str| TranslateError::new("tools", m);
     let list = tools.as_array().ok_or_else(|| bad("`tools` must be an array."))?;
-    list.iter()
+    let mut functions = Vec::with_capacity(list.len());
+    for t in list {
+        if t.get("type").and_then(Value::as_str) != Some("function") {
+            lenience.refuse(bad("Only `function` tools are supported for this model."))?;
+            continue;
+        }
+        functions.push(t);
+    }
+    functions
+        .into_iter()
         .map(|t| {
-            if t.get("type").and_then(Value::as_str) != Some("function") {
-                return Err(bad("Only `function` tools are supported for this model."));
-            }
             let f = t.get("function").ok_or_else(|| bad("A tool needs a `function`."))?;
             let name = f.get("name").and_then(Value::as_str).ok_or_else(|| bad("A tool function needs a `name`."))?;
             let mut out = Map::new();
@@ -314,7 +347,7 @@ mod tests {
         ], "max_tokens": 50, "temperature": 0.2, "top_p": 0.9, "stop": "END", "stream": true,
            "tools": [{"type": "function", "function": {"name": "get_weather", "description": "d", "parameters": {"type": "object", "additionalProperties": false, "properties": {"city": {"type": "string"}}}}},
                      {"type": "function", "function": {"name": "now", "parameters": {"type": "object", "properties": {}}}}],
-           "tool_choice": {"type": "function", "function": {"name": "get_weather"}}}))
+           "tool_choice": {"type": "function", "function": {"name": "get_weather"}}}), &mut Lenience::new(true))
         .unwrap();
         assert!(got.get("model").is_none() && got.get("stream").is_none());
         assert_eq!(got["systemInstruction"], json!({"parts": [{"text": "Be terse."}]}));
@@ -329,21 +362,21 @@ mod tests {
             {"name": "now"}
         ]}]));
         assert_eq!(got["toolConfig"], json!({"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}}));
-        let bare = chat_to_gemini(&json!({"messages": [{"role": "user", "content": "x"}]})).unwrap();
+        let bare = chat_to_gemini(&json!({"messages": [{"role": "user", "content": "x"}]}), &mut Lenience::new(true)).unwrap();
         assert_eq!(bare, json!({"contents": [{"role": "user", "parts": [{"text": "x"}]}]}));
     }
 
     #[test]
     fn refusals() {
-        for (extra, param) in [(json!({"n": 2}), "n"), (json!({"logprobs": true}), "logprobs"), (json!({"audio": {}}), "audio"), (json!({"stop": 3}), "stop"), (json!({"response_format": {"type": "json_schema"}}), "response_format")] {
+        for (extra, param) in [(json!({"n": 2}), "n"), (json!({"logprobs": true}), "logprobs"), (json!({"audio": {}}), "audio"), (json!({"stop": 3}), "stop"), (json!({"response_format": {"type": "xml"}}), "response_format")] {
             let mut req = json!({"messages": [{"role": "user", "content": "x"}]});
             if let (Some(r), Some(e)) = (req.as_object_mut(), extra.as_object()) {
                 r.extend(e.clone());
             }
-            assert_eq!(chat_to_gemini(&req).unwrap_err().param, param, "{extra}");
+            assert_eq!(chat_to_gemini(&req, &mut Lenience::new(true)).unwrap_err().param, param, "{extra}");
         }
         let orphan = json!({"messages": [{"role": "tool", "tool_call_id": "zz", "content": "x"}]});
-        assert_eq!(chat_to_gemini(&orphan).unwrap_err().param, "messages");
+        assert_eq!(chat_to_gemini(&orphan, &mut Lenience::new(true)).unwrap_err().param, "messages");
     }
 
     #[test]

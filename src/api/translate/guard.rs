@@ -111,6 +111,9 @@ impl StreamGuard {
         let terminal = match self.dialect {
             Dialect::OpenAiChat | Dialect::OpenAiEmbeddings => head.starts_with(b"data: [DONE]") || head.starts_with(b"data: {\"error\""),
             Dialect::Anthropic => head.starts_with(b"event: message_stop") || head.starts_with(b"event: error"),
+            Dialect::OpenAiResponses => [&b"event: response.completed"[..], b"event: response.incomplete", b"event: response.failed", b"event: error"]
+                .iter()
+                .any(|t| head.starts_with(t)),
         };
         self.ended |= terminal;
         if !self.strip_usage {

@@ -1,16 +1,22 @@
-//! Dialect translation between OpenAI Chat Completions, Anthropic Messages and Gemini: requests,
-//! responses, streams and error bodies, as pure functions and state machines over JSON.
+//! Dialect translation between OpenAI Chat Completions, OpenAI Responses, Anthropic Messages and
+//! Gemini: requests, responses, streams and error bodies, as pure functions and state machines
+//! over JSON, all through one hub (the chat shape; see the `hub` module).
 
 mod error;
 mod gemini;
 mod gemini_stream;
 mod guard;
+mod hub;
+mod lenience;
 mod plain_gemini;
 mod plain_request;
 mod plain_response;
 mod request;
 mod request_to_chat;
 mod response;
+mod responses_request;
+mod responses_response;
+mod responses_stream;
 mod session;
 mod stream;
 mod stream_to_anthropic;
@@ -20,13 +26,18 @@ pub use error::{error_body, incomplete_stream_frame, TranslateError};
 pub use gemini::{chat_to_gemini, gemini_to_completion};
 pub use gemini_stream::GeminiToOpenAiStream;
 pub use guard::StreamGuard;
+pub use hub::{Translation, Wire};
+pub use lenience::Lenience;
 pub use plain_gemini::{plain_chat_to_gemini, plain_gemini_to_completion};
 pub use plain_request::plain_chat_to_messages;
 pub use plain_response::plain_message_to_completion;
 pub use request::chat_to_messages;
 pub use request_to_chat::messages_to_chat;
 pub use response::{completion_to_message, message_to_completion};
-pub use session::{ResponseTranslator, Translation};
+pub use responses_request::responses_to_chat;
+pub use responses_response::completion_to_response;
+pub use responses_stream::ChatToResponsesStream;
+pub use session::ResponseTranslator;
 pub use stream::AnthropicToOpenAiStream;
 pub use stream_to_anthropic::OpenAiToAnthropicStream;
 

@@ -198,7 +198,7 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn both(body: &str) -> (Option<Value>, Result<Value, String>) {
-        crate::testing::both_paths(body, plain_chat_to_gemini, chat_to_gemini)
+        crate::testing::both_paths(body, plain_chat_to_gemini, |v| chat_to_gemini(v, &mut crate::api::translate::Lenience::new(true)))
     }
 
     fn answer(body: &str) -> (Option<Value>, Result<Value, String>) {

@@ -199,7 +199,7 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn both(body: &str) -> (Option<Value>, Result<Value, String>) {
-        crate::testing::both_paths(body, |b| plain_chat_to_messages(b, "claude-x"), |v| chat_to_messages(v, "claude-x"))
+        crate::testing::both_paths(body, |b| plain_chat_to_messages(b, "claude-x"), |v| chat_to_messages(v, "claude-x", &mut crate::api::translate::Lenience::new(true)))
     }
 
     #[test]

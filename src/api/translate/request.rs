@@ -1,22 +1,26 @@
-//! OpenAI Chat Completions request → Anthropic Messages request.
+//! The chat hub (an OpenAI Chat Completions request) → Anthropic Messages request.
 //!
 //! System and developer messages (wherever they appear) become the top-level `system`; tool
 //! messages become `tool_result` blocks in a user turn; consecutive turns of one role are merged,
-//! as Anthropic expects alternating roles. Fields with no Anthropic equivalent that change the
-//! output (`n > 1`, `logprobs`, audio, `response_format`, penalties, ...) are refused with a
-//! [`TranslateError`]; harmless hints (`seed`, `store`, `service_tier`, `metadata`) are dropped.
-//! `temperature` is passed through unchanged (Anthropic refuses values above 1).
+//! as Anthropic expects alternating roles. `reasoning_effort` becomes extended `thinking` with a
+//! budget (low 1,024, medium 2,048, high 4,096 tokens, kept under `max_tokens`), a
+//! `json_schema` `response_format` becomes `output_config.format`, and the hub's `top_k` goes
+//! through. Fields with no Anthropic equivalent that change the output (`n > 1`, `logprobs`,
+//! audio, `json_object`, penalties, ...) follow the [`Lenience`] policy: dropped and named, or
+//! refused with a [`TranslateError`]; harmless hints (`seed`, `store`, `service_tier`,
+//! `metadata`) are dropped silently. `temperature` is passed through unchanged (Anthropic
+//! refuses values above 1), except beside thinking, which takes none.
 
-use super::TranslateError;
+use super::{Lenience, TranslateError};
 use crate::api::anthropic::{image_source, tool_input, DEFAULT_MAX_TOKENS};
 use serde_json::{json, Map, Value};
 
 /// Translates an OpenAI chat request into an Anthropic Messages request for `model`.
 /// Without `max_completion_tokens`/`max_tokens`, `max_tokens` is [`DEFAULT_MAX_TOKENS`].
-pub fn chat_to_messages(req: &Value, model: &str) -> Result<Value, TranslateError> {
+pub fn chat_to_messages(req: &Value, model: &str, lenience: &mut Lenience) -> Result<Value, TranslateError> {
     let obj = req.as_object().ok_or_else(|| TranslateError::new("messages", "The request body must be a JSON object."))?;
     let get = |k: &str| obj.get(k).filter(|v| !v.is_null());
-    refuse_unsupported(&get)?;
+    refuse_unsupported(&get, lenience)?;
     let mut out = Map::new();
     out.insert("model".into(), json!(model));
     let (system, messages) = convert_messages(get("messages"))?;
@@ -38,7 +42,25 @@ pub fn chat_to_messages(req: &Value, model: &str) -> Result<Value, TranslateErro
             .ok_or_else(|| TranslateError::new("max_tokens", "`max_tokens` must be a positive integer."))?,
     };
     out.insert("max_tokens".into(), json!(max));
+    let thinking = get("reasoning_effort").and_then(Value::as_str).and_then(|e| thinking_budget(e, max));
+    if let Some(budget) = thinking {
+        out.insert("thinking".into(), super::obj(&mut [("type", Value::from("enabled")), ("budget_tokens", Value::from(budget))]));
+    } else if get("reasoning_effort").is_some() {
+        lenience.drop_field("reasoning_effort");
+    }
+    if let Some(schema) = get("response_format").filter(|f| f.get("type").and_then(Value::as_str) == Some("json_schema")).and_then(|f| f.pointer("/json_schema/schema")) {
+        let format = super::obj(&mut [("type", Value::from("json_schema")), ("schema", schema.clone())]);
+        out.insert("output_config".into(), super::obj(&mut [("format", format)]));
+    }
+    if let Some(k) = get("top_k").filter(|_| thinking.is_none()) {
+        out.insert("top_k".into(), k.clone());
+    }
     for key in ["temperature", "top_p"] {
+        if thinking.is_some() && get(key).is_some() {
+            // Extended thinking takes neither (Anthropic refuses them beside it).
+            lenience.drop_field(if key == "top_p" { "top_p" } else { "temperature" });
+            continue;
+        }
         if let Some(v) = get(key) {
             if !v.is_number() {
                 return Err(TranslateError::new(if key == "top_p" { "top_p" } else { "temperature" }, format!("`{key}` must be a number.")));
@@ -63,7 +85,7 @@ pub fn chat_to_messages(req: &Value, model: &str) -> Result<Value, TranslateErro
         out.insert("metadata".into(), super::obj(&mut [("user_id", Value::from(user))]));
     }
     if let Some(tools) = get("tools") {
-        out.insert("tools".into(), convert_tools(tools)?);
+        out.insert("tools".into(), convert_tools(tools, lenience)?);
     }
     let parallel = get("parallel_tool_calls").and_then(Value::as_bool).unwrap_or(true);
     let mut choice = get("tool_choice").map(convert_tool_choice).transpose()?;
@@ -79,14 +101,27 @@ pub fn chat_to_messages(req: &Value, model: &str) -> Result<Value, TranslateErro
     Ok(Value::Object(out))
 }
 
-fn refuse_unsupported<'a>(get: &impl Fn(&str) -> Option<&'a Value>) -> Result<(), TranslateError> {
-    refuse_common(get)?;
-    if get("response_format").is_some_and(|f| f.get("type").and_then(Value::as_str) != Some("text")) {
-        return Err(unsupported("response_format", "`response_format` other than text"));
+/// Anthropic's thinking budget for an OpenAI `reasoning_effort`, kept under `max_tokens`
+/// (Anthropic's least budget is 1,024); `None` for `minimal`/`none` or when it cannot fit.
+fn thinking_budget(effort: &str, max_tokens: u64) -> Option<u64> {
+    let want: u64 = match effort {
+        "low" => 1024,
+        "medium" => 2048,
+        "high" | "xhigh" | "max" => 4096,
+        _ => return None,
+    };
+    let budget = want.min(max_tokens.saturating_sub(1));
+    (budget >= 1024).then_some(budget)
+}
+
+fn refuse_unsupported<'a>(get: &impl Fn(&str) -> Option<&'a Value>, lenience: &mut Lenience) -> Result<(), TranslateError> {
+    refuse_common(get, lenience)?;
+    if get("response_format").and_then(|f| f.get("type")).and_then(Value::as_str).is_some_and(|t| t != "text" && t != "json_schema") {
+        lenience.refuse(unsupported("response_format", "`response_format` other than text or json_schema"))?;
     }
     for param in ["frequency_penalty", "presence_penalty"] {
         if get(param).and_then(Value::as_f64).is_some_and(|p| p != 0.0) {
-            return Err(unsupported(if param == "frequency_penalty" { "frequency_penalty" } else { "presence_penalty" }, &format!("`{param}`")));
+            lenience.refuse(unsupported(if param == "frequency_penalty" { "frequency_penalty" } else { "presence_penalty" }, &format!("`{param}`")))?;
         }
     }
     Ok(())
@@ -98,26 +133,26 @@ pub(super) fn unsupported(param: &'static str, what: &str) -> TranslateError {
 }
 
 /// OpenAI chat fields that no translated provider supports (shared by every OpenAI → X translation).
-pub(super) fn refuse_common<'a>(get: &impl Fn(&str) -> Option<&'a Value>) -> Result<(), TranslateError> {
+pub(super) fn refuse_common<'a>(get: &impl Fn(&str) -> Option<&'a Value>, lenience: &mut Lenience) -> Result<(), TranslateError> {
     if get("n").and_then(Value::as_u64).is_some_and(|n| n != 1) {
-        return Err(unsupported("n", "`n` other than 1"));
+        lenience.refuse(unsupported("n", "`n` other than 1"))?;
     }
     if get("logprobs").and_then(Value::as_bool) == Some(true) || get("top_logprobs").is_some() {
-        return Err(unsupported("logprobs", "`logprobs`"));
+        lenience.refuse(unsupported("logprobs", "`logprobs`"))?;
     }
     if get("audio").is_some() {
-        return Err(unsupported("audio", "Audio output"));
+        lenience.refuse(unsupported("audio", "Audio output"))?;
     }
     if get("modalities").and_then(Value::as_array).is_some_and(|m| m.iter().any(|x| x != "text")) {
-        return Err(unsupported("modalities", "A modality other than text"));
+        lenience.refuse(unsupported("modalities", "A modality other than text"))?;
     }
-    for (param, what) in [("functions", "`functions` (use `tools`)"), ("function_call", "`function_call` (use `tool_choice`)"), ("prediction", "`prediction`"), ("web_search_options", "`web_search_options`"), ("reasoning_effort", "`reasoning_effort`")] {
+    for (param, what) in [("functions", "`functions` (use `tools`)"), ("function_call", "`function_call` (use `tool_choice`)"), ("prediction", "`prediction`"), ("web_search_options", "`web_search_options`")] {
         if get(param).is_some() {
-            return Err(unsupported(param, what));
+            lenience.refuse(unsupported(param, what))?;
         }
     }
     if get("logit_bias").and_then(Value::as_object).is_some_and(|m| !m.is_empty()) {
-        return Err(unsupported("logit_bias", "`logit_bias`"));
+        lenience.refuse(unsupported("logit_bias", "`logit_bias`"))?;
     }
     Ok(())
 }
@@ -243,14 +278,20 @@ fn assistant_blocks(message: &Value, content: Option<&Value>) -> Result<Vec<Valu
     Ok(blocks)
 }
 
-fn convert_tools(tools: &Value) -> Result<Value, TranslateError> {
+fn convert_tools(tools: &Value, lenience: &mut Lenience) -> Result<Value, TranslateError> {
     let bad = |m: &str| TranslateError::new("tools", m);
     let list = tools.as_array().ok_or_else(|| bad("`tools` must be an array."))?;
-    list.iter()
+    let mut functions = Vec::with_capacity(list.len());
+    for t in list {
+        if t.get("type").and_then(Value::as_str) != Some("function") {
+            lenience.refuse(bad("Only `function` tools are supported for this model."))?;
+            continue;
+        }
+        functions.push(t);
+    }
+    functions
+        .into_iter()
         .map(|t| {
-            if t.get("type").and_then(Value::as_str) != Some("function") {
-                return Err(bad("Only `function` tools are supported for this model."));
-            }
             let f = t.get("function").ok_or_else(|| bad("A tool needs a `function`."))?;
             let name = f.get("name").and_then(Value::as_str).ok_or_else(|| bad("A tool function needs a `name`."))?;
             let schema = f.get("parameters").filter(|p| !p.is_null()).cloned().unwrap_or_else(|| super::obj(&mut [("type", Value::from("object")), ("properties", super::obj(&mut []))]));
@@ -284,7 +325,7 @@ mod tests {
     const ANTHROPIC: &str = include_str!("../../../tests/fixtures/translate/anthropic_tool_request.json");
 
     fn translate(v: Value) -> Result<Value, TranslateError> {
-        chat_to_messages(&v, "claude-sonnet-4-5")
+        chat_to_messages(&v, "claude-sonnet-4-5", &mut Lenience::new(true))
     }
 
     #[test]

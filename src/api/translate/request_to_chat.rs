@@ -1,36 +1,36 @@
-//! Anthropic Messages request → OpenAI Chat Completions request.
+//! Anthropic Messages request → the chat hub (an OpenAI Chat Completions request).
 //!
-//! `system` becomes a leading system message; `tool_result` blocks become `tool` messages placed
-//! before the rest of their user turn; `thinking` blocks of earlier assistant turns are dropped
-//! (OpenAI cannot take them back) and `cache_control` hints are ignored. A streaming request also
-//! asks for `stream_options.include_usage`, so the stream translator can report usage.
-//! Refused: `top_k`, enabled `thinking`, server tools, `document` blocks and images in tool results.
+//! `system` becomes a leading system message, and `system`-role entries inside `messages` (as
+//! current clients send them) system messages in place; `tool_result` blocks become `tool`
+//! messages placed before the rest of their user turn; `thinking` blocks of earlier assistant
+//! turns are dropped (OpenAI cannot take them back) and `cache_control` hints are ignored.
+//! Enabled or adaptive `thinking` and `output_config.effort` become `reasoning_effort` (a budget
+//! up to 2,048 tokens is `low`, up to 8,192 `medium`, more `high`); `output_config.format`
+//! becomes `response_format`; `top_k` stays in the hub for the providers that take it;
+//! `metadata.user_id` becomes `user`. A streaming request also asks for
+//! `stream_options.include_usage`, so the stream translator can report usage.
+//! Server tools, `document` blocks, images in tool results, `container` and `mcp_servers`
+//! follow the [`Lenience`] policy (dropped and named, or refused).
 //! Lost: `is_error` on tool results (the content is passed on as is).
 
-use super::TranslateError;
+use super::{Lenience, TranslateError};
 use crate::api::openai::{arguments_string, image_url};
 use serde_json::{json, Map, Value};
 
 /// Translates an Anthropic Messages request into an OpenAI chat request for `model`.
-pub fn messages_to_chat(req: &Value, model: &str) -> Result<Value, TranslateError> {
+pub fn messages_to_chat(req: &Value, model: &str, lenience: &mut Lenience) -> Result<Value, TranslateError> {
     let obj = req.as_object().ok_or_else(|| TranslateError::new("messages", "The request body must be a JSON object."))?;
     let get = |k: &str| obj.get(k).filter(|v| !v.is_null());
-    if get("top_k").is_some() {
-        return Err(TranslateError::new("top_k", "`top_k` is not supported for this model."));
-    }
-    if get("thinking").is_some_and(|t| t.get("type").and_then(Value::as_str) != Some("disabled")) {
-        return Err(TranslateError::new("thinking", "Extended thinking is not supported for this model."));
-    }
     for param in ["container", "mcp_servers"] {
         if get(param).is_some() {
-            return Err(TranslateError::new(if param == "container" { "container" } else { "mcp_servers" }, format!("`{param}` is not supported for this model.")));
+            lenience.refuse(TranslateError::new(if param == "container" { "container" } else { "mcp_servers" }, format!("`{param}` is not supported for this model.")))?;
         }
     }
     let mut messages = Vec::new();
     match get("system") {
         None => {}
         Some(system) => {
-            let text = block_text(system, "system")?;
+            let text = block_text(system, "system", lenience)?;
             if !text.is_empty() {
                 messages.push(super::obj(&mut [("role", Value::from("system")), ("content", Value::from(text))]));
             }
@@ -39,9 +39,13 @@ pub fn messages_to_chat(req: &Value, model: &str) -> Result<Value, TranslateErro
     let list = get("messages").and_then(Value::as_array).ok_or_else(|| TranslateError::new("messages", "`messages` must be an array."))?;
     for m in list {
         match m.get("role").and_then(Value::as_str) {
-            Some("user") => user_messages(m.get("content"), &mut messages)?,
-            Some("assistant") => messages.push(assistant_message(m.get("content"))?),
-            _ => return Err(TranslateError::new("messages", "Each message's `role` must be `user` or `assistant`.")),
+            Some("user") => user_messages(m.get("content"), &mut messages, lenience)?,
+            Some("assistant") => messages.push(assistant_message(m.get("content"), lenience)?),
+            Some("system") => {
+                let text = block_text(m.get("content").unwrap_or(&Value::Null), "messages", lenience)?;
+                messages.push(super::obj(&mut [("role", Value::from("system")), ("content", Value::from(text))]));
+            }
+            _ => return Err(TranslateError::new("messages", "Each message's `role` must be `user`, `assistant` or `system`.")),
         }
     }
     let mut out = Map::new();
@@ -50,10 +54,17 @@ pub fn messages_to_chat(req: &Value, model: &str) -> Result<Value, TranslateErro
     if let Some(max) = get("max_tokens") {
         out.insert("max_completion_tokens".into(), max.clone());
     }
-    for key in ["temperature", "top_p"] {
+    for key in ["temperature", "top_p", "top_k"] {
         if let Some(v) = get(key) {
             out.insert(key.into(), v.clone());
         }
+    }
+    if let Some(effort) = reasoning_effort(get("thinking"), get("output_config").and_then(|c| c.get("effort"))) {
+        out.insert("reasoning_effort".into(), Value::from(effort));
+    }
+    if let Some(format) = get("output_config").and_then(|c| c.get("format")).filter(|f| f.get("type").and_then(Value::as_str) == Some("json_schema")) {
+        let schema = super::obj(&mut [("name", Value::from("output")), ("schema", format.get("schema").cloned().unwrap_or_default()), ("strict", Value::Bool(true))]);
+        out.insert("response_format".into(), super::obj(&mut [("type", Value::from("json_schema")), ("json_schema", schema)]));
     }
     if let Some(stop) = get("stop_sequences") {
         out.insert("stop".into(), stop.clone());
@@ -66,7 +77,10 @@ pub fn messages_to_chat(req: &Value, model: &str) -> Result<Value, TranslateErro
         out.insert("user".into(), json!(user));
     }
     if let Some(tools) = get("tools") {
-        out.insert("tools".into(), convert_tools(tools)?);
+        let tools = convert_tools(tools, lenience)?;
+        if tools.as_array().is_some_and(|t| !t.is_empty()) {
+            out.insert("tools".into(), tools);
+        }
     }
     if let Some(choice) = get("tool_choice") {
         let kind = choice.get("type").and_then(Value::as_str);
@@ -88,18 +102,41 @@ pub fn messages_to_chat(req: &Value, model: &str) -> Result<Value, TranslateErro
     Ok(Value::Object(out))
 }
 
-/// The text of a string or a list of text blocks (joined with blank lines); other blocks are refused.
-fn block_text(content: &Value, param: &'static str) -> Result<String, TranslateError> {
+/// The OpenAI `reasoning_effort` for Anthropic `thinking` and `output_config.effort`: a
+/// budget up to 2,048 is `low`, up to 8,192 `medium`, more `high`; adaptive thinking takes
+/// the effort (default `medium`); `max` is `high`. Disabled thinking asks for none.
+fn reasoning_effort(thinking: Option<&Value>, effort: Option<&Value>) -> Option<&'static str> {
+    let effort = effort.and_then(Value::as_str).map(|e| match e {
+        "low" => "low",
+        "medium" => "medium",
+        _ => "high",
+    });
+    match thinking.and_then(|t| t.get("type")).and_then(Value::as_str) {
+        Some("disabled") => None,
+        Some("enabled") => match thinking.and_then(|t| t.get("budget_tokens")).and_then(Value::as_u64) {
+            Some(b) if b <= 2048 => Some("low"),
+            Some(b) if b <= 8192 => Some("medium"),
+            Some(_) => Some("high"),
+            None => effort.or(Some("medium")),
+        },
+        Some(_) => effort.or(Some("medium")),
+        None => effort,
+    }
+}
+
+/// The text of a string or a list of text blocks (joined with blank lines); other blocks
+/// follow the policy (dropped, or refused).
+fn block_text(content: &Value, param: &'static str, lenience: &mut Lenience) -> Result<String, TranslateError> {
     match content {
         Value::String(s) => Ok(s.clone()),
         Value::Array(blocks) => {
-            let texts = blocks
-                .iter()
-                .map(|b| match (b.get("type").and_then(Value::as_str), b.get("text").and_then(Value::as_str)) {
-                    (Some("text"), Some(t)) => Ok(t),
-                    _ => Err(TranslateError::new(param, "Only text blocks are supported here.")),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut texts = Vec::with_capacity(blocks.len());
+            for b in blocks {
+                match (b.get("type").and_then(Value::as_str), b.get("text").and_then(Value::as_str)) {
+                    (Some("text"), Some(t)) => texts.push(t),
+                    _ => lenience.refuse(TranslateError::new(param, "Only text blocks are supported here."))?,
+                }
+            }
             Ok(texts.join("\n\n"))
         }
         _ => Err(TranslateError::new(param, "Content must be a string or an array of blocks.")),
@@ -107,7 +144,7 @@ fn block_text(content: &Value, param: &'static str) -> Result<String, TranslateE
 }
 
 /// One Anthropic user turn becomes its `tool` messages followed by a user message with the rest.
-fn user_messages(content: Option<&Value>, out: &mut Vec<Value>) -> Result<(), TranslateError> {
+fn user_messages(content: Option<&Value>, out: &mut Vec<Value>, lenience: &mut Lenience) -> Result<(), TranslateError> {
     let bad = |m: &str| TranslateError::new("messages", m);
     let blocks = match content {
         Some(Value::String(s)) => {
@@ -129,11 +166,11 @@ fn user_messages(content: Option<&Value>, out: &mut Vec<Value>) -> Result<(), Tr
                 let id = b.get("tool_use_id").and_then(Value::as_str).ok_or_else(|| bad("A `tool_result` needs a `tool_use_id`."))?;
                 let text = match b.get("content").filter(|c| !c.is_null()) {
                     None => String::new(),
-                    Some(c) => block_text(c, "messages")?,
+                    Some(c) => block_text(c, "messages", lenience)?,
                 };
                 out.push(super::obj(&mut [("role", Value::from("tool")), ("tool_call_id", Value::from(id)), ("content", Value::from(text))]));
             }
-            other => return Err(bad(&format!("A `{}` block is not supported for this model.", other.unwrap_or("?")))),
+            other => lenience.refuse(bad(&format!("A `{}` block is not supported for this model.", other.unwrap_or("?"))))?,
         }
     }
     match parts.as_slice() {
@@ -144,7 +181,7 @@ fn user_messages(content: Option<&Value>, out: &mut Vec<Value>) -> Result<(), Tr
     Ok(())
 }
 
-fn assistant_message(content: Option<&Value>) -> Result<Value, TranslateError> {
+fn assistant_message(content: Option<&Value>, lenience: &mut Lenience) -> Result<Value, TranslateError> {
     let blocks = match content {
         Some(Value::String(s)) => return Ok(super::obj(&mut [("role", Value::from("assistant")), ("content", Value::from(s.as_str()))])),
         Some(Value::Array(blocks)) => blocks,
@@ -164,7 +201,7 @@ fn assistant_message(content: Option<&Value>) -> Result<Value, TranslateError> {
                 calls.push(super::obj(&mut [("id", Value::from(id)), ("type", Value::from("function")), ("function", super::obj(&mut [("name", Value::from(name)), ("arguments", Value::from(args))]))]));
             }
             Some("thinking" | "redacted_thinking") => {}
-            other => return Err(TranslateError::new("messages", format!("A `{}` block is not supported for this model.", other.unwrap_or("?")))),
+            other => lenience.refuse(TranslateError::new("messages", format!("A `{}` block is not supported for this model.", other.unwrap_or("?"))))?,
         }
     }
     let mut msg = super::obj(&mut [("role", Value::from("assistant")), ("content", (if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) }))]);
@@ -174,14 +211,20 @@ fn assistant_message(content: Option<&Value>) -> Result<Value, TranslateError> {
     Ok(msg)
 }
 
-fn convert_tools(tools: &Value) -> Result<Value, TranslateError> {
+fn convert_tools(tools: &Value, lenience: &mut Lenience) -> Result<Value, TranslateError> {
     let bad = |m: &str| TranslateError::new("tools", m);
     let list = tools.as_array().ok_or_else(|| bad("`tools` must be an array."))?;
-    list.iter()
+    let mut custom = Vec::with_capacity(list.len());
+    for t in list {
+        if t.get("type").and_then(Value::as_str).is_some_and(|k| k != "custom") {
+            lenience.refuse(bad("Server tools are not supported for this model."))?;
+            continue;
+        }
+        custom.push(t);
+    }
+    custom
+        .into_iter()
         .map(|t| {
-            if t.get("type").and_then(Value::as_str).is_some_and(|k| k != "custom") {
-                return Err(bad("Server tools are not supported for this model."));
-            }
             let name = t.get("name").and_then(Value::as_str).ok_or_else(|| bad("A tool needs a `name`."))?;
             let mut function = super::obj(&mut [("name", Value::from(name)), ("parameters", t.get("input_schema").cloned().unwrap_or_else(|| json!({"type": "object"})))]);
             if let (Some(d), Some(map)) = (t.get("description").filter(|d| d.is_string()), function.as_object_mut()) {
@@ -202,7 +245,7 @@ mod tests {
     const ANTHROPIC: &str = include_str!("../../../tests/fixtures/translate/anthropic_tool_request.json");
 
     fn translate(v: Value) -> Result<Value, TranslateError> {
-        messages_to_chat(&v, "claude-sonnet")
+        messages_to_chat(&v, "claude-sonnet", &mut Lenience::new(true))
     }
 
     #[test]
@@ -242,14 +285,26 @@ mod tests {
             }
             translate(req)
         };
-        assert_eq!(base(json!({"top_k": 5})).unwrap_err().param, "top_k");
-        assert_eq!(base(json!({"thinking": {"type": "enabled", "budget_tokens": 1024}})).unwrap_err().param, "thinking");
-        assert!(base(json!({"thinking": {"type": "disabled"}})).is_ok());
+        // Mapped into the hub: `top_k` (for the providers that take it), thinking as effort.
+        assert_eq!(base(json!({"top_k": 5})).unwrap()["top_k"], 5);
+        assert_eq!(base(json!({"thinking": {"type": "enabled", "budget_tokens": 1024}})).unwrap()["reasoning_effort"], "low");
+        assert_eq!(base(json!({"thinking": {"type": "adaptive"}, "output_config": {"effort": "max"}})).unwrap()["reasoning_effort"], "high");
+        assert!(base(json!({"thinking": {"type": "disabled"}, "output_config": {"effort": "low"}})).unwrap().get("reasoning_effort").is_none());
+        let schema = base(json!({"output_config": {"format": {"type": "json_schema", "schema": {"type": "object"}}}})).unwrap();
+        assert_eq!(schema["response_format"]["json_schema"]["schema"], json!({"type": "object"}));
         assert_eq!(base(json!({"tools": [{"type": "web_search_20250305", "name": "web_search"}]})).unwrap_err().param, "tools");
         let doc = json!({"messages": [{"role": "user", "content": [{"type": "document", "source": {}}]}]});
         assert_eq!(base(doc).unwrap_err().param, "messages");
         let img = json!({"messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": [{"type": "image", "source": {}}]}]}]});
         assert_eq!(base(img).unwrap_err().param, "messages");
-        assert_eq!(base(json!({"messages": [{"role": "system", "content": "x"}]})).unwrap_err().param, "messages");
+        assert_eq!(base(json!({"messages": [{"role": "system", "content": "x"}]})).unwrap()["messages"][0], json!({"role": "system", "content": "x"}));
+        assert_eq!(base(json!({"messages": [{"role": "tool", "content": "x"}]})).unwrap_err().param, "messages");
+        // Lenient: the unsupported parts are dropped and named.
+        let mut l = Lenience::default();
+        let req = json!({"max_tokens": 5, "container": "c", "tools": [{"type": "web_search_20250305", "name": "web_search"}],
+            "messages": [{"role": "user", "content": [{"type": "document", "source": {}}, {"type": "text", "text": "x"}]}]});
+        let v = messages_to_chat(&req, "m", &mut l).unwrap();
+        assert_eq!((v["messages"][0]["content"].as_str(), v.get("tools")), (Some("x"), None));
+        assert_eq!(l.dropped, vec!["container", "messages", "tools"]);
     }
 }

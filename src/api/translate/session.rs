@@ -1,55 +1,69 @@
 //! `ResponseTranslator`: turns one provider response (JSON, SSE or error) into the client's
 //! dialect, chunk by chunk for streams, so nothing is held back.
 
+use super::hub::{Translation, Wire};
 use super::{
-    completion_to_message, error_body, gemini_to_completion, message_to_completion, AnthropicToOpenAiStream, GeminiToOpenAiStream,
-    OpenAiToAnthropicStream,
+    completion_to_message, completion_to_response, error_body, gemini_to_completion, message_to_completion, AnthropicToOpenAiStream, ChatToResponsesStream,
+    GeminiToOpenAiStream, OpenAiToAnthropicStream,
 };
 use crate::api::Dialect;
 use crate::sse::{SseEvent, SseFramer};
 use serde_json::Value;
 
-/// Which way a request was translated (the response goes the other way).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Translation {
-    /// OpenAI chat client, Anthropic provider.
-    ChatToAnthropic,
-    /// Anthropic Messages client, OpenAI-compatible provider.
-    MessagesToOpenAi,
-    /// OpenAI chat client, Gemini provider.
-    ChatToGemini,
-    /// Anthropic Messages client, Gemini provider (through the OpenAI chat shape both ways).
-    MessagesToGemini,
+/// Provider stream → hub chunks (`None`: the provider speaks the hub).
+enum Decoder {
+    Anthropic(AnthropicToOpenAiStream),
+    Gemini(GeminiToOpenAiStream),
 }
 
-impl Translation {
-    fn client(self) -> Dialect {
+/// Hub chunks → the client's stream (`None`: the client speaks the hub).
+enum Encoder {
+    Anthropic(OpenAiToAnthropicStream),
+    Responses(ChatToResponsesStream),
+}
+
+impl Decoder {
+    fn push(&mut self, e: &SseEvent) -> Vec<u8> {
         match self {
-            Translation::ChatToAnthropic | Translation::ChatToGemini => Dialect::OpenAiChat,
-            Translation::MessagesToOpenAi | Translation::MessagesToGemini => Dialect::Anthropic,
+            Decoder::Anthropic(s) => s.push(e.event.as_deref().unwrap_or_default(), &e.data),
+            Decoder::Gemini(s) => s.push(&e.data),
+        }
+    }
+
+    fn finish(&mut self) -> Vec<u8> {
+        match self {
+            Decoder::Anthropic(s) => s.finish(),
+            Decoder::Gemini(s) => s.finish(),
         }
     }
 }
 
-enum Stream {
-    ToOpenAi(AnthropicToOpenAiStream),
-    ToAnthropic(OpenAiToAnthropicStream),
-    FromGemini(GeminiToOpenAiStream),
-    /// Gemini to OpenAI chunks, and those to Anthropic events.
-    GeminiToAnthropic(GeminiToOpenAiStream, OpenAiToAnthropicStream),
-}
-
-/// Feeds OpenAI `data:` frames (as the stream translators write them: one line each) to the
-/// Anthropic stream translator.
-fn relay(frames: &[u8], to: &mut OpenAiToAnthropicStream) -> Vec<u8> {
-    let text = String::from_utf8_lossy(frames);
-    let mut out = Vec::new();
-    for frame in text.split("\n\n") {
-        if let Some(data) = frame.strip_prefix("data: ") {
-            out.extend(to.push(data));
+impl Encoder {
+    fn push(&mut self, data: &str) -> Vec<u8> {
+        match self {
+            Encoder::Anthropic(s) => s.push(data),
+            Encoder::Responses(s) => s.push(data),
         }
     }
-    out
+
+    fn finish(&mut self) -> Vec<u8> {
+        match self {
+            Encoder::Anthropic(s) => s.finish(),
+            Encoder::Responses(s) => s.finish(),
+        }
+    }
+
+    /// Feeds hub `data:` frames (as the decoders write them: one line each).
+    fn relay(&mut self, frames: &[u8]) -> Vec<u8> {
+        let text = String::from_utf8_lossy(frames);
+        let mut out = Vec::new();
+        for frame in text.split("\n\n") {
+            if let Some(data) = frame.strip_prefix("data: ") {
+                out.extend(self.push(data));
+            }
+        }
+        out
+    }
 }
 
 #[allow(clippy::large_enum_variant)] // one per request; boxing would only add an allocation
@@ -59,7 +73,7 @@ enum Mode {
     /// An error status: the body is rewritten into the client's error shape.
     Error(u16),
     /// SSE, translated event by event.
-    Sse(SseFramer, Stream, Vec<SseEvent>),
+    Sse(SseFramer, Option<Decoder>, Option<Encoder>, Vec<SseEvent>),
     /// Anything else passes untouched.
     Passthrough,
 }
@@ -80,13 +94,19 @@ impl ResponseTranslator {
         let mode = if !(200..300).contains(&status) {
             Mode::Error(status)
         } else if ct.starts_with("text/event-stream") {
-            let stream = match translation {
-                Translation::ChatToAnthropic => Stream::ToOpenAi(AnthropicToOpenAiStream::new(model, created, include_usage)),
-                Translation::MessagesToOpenAi => Stream::ToAnthropic(OpenAiToAnthropicStream::new(model)),
-                Translation::ChatToGemini => Stream::FromGemini(GeminiToOpenAiStream::new(model, created, include_usage)),
-                Translation::MessagesToGemini => Stream::GeminiToAnthropic(GeminiToOpenAiStream::new(model, created, true), OpenAiToAnthropicStream::new(model)),
+            let encoder = match translation.client {
+                Dialect::Anthropic => Some(Encoder::Anthropic(OpenAiToAnthropicStream::new(model))),
+                Dialect::OpenAiResponses => Some(Encoder::Responses(ChatToResponsesStream::new(model, created))),
+                Dialect::OpenAiChat | Dialect::OpenAiEmbeddings => None,
             };
-            Mode::Sse(SseFramer::new(crate::usage::MAX_SSE_EVENT_BYTES), stream, Vec::new())
+            // An encoder needs the hub's usage chunk whatever the client asked for.
+            let usage = include_usage || encoder.is_some();
+            let decoder = match translation.provider {
+                Wire::Messages => Some(Decoder::Anthropic(AnthropicToOpenAiStream::new(model, created, usage))),
+                Wire::Gemini => Some(Decoder::Gemini(GeminiToOpenAiStream::new(model, created, usage))),
+                Wire::Chat => None,
+            };
+            Mode::Sse(SseFramer::new(crate::usage::MAX_SSE_EVENT_BYTES), decoder, encoder, Vec::new())
         } else if ct.starts_with("application/json") {
             Mode::Json
         } else {
@@ -109,58 +129,64 @@ impl ResponseTranslator {
     /// provider shape becomes a 502-style error in the client's dialect.
     pub fn whole(&self, body: &[u8]) -> Vec<u8> {
         match self.mode {
-            Mode::Error(status) => error_body(body, status, self.translation.client()),
+            Mode::Error(status) => error_body(body, status, self.translation.client),
             Mode::Json => {
-                // A plain answer, straight from its bytes; anything else through the document.
+                // A plain answer, straight from its bytes; anything else through the hub.
                 let plain = match self.translation {
-                    Translation::ChatToAnthropic => super::plain_message_to_completion(body, &self.model, self.created),
-                    Translation::ChatToGemini => super::plain_gemini_to_completion(body, &self.model, self.created),
-                    Translation::MessagesToOpenAi | Translation::MessagesToGemini => None,
+                    Translation::CHAT_TO_ANTHROPIC => super::plain_message_to_completion(body, &self.model, self.created),
+                    Translation::CHAT_TO_GEMINI => super::plain_gemini_to_completion(body, &self.model, self.created),
+                    _ => None,
                 };
                 if let Some(out) = plain {
                     return out;
                 }
-                let translated = serde_json::from_slice::<Value>(body).ok().and_then(|v| match self.translation {
-                    Translation::ChatToAnthropic => message_to_completion(&v, &self.model, self.created).ok(),
-                    Translation::MessagesToOpenAi => completion_to_message(&v, &self.model).ok(),
-                    Translation::ChatToGemini => gemini_to_completion(&v, &self.model, self.created).ok(),
-                    Translation::MessagesToGemini => gemini_to_completion(&v, &self.model, self.created).ok().and_then(|c| completion_to_message(&c, &self.model).ok()),
-                });
-                match translated {
+                match serde_json::from_slice::<Value>(body).ok().and_then(|v| self.through_hub(&v)) {
                     Some(v) => crate::api::json_bytes(&v),
-                    None => error_body(b"The provider's response could not be translated.", 502, self.translation.client()),
+                    None => error_body(b"The provider's response could not be translated.", 502, self.translation.client),
                 }
             }
             _ => body.to_vec(),
         }
     }
 
+    /// A provider answer → the hub's completion → the client's answer.
+    fn through_hub(&self, v: &Value) -> Option<Value> {
+        let hub = match self.translation.provider {
+            Wire::Messages => message_to_completion(v, &self.model, self.created).ok()?,
+            Wire::Gemini => gemini_to_completion(v, &self.model, self.created).ok()?,
+            Wire::Chat => v.clone(),
+        };
+        match self.translation.client {
+            Dialect::Anthropic => completion_to_message(&hub, &self.model).ok(),
+            Dialect::OpenAiResponses => completion_to_response(&hub, &self.model, self.created).ok(),
+            Dialect::OpenAiChat | Dialect::OpenAiEmbeddings => Some(hub),
+        }
+    }
+
     /// Translates one streamed chunk; `end` closes the stream (completing it if the provider
     /// stopped early). Returns the bytes to send in its place.
     pub fn chunk(&mut self, chunk: &[u8], end: bool) -> Vec<u8> {
-        let Mode::Sse(framer, stream, events) = &mut self.mode else { return chunk.to_vec() };
+        let Mode::Sse(framer, decoder, encoder, events) = &mut self.mode else { return chunk.to_vec() };
         framer.feed_into(chunk, events);
         let mut out = Vec::new();
         for e in events.drain(..) {
-            out.extend(match stream {
-                Stream::ToOpenAi(s) => s.push(e.event.as_deref().unwrap_or_default(), &e.data),
-                Stream::ToAnthropic(s) => s.push(&e.data),
-                Stream::FromGemini(s) => s.push(&e.data),
-                Stream::GeminiToAnthropic(g, a) => relay(&g.push(&e.data), a),
-            });
+            match (decoder.as_mut(), encoder.as_mut()) {
+                (Some(d), None) => out.extend(d.push(&e)),
+                (Some(d), Some(c)) => out.extend(c.relay(&d.push(&e))),
+                (None, Some(c)) => out.extend(c.push(&e.data)),
+                (None, None) => {}
+            }
         }
         if end {
             framer.finish();
-            out.extend(match stream {
-                Stream::ToOpenAi(s) => s.finish(),
-                Stream::ToAnthropic(s) => s.finish(),
-                Stream::FromGemini(s) => s.finish(),
-                Stream::GeminiToAnthropic(g, a) => {
-                    let mut out = relay(&g.finish(), a);
-                    out.extend(a.finish());
-                    out
+            let tail = decoder.as_mut().map(Decoder::finish).unwrap_or_default();
+            match encoder.as_mut() {
+                Some(c) => {
+                    out.extend(c.relay(&tail));
+                    out.extend(c.finish());
                 }
-            });
+                None => out.extend(tail),
+            }
         }
         out
     }
@@ -188,18 +214,18 @@ mod tests {
 
     #[test]
     fn anthropic_stream_becomes_openai_chunks_at_any_split() {
-        let mut whole = ResponseTranslator::new(Translation::ChatToAnthropic, "claude-x", 1, true, 200, "text/event-stream");
+        let mut whole = ResponseTranslator::new(Translation::CHAT_TO_ANTHROPIC, "claude-x", 1, true, 200, "text/event-stream");
         let expected = run(&mut whole, ANTHROPIC_SSE, ANTHROPIC_SSE.len());
         assert!(expected.contains("chat.completion.chunk") && expected.ends_with("data: [DONE]\n\n"), "{expected}");
         for step in [1, 3, 17] {
-            let mut t = ResponseTranslator::new(Translation::ChatToAnthropic, "claude-x", 1, true, 200, "text/event-stream");
+            let mut t = ResponseTranslator::new(Translation::CHAT_TO_ANTHROPIC, "claude-x", 1, true, 200, "text/event-stream");
             assert_eq!(run(&mut t, ANTHROPIC_SSE, step), expected, "step {step}");
         }
     }
 
     #[test]
     fn openai_stream_becomes_anthropic_events() {
-        let mut t = ResponseTranslator::new(Translation::MessagesToOpenAi, "gpt-x", 1, false, 200, "text/event-stream");
+        let mut t = ResponseTranslator::new(Translation::MESSAGES_TO_OPENAI, "gpt-x", 1, false, 200, "text/event-stream");
         let out = run(&mut t, OPENAI_SSE, 5);
         assert!(out.starts_with("event: message_start"), "{out}");
         assert!(out.contains("event: message_stop"));
@@ -208,7 +234,7 @@ mod tests {
     #[test]
     fn gemini_stream_becomes_openai_chunks() {
         let sse = include_str!("../../../tests/fixtures/gemini_stream.sse");
-        let mut t = ResponseTranslator::new(Translation::ChatToGemini, "gemini-x", 1, true, 200, "text/event-stream");
+        let mut t = ResponseTranslator::new(Translation::CHAT_TO_GEMINI, "gemini-x", 1, true, 200, "text/event-stream");
         let out = run(&mut t, sse, 9);
         assert!(out.contains("chat.completion.chunk") && out.ends_with("data: [DONE]\n\n"), "{out}");
         assert!(out.contains("\"choices\":[]"), "usage chunk when asked");
@@ -218,7 +244,7 @@ mod tests {
     fn gemini_answers_an_anthropic_client() {
         let sse = include_str!("../../../tests/fixtures/gemini_stream.sse");
         for step in [1, 9, 4096] {
-            let mut t = ResponseTranslator::new(Translation::MessagesToGemini, "gemini-x", 1, false, 200, "text/event-stream");
+            let mut t = ResponseTranslator::new(Translation::MESSAGES_TO_GEMINI, "gemini-x", 1, false, 200, "text/event-stream");
             let out = run(&mut t, sse, step);
             assert!(out.starts_with("event: message_start\n"), "{out}");
             assert!(out.contains("event: content_block_delta") && out.contains("text_delta"));
@@ -228,11 +254,11 @@ mod tests {
             assert!(delta["usage"]["output_tokens"].as_u64().unwrap() > 0, "usage carried through: {delta}");
         }
         let cut = sse.split("\n\n").next().unwrap();
-        let mut t = ResponseTranslator::new(Translation::MessagesToGemini, "gemini-x", 1, false, 200, "text/event-stream");
+        let mut t = ResponseTranslator::new(Translation::MESSAGES_TO_GEMINI, "gemini-x", 1, false, 200, "text/event-stream");
         let out = run(&mut t, &format!("{cut}\n\n"), 7);
         assert!(out.contains("event: error") && !out.contains("message_stop"), "{out}");
         let json = include_str!("../../../tests/fixtures/gemini_generate.json");
-        let t = ResponseTranslator::new(Translation::MessagesToGemini, "gemini-x", 1, false, 200, "application/json");
+        let t = ResponseTranslator::new(Translation::MESSAGES_TO_GEMINI, "gemini-x", 1, false, 200, "application/json");
         let v: Value = serde_json::from_slice(&t.whole(json.as_bytes())).unwrap();
         assert_eq!((v["type"].as_str(), v["role"].as_str(), v["model"].as_str()), (Some("message"), Some("assistant"), Some("gemini-x")));
         assert!(v["content"][0]["text"].is_string(), "{v}");
@@ -240,17 +266,17 @@ mod tests {
 
     #[test]
     fn json_and_errors() {
-        let t = ResponseTranslator::new(Translation::ChatToAnthropic, "claude-x", 1, false, 200, "application/json");
+        let t = ResponseTranslator::new(Translation::CHAT_TO_ANTHROPIC, "claude-x", 1, false, 200, "application/json");
         assert!(t.buffers_body());
         let v: Value = serde_json::from_slice(&t.whole(ANTHROPIC_JSON.as_bytes())).unwrap();
         assert_eq!(v["object"], "chat.completion");
         assert_eq!(v["model"], "claude-x");
-        let e = ResponseTranslator::new(Translation::ChatToAnthropic, "claude-x", 1, false, 429, "application/json");
+        let e = ResponseTranslator::new(Translation::CHAT_TO_ANTHROPIC, "claude-x", 1, false, 429, "application/json");
         let v: Value = serde_json::from_slice(&e.whole(br#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#)).unwrap();
         assert_eq!(v["error"]["message"], "slow down");
         let bad: Value = serde_json::from_slice(&t.whole(b"not json")).unwrap();
         assert!(bad["error"]["message"].is_string());
-        let p = ResponseTranslator::new(Translation::ChatToAnthropic, "m", 1, false, 200, "text/plain");
+        let p = ResponseTranslator::new(Translation::CHAT_TO_ANTHROPIC, "m", 1, false, 200, "text/plain");
         assert!(!p.rewrites());
     }
 }
