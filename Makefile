@@ -14,9 +14,10 @@ ENVOY_VERSION   ?= 1.40.0
 # The oldest Envoy tollgate supports; `make integration-compat` runs the real-Envoy suite on it.
 ENVOY_OLDEST    ?= 1.36.2
 VENV_OLDEST     := .venv-$(ENVOY_OLDEST)
-# Python tools for the Istio manifest check (scripts/validate_k8s.py), pinned.
-PY_TOOLS        := jsonschema==4.26.0 PyYAML==6.0.3 common-expression-language==0.10.0
-PY_TOOLS_STAMP  := $(VENV)/.tollgate-py-tools-1
+# Python tools, pinned: the Istio manifest check (scripts/validate_k8s.py), and the official
+# OpenAI and Anthropic SDKs the real-Envoy tests drive unchanged but for the base URL (tests/sdk.rs).
+PY_TOOLS        := jsonschema==4.26.0 PyYAML==6.0.3 common-expression-language==0.10.0 openai==3.63.0 anthropic==2.17.0
+PY_TOOLS_STAMP  := $(VENV)/.tollgate-py-tools-2
 OCI_DIR         ?= target/oci/tollgate
 OCI_TAG         ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 OCI_VARIANT     ?= compat

@@ -129,8 +129,9 @@ fn every_shipped_envoy_config_validates() {
 }
 
 #[test]
-fn module_is_at_most_one_megabyte() {
-    // 1 MB as the foundation issue says it: 10^6 bytes, not 2^20.
+fn module_is_at_most_one_and_a_half_megabytes() {
+    // The budget rose from 1 MB to 1.5 MB (issue 21) for the Responses front door and the
+    // providers after it; in bytes, 1,500,000 (10^6-based, as the first budget was).
     let size = std::fs::metadata(wasm_path()).unwrap().len();
-    assert!(size <= 1_000_000, "tollgate.wasm is {size} bytes, over the 1 MB (1,000,000 bytes) budget");
+    assert!(size <= 1_500_000, "tollgate.wasm is {size} bytes, over the 1.5 MB (1,500,000 bytes) budget");
 }

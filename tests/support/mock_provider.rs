@@ -15,7 +15,19 @@
 //!   SSE (`data:` lines separated by `\r\n\r\n`, as Google sends) with `?alt=sse`, otherwise an
 //!   incrementally written JSON array. Every stream chunk carries cumulative `usageMetadata`;
 //!   the last one is final. `modelVersion` echoes `{model}`.
+//! - `POST …/responses` — OpenAI Responses (JSON, or the typed `event: response.*` SSE sequence,
+//!   closed by `response.completed` with usage).
+//! - `POST …/messages/count_tokens` — Anthropic token count (`input_tokens`: [`COUNT_TOKENS`]).
+//! - `POST …/completions` (not `chat/`) — OpenAI legacy text completion.
 //! - `GET …/models` — OpenAI model list. Anything else: 404 in OpenAI's error shape.
+//!
+//! Two behaviours follow the request itself, in every dialect, as a real model's would:
+//! - a request whose upstream `model` contains `tool-caller`, that offers tools and whose last
+//!   turn is not a tool result, is answered with one call of its first tool, the arguments
+//!   built from the tool's JSON Schema (see [`schema_example`]);
+//! - a request for structured output (OpenAI `response_format`/`text.format` `json_schema`,
+//!   Anthropic `output_config.format`, Gemini `responseJsonSchema`) is answered with a JSON
+//!   document built from that schema instead of [`ASSISTANT_TEXT`].
 //!
 //! Behaviour is chosen per request by `x-mock-*` headers, falling back to the server's
 //! default [`Behavior`] (see the field docs for what each does). Every request is recorded
@@ -97,6 +109,16 @@ const ANTHROPIC_MESSAGES: &str = include_str!("../fixtures/anthropic_messages.js
 const ANTHROPIC_STREAM: &str = include_str!("../fixtures/anthropic_messages_stream.sse");
 const GEMINI_GENERATE: &str = include_str!("../fixtures/gemini_generate.json");
 const GEMINI_STREAM: &str = include_str!("../fixtures/gemini_stream.sse");
+const OPENAI_RESPONSES: &str = include_str!("../fixtures/openai_responses.json");
+const OPENAI_RESPONSES_STREAM: &str = include_str!("../fixtures/openai_responses_stream.sse");
+
+/// OpenAI Responses usage (`usage.*`), unary and in `response.completed`.
+pub const RESPONSES_INPUT_TOKENS: u64 = 36;
+pub const RESPONSES_OUTPUT_TOKENS: u64 = 17;
+pub const RESPONSES_CACHED_TOKENS: u64 = 8;
+pub const RESPONSES_REASONING_TOKENS: u64 = 3;
+/// Anthropic `count_tokens`' answer.
+pub const COUNT_TOKENS: u64 = 27;
 
 const MAX_LINE: u64 = 16 * 1024;
 const MAX_HEADERS: usize = 256;
@@ -618,6 +640,9 @@ enum Dialect {
 #[derive(Debug, PartialEq)]
 enum Route {
     OpenAiChat,
+    OpenAiResponses,
+    OpenAiCompletions,
+    AnthropicCountTokens,
     OpenAiEmbeddings,
     OpenAiModels,
     AnthropicMessages,
@@ -629,7 +654,7 @@ enum Route {
 impl Route {
     fn dialect(&self) -> Dialect {
         match self {
-            Route::AnthropicMessages => Dialect::Anthropic,
+            Route::AnthropicMessages | Route::AnthropicCountTokens => Dialect::Anthropic,
             Route::GeminiGenerate(_) | Route::GeminiStream(_) => Dialect::Gemini,
             _ => Dialect::OpenAi,
         }
@@ -655,6 +680,15 @@ fn route(method: &str, path: &str) -> Route {
         }
         if path.ends_with("/chat/completions") {
             return Route::OpenAiChat;
+        }
+        if path.ends_with("/completions") {
+            return Route::OpenAiCompletions;
+        }
+        if path.ends_with("/responses") {
+            return Route::OpenAiResponses;
+        }
+        if path.ends_with("/messages/count_tokens") {
+            return Route::AnthropicCountTokens;
         }
         if path.ends_with("/embeddings") {
             return Route::OpenAiEmbeddings;
@@ -734,6 +768,15 @@ fn respond(
     let reply = match b.echo {
         Some(step) if reply.status < 400 && matches!(route, Route::OpenAiChat | Route::AnthropicMessages) => echo(reply, &echo_source(&req.body), step),
         _ => reply,
+    };
+    let request: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    let reply = match (reply.status < 400).then(|| structured_schema(&request)).flatten() {
+        Some(schema) => echo(reply, &schema_example(&schema).to_string(), 8),
+        None => reply,
+    };
+    let reply = match (reply.status < 400).then(|| tool_to_call(&route, &request)).flatten() {
+        Some((name, args)) => tool_reply(&route, request.get("stream") == Some(&Value::Bool(true)), &name, &args, reply),
+        None => reply,
     };
     let reply = match b.echo_tool {
         Some(step) if reply.status < 400 && matches!(reply.body, Body::Stream(_)) && matches!(route, Route::OpenAiChat | Route::AnthropicMessages) => {
@@ -959,6 +1002,7 @@ fn fixture(text: &str) -> Result<Value, String> {
 const FIXTURE_OPENAI_MODEL: &str = "gpt-4o-mini-2024-07-18";
 const FIXTURE_ANTHROPIC_MODEL: &str = "claude-sonnet-4-20250514";
 const FIXTURE_GEMINI_MODEL: &str = "gemini-2.5-flash";
+const FIXTURE_RESPONSES_MODEL: &str = "gpt-4.1-2025-04-14";
 
 /// Fixture JSON text with its model name replaced by `model`, keeping the fixture's bytes
 /// (key order, whitespace) otherwise untouched.
@@ -1146,6 +1190,32 @@ fn build_success(route: &Route, req: &RecordedRequest, b: &Behavior) -> Result<R
                 .collect();
             Ok(stream_reply("application/json; charset=UTF-8", pieces))
         }
+        Route::OpenAiResponses if streaming => {
+            let mut events = Vec::new();
+            for (name, data) in sse_fixture(OPENAI_RESPONSES_STREAM) {
+                let mut data = with_model(&data, FIXTURE_RESPONSES_MODEL, &model);
+                if b.no_usage && data.contains("\"usage\"") {
+                    let mut v = fixture(&data)?;
+                    if let Some(r) = v.get_mut("response") {
+                        r["usage"] = Value::Null;
+                    }
+                    data = v.to_string();
+                }
+                events.push(format!("event: {}\ndata: {data}\n\n", name.unwrap_or_default()));
+            }
+            Ok(stream_reply(SSE, events))
+        }
+        Route::OpenAiResponses => {
+            let text = with_model(OPENAI_RESPONSES, FIXTURE_RESPONSES_MODEL, &model);
+            Ok(text_reply(JSON, strip_key(text, "usage", b.no_usage)?))
+        }
+        Route::OpenAiCompletions => {
+            let v = json!({"id": "cmpl-mock", "object": "text_completion", "created": 1, "model": model,
+                "choices": [{"text": ASSISTANT_TEXT, "index": 0, "logprobs": null, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": OPENAI_PROMPT_TOKENS, "completion_tokens": OPENAI_COMPLETION_TOKENS, "total_tokens": OPENAI_TOTAL_TOKENS}});
+            Ok(json_reply(200, &v))
+        }
+        Route::AnthropicCountTokens => Ok(json_reply(200, &json!({"input_tokens": COUNT_TOKENS}))),
         Route::OpenAiModels | Route::NotFound => Err("unreachable route".into()),
     }
 }
@@ -1197,17 +1267,16 @@ fn echo(reply: Reply, text: &str, step: usize) -> Reply {
             let mut done = false;
             for e in events {
                 let s = String::from_utf8_lossy(&e).to_string();
-                let Some(piece) = STREAM_TEXT_PIECES.iter().find(|p| s.contains(&format!("\"content\":\"{p}\"")) || s.contains(&format!("\"text\":\"{p}\""))) else {
-                    out.push(e);
+                let Some(piece) = STREAM_TEXT_PIECES.iter().find(|p| ["content", "text", "delta"].iter().any(|k| s.contains(&format!("\"{k}\":\"{p}\"")))) else {
+                    // Events that repeat the whole text (Responses' `….done`, `response.completed`).
+                    out.push(s.replace(ASSISTANT_TEXT, &json_inner(text)).into_bytes());
                     continue;
                 };
                 if std::mem::replace(&mut done, true) {
                     continue;
                 }
                 for p in &pieces {
-                    let replaced = s
-                        .replace(&format!("\"content\":\"{piece}\""), &format!("\"content\":\"{}\"", json_inner(p)))
-                        .replace(&format!("\"text\":\"{piece}\""), &format!("\"text\":\"{}\"", json_inner(p)));
+                    let replaced = ["content", "text", "delta"].iter().fold(s.clone(), |s, k| s.replace(&format!("\"{k}\":\"{piece}\""), &format!("\"{k}\":\"{}\"", json_inner(p))));
                     out.push(replaced.into_bytes());
                 }
             }
@@ -1246,4 +1315,151 @@ fn echo_tool(anthropic: bool, text: &str, step: usize, reply: Reply) -> Reply {
         events.push("data: [DONE]\n\n".to_string());
     }
     Reply { body: Body::Stream(events.into_iter().map(String::into_bytes).collect()), ..reply }
+}
+
+// ---------------------------------------------------------------- agents and schemas
+
+/// The JSON Schema a request asks its answer to follow, in any dialect.
+fn structured_schema(req: &Value) -> Option<Value> {
+    [
+        "/response_format/json_schema/schema",
+        "/text/format/schema",
+        "/output_config/format/schema",
+        "/output_format/schema",
+        "/generationConfig/responseJsonSchema",
+        "/generationConfig/responseSchema",
+    ]
+    .iter()
+    .find_map(|p| req.pointer(p))
+    .cloned()
+}
+
+/// A value that follows `schema`: each property (required or not) by its type, the first
+/// `enum` value where there is one.
+pub fn schema_example(schema: &Value) -> Value {
+    if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
+        return first.clone();
+    }
+    let kind = match schema.get("type") {
+        Some(Value::Array(types)) => types.iter().filter_map(Value::as_str).find(|t| *t != "null").unwrap_or("null"),
+        Some(Value::String(t)) => t.as_str(),
+        _ if schema.get("properties").is_some() => "object",
+        _ => "string",
+    };
+    match kind.to_ascii_lowercase().as_str() {
+        "object" => {
+            let props = schema.get("properties").and_then(Value::as_object);
+            Value::Object(props.into_iter().flatten().map(|(k, v)| (k.clone(), schema_example(v))).collect())
+        }
+        "array" => json!([schema.get("items").map(schema_example).unwrap_or(json!("mock"))]),
+        "integer" | "number" => json!(1),
+        "boolean" => json!(true),
+        "null" => Value::Null,
+        _ => json!("mock"),
+    }
+}
+
+/// For a `tool-caller` model offered tools, whose last turn is not a tool result: the first
+/// tool's name and arguments.
+fn tool_to_call(route: &Route, req: &Value) -> Option<(String, Value)> {
+    if !req.get("model").and_then(Value::as_str).unwrap_or_default().contains("tool-caller") && !matches!(route, Route::GeminiGenerate(m) | Route::GeminiStream(m) if m.contains("tool-caller")) {
+        return None;
+    }
+    let last = |k: &str| req.get(k).and_then(Value::as_array).and_then(|a| a.last()).cloned().unwrap_or(Value::Null);
+    let (tool, answered) = match route {
+        Route::OpenAiChat => (req.pointer("/tools/0/function").cloned(), last("messages")["role"] == "tool"),
+        Route::AnthropicMessages => {
+            let turn = last("messages");
+            let blocks = turn["content"].as_array().cloned().unwrap_or_default();
+            (req.pointer("/tools/0").cloned(), blocks.iter().any(|b| b["type"] == "tool_result"))
+        }
+        Route::GeminiGenerate(_) | Route::GeminiStream(_) => {
+            let parts = last("contents")["parts"].as_array().cloned().unwrap_or_default();
+            (req.pointer("/tools/0/functionDeclarations/0").cloned(), parts.iter().any(|p| p.get("functionResponse").is_some()))
+        }
+        Route::OpenAiResponses => (req.pointer("/tools/0").cloned(), last("input")["type"] == "function_call_output"),
+        _ => return None,
+    };
+    let tool = tool.filter(|_| !answered)?;
+    let name = tool.get("name").and_then(Value::as_str)?.to_string();
+    let schema = ["parameters", "input_schema", "parametersJsonSchema"].iter().find_map(|k| tool.get(*k)).cloned().unwrap_or(json!({"type": "object"}));
+    Some((name, schema_example(&schema)))
+}
+
+/// One call of tool `name` with `args`, in the route's dialect, unary or streamed.
+fn tool_reply(route: &Route, streaming: bool, name: &str, args: &Value, reply: Reply) -> Reply {
+    let args_text = args.to_string();
+    let (input, output) = (OPENAI_PROMPT_TOKENS, 9);
+    let ev = |kind: &str, v: Value| format!("event: {kind}\ndata: {v}\n\n");
+    let body = match route {
+        Route::OpenAiChat => {
+            let call = json!({"id": "call_mock_1", "type": "function", "function": {"name": name, "arguments": args_text}});
+            if !streaming {
+                return json_reply(200, &json!({"id": "chatcmpl-mock-tool", "object": "chat.completion", "created": 1, "model": "mock",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": [call]}, "finish_reason": "tool_calls"}],
+                    "usage": {"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output}}));
+            }
+            let chunk = |delta: Value, finish: Value| json!({"id": "chatcmpl-mock-tool", "object": "chat.completion.chunk", "created": 1, "model": "mock", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+            let mut first = call.clone();
+            first["index"] = json!(0);
+            first["function"]["arguments"] = json!("");
+            vec![
+                format!("data: {}\n\n", chunk(json!({"role": "assistant", "content": null, "tool_calls": [first]}), Value::Null)),
+                format!("data: {}\n\n", chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": args_text}}]}), Value::Null)),
+                format!("data: {}\n\n", chunk(json!({}), json!("tool_calls"))),
+                format!("data: {}\n\n", json!({"id": "chatcmpl-mock-tool", "object": "chat.completion.chunk", "created": 1, "model": "mock", "choices": [], "usage": {"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output}})),
+                "data: [DONE]\n\n".to_string(),
+            ]
+        }
+        Route::AnthropicMessages => {
+            let block = json!({"type": "tool_use", "id": "toolu_mock_1", "name": name, "input": args});
+            if !streaming {
+                return json_reply(200, &json!({"id": "msg_mock_tool", "type": "message", "role": "assistant", "model": "mock", "content": [block],
+                    "stop_reason": "tool_use", "stop_sequence": null, "usage": {"input_tokens": input, "output_tokens": output}}));
+            }
+            vec![
+                ev("message_start", json!({"type": "message_start", "message": {"id": "msg_mock_tool", "type": "message", "role": "assistant", "model": "mock", "content": [], "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": input, "output_tokens": 1}}})),
+                ev("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_mock_1", "name": name, "input": {}}})),
+                ev("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": args_text}})),
+                ev("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
+                ev("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": null}, "usage": {"output_tokens": output}})),
+                ev("message_stop", json!({"type": "message_stop"})),
+            ]
+        }
+        Route::GeminiGenerate(_) | Route::GeminiStream(_) => {
+            let v = json!({"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": name, "args": args}}]}, "finishReason": "STOP", "index": 0}],
+                "usageMetadata": {"promptTokenCount": input, "candidatesTokenCount": output, "totalTokenCount": input + output}, "modelVersion": "mock"});
+            if matches!(route, Route::GeminiGenerate(_)) {
+                return json_reply(200, &v);
+            }
+            vec![format!("data: {v}\r\n\r\n")]
+        }
+        Route::OpenAiResponses => {
+            let item = json!({"type": "function_call", "id": "fc_mock_1", "call_id": "call_mock_1", "name": name, "arguments": args_text, "status": "completed"});
+            let mut resp: Value = serde_json::from_str(OPENAI_RESPONSES).unwrap_or(Value::Null);
+            resp["output"] = json!([item]);
+            resp["usage"] = json!({"input_tokens": input, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": output, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": input + output});
+            if !streaming {
+                return json_reply(200, &resp);
+            }
+            let mut added = item.clone();
+            added["arguments"] = json!("");
+            added["status"] = json!("in_progress");
+            let mut created = resp.clone();
+            created["status"] = json!("in_progress");
+            created["output"] = json!([]);
+            created["usage"] = Value::Null;
+            vec![
+                ev("response.created", json!({"type": "response.created", "sequence_number": 0, "response": created})),
+                ev("response.output_item.added", json!({"type": "response.output_item.added", "sequence_number": 1, "output_index": 0, "item": added})),
+                ev("response.function_call_arguments.delta", json!({"type": "response.function_call_arguments.delta", "sequence_number": 2, "item_id": "fc_mock_1", "output_index": 0, "delta": args_text})),
+                ev("response.function_call_arguments.done", json!({"type": "response.function_call_arguments.done", "sequence_number": 3, "item_id": "fc_mock_1", "output_index": 0, "name": name, "arguments": args_text})),
+                ev("response.output_item.done", json!({"type": "response.output_item.done", "sequence_number": 4, "output_index": 0, "item": item})),
+                ev("response.completed", json!({"type": "response.completed", "sequence_number": 5, "response": resp})),
+            ]
+        }
+        _ => return reply,
+    };
+    let content_type = if matches!(route, Route::GeminiStream(_)) { "text/event-stream" } else { "text/event-stream; charset=utf-8" };
+    stream_reply(content_type, body)
 }
