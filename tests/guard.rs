@@ -89,7 +89,11 @@ fn blocked_secrets_and_uninspectable_paths_never_leave() {
     assert_eq!((r.json()["type"].as_str(), r.json()["error"]["type"].as_str()), (Some("error"), Some("invalid_request_error")), "Anthropic's shape: {}", r.text());
     assert!(r.text().contains("cloud_key") && !r.text().contains(AWS), "{}", r.text());
 
-    let r = post_json(envoy.port, "/v1/responses", &[KEY], &json!({"model": "gpt-4o-mini", "input": AWS})).unwrap();
+    // The Responses API is inspected too: `input` holds the secret.
+    let r = post_json(envoy.port, "/v1/responses", &[KEY], &json!({"model": "gpt-4o-mini", "input": [{"role": "user", "content": [{"type": "input_text", "text": AWS}]}]})).unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("cloud_key") && !r.text().contains(AWS), "{}", r.text());
+    let r = post_json(envoy.port, "/v1/files", &[KEY], &json!({"purpose": "batch", "input": AWS})).unwrap();
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["error"]["code"], "unknown_endpoint");
     assert_eq!(mock.request_count(), 0, "nothing reached the provider");

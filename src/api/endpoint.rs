@@ -50,11 +50,11 @@ impl Endpoint {
 
     /// The endpoint a request on a guarded route goes to, by the end of its path: the guard
     /// sits in front of a provider's own paths (`/v1/chat/completions`, Azure's
-    /// `/openai/deployments/{d}/chat/completions`, `/v1/messages`, …). `/models` is not
-    /// inspected (there is no prompt in it).
+    /// `/openai/deployments/{d}/chat/completions`, `/v1/messages`, `/v1/responses`, …).
+    /// `/models` is not inspected (there is no prompt in it).
     pub fn from_guarded_path(path: &str) -> Option<Endpoint> {
         let path = bare(path);
-        [Endpoint::ChatCompletions, Endpoint::Embeddings, Endpoint::Messages].into_iter().find(|e| path.ends_with(e.provider_suffix()))
+        [Endpoint::ChatCompletions, Endpoint::Embeddings, Endpoint::Messages, Endpoint::Responses].into_iter().find(|e| path.ends_with(e.provider_suffix()))
     }
 
     /// The dialect a client of this endpoint speaks.
@@ -128,7 +128,9 @@ mod tests {
             ("/v1/messages/count_tokens", None),
             ("/v1/models", None),
             ("/v1/chat/completionsx", None),
-            ("/v1/responses", None),
+            ("/v1/responses", Some(Endpoint::Responses)),
+            ("/openai/responses?api-version=2025-04-01-preview", Some(Endpoint::Responses)),
+            ("/v1/responses/resp_1/cancel", None),
             ("", None),
         ] {
             assert_eq!(Endpoint::from_guarded_path(path), e, "{path}");

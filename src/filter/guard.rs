@@ -94,12 +94,12 @@ mod tests {
     #[test]
     fn unknown_paths_are_refused_when_failing_closed_and_pass_otherwise() {
         let body = r#"{"input":"AKIAIOSFODNN7EXAMPLE"}"#;
-        let mut h = chat("/v1/responses?x=1", body);
+        let mut h = chat("/v1/files?x=1", body);
         send(&mut filter(GUARD), &mut h);
         assert_eq!(h.reply.as_ref().map(|r| r.0), Some(404));
-        assert_eq!(h.reply_json()["error"]["message"], "The gateway cannot inspect requests to /v1/responses, so it does not forward them.");
+        assert_eq!(h.reply_json()["error"]["message"], "The gateway cannot inspect requests to /v1/files, so it does not forward them.");
         let open = r#"{"role": "guard", "redaction": {"enabled": true, "on_error": "forward"}}"#;
-        for (config, path) in [(open, "/v1/responses"), (GUARD, "/v1/models")] {
+        for (config, path) in [(open, "/v1/files"), (GUARD, "/v1/models")] {
             let mut h = chat(path, if path == "/v1/models" { "" } else { body });
             assert_eq!(send(&mut filter(config), &mut h).0, Flow::Continue, "{path}");
             assert!(h.reply.is_none(), "{path}");

@@ -49,6 +49,10 @@ pub fn completion_to_message(resp: &Value, model: &str) -> Result<Value, Transla
         .ok_or_else(|| shape("The provider's response has no choices."))?;
     let message = choice.get("message").ok_or_else(|| shape("The provider's choice has no message."))?;
     let mut blocks = Vec::new();
+    // Reasoning a provider returned (`reasoning_content`) leads, as a `thinking` block.
+    if let Some(r) = message.get("reasoning_content").and_then(Value::as_str).filter(|r| !r.is_empty()) {
+        blocks.push(super::obj(&mut [("type", Value::from("thinking")), ("thinking", Value::from(r)), ("signature", Value::from(""))]));
+    }
     let mut push_text = |t: &str| {
         if !t.is_empty() {
             blocks.push(super::obj(&mut [("type", Value::from("text")), ("text", Value::from(t))]));
@@ -89,6 +93,13 @@ mod tests {
     fn anthropic_tool_response_fixture() {
         let got = message_to_completion(&parse(ANTHROPIC), "claude-sonnet", 1_750_000_000).unwrap();
         assert_eq!(got, parse(OPENAI));
+    }
+
+    #[test]
+    fn reasoning_comes_back_as_thinking() {
+        let chat = json!({"choices": [{"finish_reason": "stop", "message": {"role": "assistant", "content": "4", "reasoning_content": "2+2"}}]});
+        let m = completion_to_message(&chat, "m").unwrap();
+        assert_eq!(m["content"], json!([{"type": "thinking", "thinking": "2+2", "signature": ""}, {"type": "text", "text": "4"}]));
     }
 
     #[test]

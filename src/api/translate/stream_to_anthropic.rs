@@ -21,6 +21,8 @@ use serde_json::Value;
 enum Open {
     None,
     Text,
+    /// Reasoning the provider streamed (`reasoning_content`), as a `thinking` block.
+    Thinking,
     /// A tool call: its OpenAI `tool_calls[].index` and id.
     Tool(u64, String),
 }
@@ -101,6 +103,13 @@ impl OpenAiToAnthropicStream {
             return out;
         };
         let delta = choice.get("delta");
+        if let Some(text) = delta.and_then(|d| d.get("reasoning_content")).and_then(Value::as_str).filter(|t| !t.is_empty()) {
+            if self.open != Open::Thinking {
+                out.extend(self.close());
+                out.extend(self.open_block(Open::Thinking, super::obj(&mut [("type", Value::from("thinking")), ("thinking", Value::from("")), ("signature", Value::from(""))])));
+            }
+            out.extend(self.block_delta(super::obj(&mut [("type", Value::from("thinking_delta")), ("thinking", Value::from(text))])));
+        }
         for key in ["content", "refusal"] {
             if let Some(text) = delta.and_then(|d| d.get(key)).and_then(Value::as_str).filter(|t| !t.is_empty()) {
                 if self.open != Open::Text {
@@ -270,6 +279,17 @@ mod tests {
             }
         }
         blocks
+    }
+
+    #[test]
+    fn reasoning_streams_as_a_thinking_block() {
+        let chunk = |delta: Value, finish: Value| json!({"id": "c", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}).to_string();
+        let events = run(&[chunk(json!({"reasoning_content": "hm"}), Value::Null), chunk(json!({"content": "4"}), Value::Null), chunk(json!({}), json!("stop")), "[DONE]".into()]);
+        let kinds: Vec<&str> = events.iter().map(|(e, _)| e.as_str()).collect();
+        assert_eq!(&kinds[..4], &["message_start", "content_block_start", "content_block_delta", "content_block_stop"]);
+        assert_eq!(events[1].1["content_block"]["type"], "thinking");
+        assert_eq!(events[2].1["delta"], json!({"type": "thinking_delta", "thinking": "hm"}));
+        assert_eq!(events[4].1["content_block"]["type"], "text");
     }
 
     #[test]
