@@ -108,15 +108,15 @@ fn main() {
             }
         })),
         ("translate Anthropic → OpenAI", per_event(&anthropic, || {
-            let mut t = ResponseTranslator::new(Translation::ChatToAnthropic, "claude", 1, true, 200, "text/event-stream");
+            let mut t = ResponseTranslator::new(Translation::CHAT_TO_ANTHROPIC, "claude", 1, true, 200, "text/event-stream");
             move |c, end| t.chunk(c, end).len()
         })),
         ("translate OpenAI → Anthropic", per_event(&openai, || {
-            let mut t = ResponseTranslator::new(Translation::MessagesToOpenAi, "gpt-4o-mini", 1, true, 200, "text/event-stream");
+            let mut t = ResponseTranslator::new(Translation::MESSAGES_TO_OPENAI, "gpt-4o-mini", 1, true, 200, "text/event-stream");
             move |c, end| t.chunk(c, end).len()
         })),
         ("translate Gemini → OpenAI", per_event(&gemini, || {
-            let mut t = ResponseTranslator::new(Translation::ChatToGemini, "gemini-2.0-flash", 1, true, 200, "text/event-stream");
+            let mut t = ResponseTranslator::new(Translation::CHAT_TO_GEMINI, "gemini-2.0-flash", 1, true, 200, "text/event-stream");
             move |c, end| t.chunk(c, end).len()
         })),
     ];
