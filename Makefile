@@ -7,6 +7,7 @@
 #   make oci     - the module as an OCI image layout Istio pulls (target/oci/tollgate)
 #   make bench-redact - native redaction throughput (MB/s) and added latency per request
 #   make bench-translate - 1 KB JSON and 500-event streams translated to Anthropic and Gemini in Envoy, vs the floor
+#   make bench-responses - a 1 KB Responses request translated to Anthropic in Envoy, vs the translation floor
 #   make bench-v8 - the module's own time per callback in Node's V8 (stand-in host; compare builds)
 #   make bench-instructions - instructions and cache misses per request in Envoy under callgrind
 
@@ -34,7 +35,7 @@ LISTEN_PORT ?= 10000
 ADMIN_PORT  ?= 9901
 MOCK_PORT   ?= 18080
 
-.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-stream bench-translate bench-request bench-limits bench-redact bench-v8 bench-instructions keygen oci clean
+.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-stream bench-translate bench-responses bench-request bench-limits bench-redact bench-v8 bench-instructions keygen oci clean
 
 all: build
 
@@ -151,6 +152,16 @@ WASM_V8 ?= $(WASM)
 bench-v8: build
 	$(PYTHON) -c "import sys; sys.path.insert(0, 'bench'); import run; print(run.request_body(), end='')" > target/bench-body.json
 	for c in routing routing-redaction; do echo "$$c:"; node bench/v8host.mjs $(WASM_V8) bench/tollgate-config-$$c.json target/bench-body.json 20000 0; done
+
+# A 1 KB OpenAI Responses request translated to Anthropic and back, against the floor and its
+# "translate" mode (the least a translating filter does), with telemetry off (as bench-translate
+# measures) and with the shipped defaults (accounting, stats, filter state, response headers).
+bench-responses: build envoy
+	BENCH_FRONT=responses BENCH_DIALECT=anthropic $(PYTHON) bench/run.py --fresh --rounds 6 \
+	  --out bench/results/responses-anthropic.md --variant name=floor,wasm=bench/floor/target/wasm32-wasip1/release/tollgate_floor.wasm \
+	  --variant name=floor-translate,wasm=bench/floor/target/wasm32-wasip1/release/tollgate_floor.wasm,config=bench/floor-translate.json \
+	  --variant name=tollgate-responses-telemetry-off,wasm=$(WASM),config=bench/tollgate-config-translate-anthropic.json,root_id=tollgate \
+	  --variant name=tollgate-responses-defaults,wasm=$(WASM),config=bench/tollgate-config-translate-anthropic-defaults.json,root_id=tollgate
 
 bench-keys: build envoy
 	$(PYTHON) bench/keys.py

@@ -154,7 +154,7 @@ def measure(spec: str, requests: int, envoy: str) -> dict:
 
         def send(n: int) -> None:
             for _ in range(n):
-                conn.request("POST", "/v1/chat/completions", body=body, headers=headers)
+                conn.request("POST", run.REQUEST_PATH, body=body, headers=headers)
                 r = conn.getresponse()
                 r.read()
                 if r.status != 200:

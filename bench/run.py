@@ -51,7 +51,11 @@ ENVOY_TEMPLATE = BENCH_DIR / "envoy-base.yaml.tmpl"
 NGINX_TEMPLATE = BENCH_DIR / "nginx.conf.tmpl"
 RESULTS_MD = BENCH_DIR / "results" / "latest.md"
 
-REQUEST_PATH = "/v1/chat/completions"
+# BENCH_FRONT=responses: the client speaks the OpenAI Responses API instead (the same ~1 KB
+# conversation as `instructions` + `input` items, POST /v1/responses); with BENCH_DIALECT=anthropic
+# tollgate translates it to Messages and the answer back to a `response` (`make bench-responses`).
+FRONT = os.environ.get("BENCH_FRONT", "chat")
+REQUEST_PATH = "/v1/responses" if FRONT == "responses" else "/v1/chat/completions"
 API_KEY = "tg-bench-key"
 
 # The static upstream answer: a realistic chat.completion with usage.
@@ -111,7 +115,7 @@ SSE_DIALECT = os.environ.get("BENCH_DIALECT") or os.environ.get("BENCH_SSE_DIALE
 def chat_or_passed_through(answer) -> bool:
     """A sane JSON answer: a chat completion, or the upstream's own answer passed through (a
     floor filter in front of a provider of another dialect: BENCH_DIALECT)."""
-    return isinstance(answer, dict) and ("choices" in answer or answer == upstream_json())
+    return isinstance(answer, dict) and ("choices" in answer or answer.get("object") == "response" or answer == upstream_json())
 
 
 def upstream_json() -> dict:
@@ -234,11 +238,17 @@ def request_body(kb: int = 0) -> str:
     if SSE_EVENTS:
         msg["stream"] = True
         msg["stream_options"] = {"include_usage": True}
+    if FRONT == "responses":
+        turns = msg.pop("messages")
+        msg["instructions"] = turns[0]["content"]
+        msg["input"] = [{"role": t["role"], "content": t["content"]} for t in turns[1:]]
+        msg["max_output_tokens"] = msg.pop("max_tokens")
+        msg.pop("stream_options", None)
     body = json.dumps(msg, separators=(",", ":"))
     if kb > 0 and len(body) < kb * 1024:
         need = kb * 1024 - len(body) - 1
         pad = (PADDING * (need // len(PADDING) + 1))[:need]
-        msg["messages"][-1]["content"] += " " + pad
+        (msg["input"] if FRONT == "responses" else msg["messages"])[-1]["content"] += " " + pad
         body = json.dumps(msg, separators=(",", ":"))
     return body
 

@@ -57,6 +57,9 @@ Demo key: tg-demo-key. Without OPENAI_API_KEY / ANTHROPIC_API_KEY the mock provi
   curl -s http://127.0.0.1:${LISTEN_PORT}/v1/messages -H 'x-api-key: tg-demo-key' -H 'anthropic-version: 2023-06-01' \\
        -H 'content-type: application/json' -d '{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"Hello"}]}'
 
+  curl -s http://127.0.0.1:${LISTEN_PORT}/v1/responses -H 'authorization: Bearer tg-demo-key' \\
+       -H 'content-type: application/json' -d '{"model":"claude-sonnet-4-5","input":"Hello"}'   # Responses API, answered by an Anthropic-kind provider
+
   curl -s http://127.0.0.1:${LISTEN_PORT}/v1/models -H 'authorization: Bearer tg-demo-key'
 
   curl -si http://127.0.0.1:${LISTEN_PORT}/v1/chat/completions -H 'authorization: Bearer wrong' -d '{}'   # 401
