@@ -155,6 +155,10 @@ def plugin_outputs(doc):
     (its JSON `configuration` parsed, its `host_env_keys`) and the HTTP filter it inserts; for a
     Deployment patch, the env names it gives the istio-proxy container."""
     spec = doc.get("spec", {})
+    if doc.get("kind") == "EnvoyExtensionPolicy":
+        for w in spec.get("wasm", []):
+            yield {"pluginConfig": w.get("config"), "env": w.get("env", {}).get("hostKeys", [])}
+        return
     wasm = spec.get("wasm", spec)
     if wasm.get("pluginConfig") is not None:
         env = [e["name"] for e in wasm.get("vmConfig", {}).get("env", [])]
@@ -190,19 +194,21 @@ def manifest_files(args):
 
 
 def main(argv):
-    crds_path, plugin_configs, targets = None, False, []
+    crds_paths, plugin_configs, targets = [], False, []
     it = iter(argv)
     for a in it:
         if a == "--crds":
-            crds_path = next(it)
+            crds_paths.append(next(it))
         elif a == "--plugin-configs":
             plugin_configs = True
         else:
             targets.append(a)
-    if not crds_path or not targets:
+    if not crds_paths or not targets:
         print(__doc__, file=sys.stderr)
         return 2
-    crds = load_crds(crds_path)
+    crds = {}
+    for path in crds_paths:
+        crds.update(load_crds(path))
     failed, checked, kinds = 0, 0, {}
     for f in manifest_files(targets):
         for i, doc in enumerate(yaml.load_all(f.read_text(), Loader=LOADER)):

@@ -56,6 +56,33 @@ fn every_manifest_validates_against_istios_crd_schemas() {
     assert!(report.contains("; 0 failed"), "{report}");
 }
 
+/// Envoy Gateway's `EnvoyExtensionPolicy` (examples/envoy-gateway/) validates against its CRD
+/// (a copy of the upstream file in tests/fixtures/envoy-gateway/), its tollgate config loads
+/// without the header hold, and a policy the API server would refuse is refused.
+#[test]
+fn envoy_gateway_policy_validates_and_its_config_loads() {
+    let eg_crd = repo().join("tests/fixtures/envoy-gateway/gateway.envoyproxy.io_envoyextensionpolicies.yaml");
+    let crds = ["--crds".to_string(), eg_crd.display().to_string(), "--plugin-configs".to_string()];
+    let extra: Vec<&str> = crds.iter().map(String::as_str).collect();
+    let policy = repo().join("examples/envoy-gateway/envoyextensionpolicy.yaml");
+    let (ok, stdout, report) = validate(std::slice::from_ref(&policy), &extra);
+    assert!(ok && report.contains("1 EnvoyExtensionPolicy") && report.contains("; 0 failed"), "{report}");
+    let out: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    let config = tollgate::config::parse(out["pluginConfig"].to_string().as_bytes(), &|_| Some("k".into())).unwrap();
+    assert!(!config.hold_headers);
+    assert_eq!(out["env"], json!(["OPENAI_API_KEY"]));
+    let text = std::fs::read_to_string(&policy).unwrap();
+    let dir = std::env::temp_dir().join(format!("tollgate-badeg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (what, bad, expected) in [("Image without image", text.replace("      image:\n        url: registry.example.com/tollgate:0.1.0\n", ""), "image field needs to be set"), ("misspelt field", text.replace("failOpen:", "failOpn:"), "unknown field `failOpn`")] {
+        let f = dir.join("bad.yaml");
+        std::fs::write(&f, bad).unwrap();
+        let (ok, _, report) = validate(&[f], &extra);
+        assert!(!ok && report.contains(expected), "{what}: {report}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// The validator is only worth something if it refuses what the API server would refuse.
 #[test]
 fn validator_refuses_what_the_api_server_would() {
@@ -93,31 +120,40 @@ fn plugin_outputs() -> Vec<Value> {
 
 #[test]
 fn every_embedded_tollgate_config_is_the_shipped_one_and_loads() {
-    let shipped_text = std::fs::read_to_string(examples().join("tollgate-config.json")).unwrap();
-    let shipped: Value = serde_json::from_str(&shipped_text).unwrap();
-    let env = |name: &str| Some(format!("test-{name}"));
-    if let Err(e) = tollgate::config::parse(shipped_text.as_bytes(), &env) {
-        panic!("tollgate-config.json does not load: {e:?}");
-    }
+    // WasmPlugin and TrafficExtension carry the config without the header hold; the
+    // EnvoyFilters the one that routes on the body.
+    let load = |file: &str| -> Value {
+        let text = std::fs::read_to_string(examples().join(file)).unwrap();
+        let env = |name: &str| Some(format!("test-{name}"));
+        if let Err(e) = tollgate::config::parse(text.as_bytes(), &env) {
+            panic!("{file} does not load: {e:?}");
+        }
+        serde_json::from_str(&text).unwrap()
+    };
+    let (routed, unheld) = (load("tollgate-config.json"), load("tollgate-config-wasmplugin.json"));
     let outputs = plugin_outputs();
     for kind in ["WasmPlugin/", "TrafficExtension/", "examples/istio/envoyfilter.yaml", "egress/envoyfilter.yaml"] {
         assert!(outputs.iter().any(|o| o["manifest"].as_str().unwrap().contains(kind)), "no tollgate config found in {kind}");
     }
     // Every provider key the config reads is handed to the VM and to the proxy's environment,
     // else that provider would be silently unavailable.
-    let key_envs: Vec<&str> = shipped["providers"].as_array().unwrap().iter().filter_map(|p| p["api_key_env"].as_str()).collect();
+    let key_envs = |c: &Value| -> Vec<String> { c["providers"].as_array().unwrap().iter().filter_map(|p| p["api_key_env"].as_str().map(str::to_string)).collect() };
     let names = |v: &Value| -> Vec<String> { v.as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect() };
     let mut proxies = 0;
     for o in &outputs {
         let (manifest, env) = (o["manifest"].as_str().unwrap(), o.get("env").or(o.get("proxyEnv")).map(names).unwrap_or_default());
-        for var in &key_envs {
-            assert!(env.iter().any(|e| e == var), "{manifest} does not pass {var} (has {env:?})");
+        let (shipped, file) = if manifest.contains("WasmPlugin/") || manifest.contains("TrafficExtension/") { (&unheld, "tollgate-config-wasmplugin.json") } else { (&routed, "tollgate-config.json") };
+        for var in key_envs(&routed) {
+            assert!(o.get("proxyEnv").is_none() || env.contains(&var), "{manifest} does not pass {var} (has {env:?})");
         }
         if o.get("proxyEnv").is_some() {
             proxies += 1;
-        } else {
-            assert_eq!(o["pluginConfig"], shipped, "{manifest} differs from tollgate-config.json");
+            continue;
         }
+        for var in key_envs(shipped) {
+            assert!(env.contains(&var), "{manifest} does not pass {var} (has {env:?})");
+        }
+        assert_eq!(o["pluginConfig"], *shipped, "{manifest} differs from {file}");
     }
     assert_eq!(proxies, 2, "sidecar-env.yaml and egress/gateway-env.yaml");
 }
@@ -204,11 +240,13 @@ fn envoyfilter_extension_config_serves_in_a_mesh_shaped_envoy() {
     assert_eq!(r.status, 401);
 }
 
-/// What a WasmPlugin (or TrafficExtension) install would give today: the same filter without
+/// What the header hold needs and a WasmPlugin cannot give: the routing config without
 /// `allow_on_headers_stop_iteration`. Envoy turns tollgate's header hold into "stop all and
-/// buffer", so tollgate never sees the body and the request never reaches the provider.
+/// buffer", so tollgate never sees the body and the request never reaches the provider; the
+/// routing config is refused in that mode for this reason (`hold_headers: false` is the
+/// WasmPlugin install, tested below).
 #[test]
-fn without_allow_on_headers_stop_iteration_requests_hang() {
+fn without_allow_on_headers_stop_iteration_the_hold_hangs() {
     let mock = MockProvider::start();
     let config = r#"{"providers": [{"name": "mock", "kind": "openai", "cluster": "mock"}],
                      "models": [{"name": "*", "targets": [{"provider": "mock"}]}], "auth": {"mode": "none"}}"#;
@@ -221,4 +259,71 @@ fn without_allow_on_headers_stop_iteration_requests_hang() {
     let answer = raw(envoy.port, req.as_bytes(), Duration::from_secs(3)).unwrap_or_default();
     assert!(answer.is_empty(), "expected no answer, got {}", String::from_utf8_lossy(&answer));
     assert_eq!(mock.request_count(), 0);
+}
+
+/// The WasmPlugin install, as Istio configures it: the filter over ECDS with the plugin's
+/// config and without `allow_on_headers_stop_iteration`, in the mesh-shaped Envoy, routes picked
+/// by the ServiceEntry host the app calls. Keys, credentials, translation on the Anthropic route,
+/// redaction with block and restore, accounting and a 429 from limits all work without the hold.
+#[test]
+fn wasmplugin_install_serves_without_the_header_hold() {
+    let outputs = plugin_outputs();
+    let envoyfilter = outputs.iter().find(|o| o["manifest"].as_str().unwrap().contains("/examples/istio/envoyfilter.yaml")).unwrap();
+    let wasmplugin = outputs.iter().find(|o| o["manifest"].as_str().unwrap().contains("WasmPlugin/")).unwrap();
+    // What Istio generates for the WasmPlugin: the same Wasm filter config, the plugin's own
+    // configuration, and no header hold. Redaction and a limit are added for this test.
+    let mut config = wasmplugin["pluginConfig"].clone();
+    config["redaction"] = json!({"enabled": true, "detectors": {"email": "pseudonymize", "cloud_key": "block"}});
+    config["limits"] = json!({"rules": [{"id": "per-tenant", "scope": "tenant", "kind": "requests", "window": "minute", "limit": 6}]});
+    let mut extension = envoyfilter["extensionConfig"].clone();
+    let wasm = &mut extension["typed_config"]["config"];
+    wasm["vm_config"]["code"] = json!({"local": {"filename": wasm_path()}});
+    wasm["configuration"]["value"] = json!(config.to_string());
+    wasm.as_object_mut().unwrap().remove("allow_on_headers_stop_iteration");
+    assert!(!extension.to_string().contains("allow_on_headers_stop_iteration"));
+    let ecds = EcdsDir::new();
+    ecds.publish(&[extension]);
+
+    let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
+    let clusters = [("api.openai.com", "outbound|80||api.openai.com", openai.port()), ("api.anthropic.com", "outbound|80||api.anthropic.com", anthropic.port())];
+    let env = [("OPENAI_API_KEY", "sk-mesh-openai"), ("ANTHROPIC_API_KEY", "sk-mesh-anthropic")];
+    let envoy = Envoy::start_with_env(&mesh_yaml(&ecds, &envoyfilter["httpFilter"], &clusters), &env);
+
+    let on = |host: &'static str| [("host", host), ("authorization", "Bearer tg-demo-key"), ("x-mock-echo", "3")];
+    let chat = |model: &str, text: &str| json!({"model": model, "stream": true, "messages": [{"role": "user", "content": text}]});
+    // OpenAI route: the provider key replaces the tollgate key; the email is pseudonymized on
+    // the way out and restored in the streamed answer.
+    let r = support::http_client::request_streamed(envoy.port, "POST", "/v1/chat/completions", &on("api.openai.com"), chat("gpt-4o", "mail jane@example.com now").to_string().as_bytes()).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let seen = openai.last_request().unwrap();
+    assert_eq!(seen.header("authorization"), Some("Bearer sk-mesh-openai"));
+    assert!(!seen.body_text().contains("jane@example.com") && seen.body_text().contains("[EMAIL_1]"), "{}", seen.body_text());
+    let text: String = r.sse_events().iter().filter_map(|e| e.json()).filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(str::to_string)).collect();
+    assert_eq!(text, "mail jane@example.com now");
+    // Anthropic route, OpenAI client: translated on the body, the path set on the headers.
+    let r = post_json(envoy.port, "/v1/chat/completions", &on("api.anthropic.com"), &json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]})).unwrap();
+    assert_eq!((r.status, r.json()["object"].as_str()), (200, Some("chat.completion")), "{}", r.text());
+    let seen = anthropic.last_request().unwrap();
+    assert_eq!((seen.path.as_str(), seen.header("x-api-key")), ("/v1/messages", Some("sk-mesh-anthropic")));
+    // A blocked secret: refused from the body phase; the provider never gets the body.
+    let before = openai.request_count();
+    let r = post_json(envoy.port, "/v1/chat/completions", &on("api.openai.com"), &chat("gpt-4o", "key AKIAIOSFODNN7EXAMPLE")).unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("cloud_key"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(openai.requests().iter().skip(before).all(|q| !q.body_text().contains("AKIAIOSFODNN7EXAMPLE")), "the blocked body reached the provider");
+    // A bad key: 401 on the headers.
+    let r = post_json(envoy.port, "/v1/chat/completions", &[("host", "api.openai.com"), ("authorization", "Bearer tg-wrong")], &chat("gpt-4o", "x")).unwrap();
+    assert_eq!(r.status, 401);
+    // Accounting: the provider's exact output tokens in the per-model stats.
+    let stats = envoy.admin("/stats?filter=tokens.output").unwrap_or_default();
+    let anthropic_tokens = format!("provider.anthropic.tenant.acme.status.2xx.tokens.output: {}", support::mock_provider::ANTHROPIC_OUTPUT_TOKENS);
+    assert!(stats.contains(&anthropic_tokens), "{stats}");
+    // Limits: two requests admitted so far; the tenant's sixth in the minute is the last
+    // admitted, the seventh gets 429.
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(post_json(envoy.port, "/v1/chat/completions", &on("api.openai.com"), &json!({"model": "gpt-4o", "messages": []})).unwrap().status);
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 429]);
 }

@@ -28,6 +28,9 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
     if guard {
         guard_fields(&dto, &mut errs);
     }
+    if !dto.hold_headers {
+        unheld_fields(&dto, &mut errs);
+    }
     // Names in document order: a route naming a provider that is itself invalid is not reported twice.
     let mut by_name = HashMap::new();
     for (i, p) in dto.providers.iter().enumerate() {
@@ -86,6 +89,7 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
         redaction: redaction.flatten(),
         telemetry: Telemetry { filter_state: dto.telemetry.filter_state, stats: dto.telemetry.stats },
         strict_translation: dto.translation.strict,
+        hold_headers: dto.hold_headers,
     })
 }
 
@@ -96,6 +100,24 @@ fn guard_fields(dto: &ConfigDto, errs: &mut Vec<ConfigError>) {
     for (set, field) in [(!dto.providers.is_empty(), "providers"), (!dto.models.is_empty(), "models"), (!dto.keys.is_empty(), "keys"), (dto.auth.mode == "jwt", "auth.mode")] {
         if set {
             errs.push(ConfigError::new(field, why));
+        }
+    }
+}
+
+/// Without the header hold the route picks the provider before the body is read: body-based
+/// routing (`models`), the upstream role (which holds each attempt), and providers whose path
+/// names the model (Azure, Gemini) are refused, naming the field and the install that has them.
+fn unheld_fields(dto: &ConfigDto, errs: &mut Vec<ConfigError>) {
+    const HOLD: &str = "needs the header hold (`hold_headers: true`, with `allow_on_headers_stop_iteration`: the EnvoyFilter install in examples/istio/envoyfilter.yaml)";
+    if !dto.models.is_empty() {
+        errs.push(ConfigError::new("models", format!("routes requests by the body's `model`, which {HOLD}; with `hold_headers: false` the route picks the provider by `:authority`")));
+    }
+    if dto.role == "upstream" {
+        errs.push(ConfigError::new("hold_headers", format!("role `upstream` rewrites each attempt from its body, which {HOLD}")));
+    }
+    for (i, p) in dto.providers.iter().enumerate() {
+        if matches!(p.kind.as_str(), "azure" | "gemini") {
+            errs.push(ConfigError::new(format!("providers[{i}].kind"), format!("a `{}` path names the model from the body, which {HOLD}", p.kind)));
         }
     }
 }

@@ -59,6 +59,13 @@ pub struct ConfigDto {
     /// How requests are translated between dialects.
     #[serde(default)]
     pub translation: TranslationDto,
+    /// Hold the request headers until the body is read (needs `allow_on_headers_stop_iteration`,
+    /// which Istio's WasmPlugin cannot set): the body's `model` then picks the provider. `false`
+    /// never holds them, for a stock WasmPlugin or EnvoyExtensionPolicy: the route picks the
+    /// provider (by `:authority`, or the only provider), and every other feature works on the
+    /// body and the response. `models` (body-based routing) is refused then.
+    #[serde(default = "default_true")]
+    pub hold_headers: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -28,6 +28,9 @@ pub struct Config {
     pub telemetry: Telemetry,
     /// Refuse requests whose fields a provider cannot take, instead of dropping them.
     pub strict_translation: bool,
+    /// Hold the request headers until the body is read (body-based routing); `false`: the
+    /// route picks the provider, and the headers go on at once.
+    pub hold_headers: bool,
 }
 
 /// Per-request exports (`telemetry` in the config).

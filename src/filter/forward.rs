@@ -6,21 +6,24 @@ use crate::config::{Config, ProviderKind, Role};
 use crate::gateway::{Admission, Identity, Plan};
 use crate::host::Host;
 
-/// Applies `plan` to the held request (its headers and, when rewritten, its body).
+/// Applies `plan` to the request: its headers when they are `held` (without the hold they went
+/// with the route's provider already) and, when rewritten, its body.
 /// In role `guard` the route's cluster, path, authority and credential stay as they came.
-pub(super) fn apply(host: &mut impl Host, config: &Config, admission: &Admission, plan: &Plan, body_size: usize, restores: bool) {
+pub(super) fn apply(host: &mut impl Host, config: &Config, admission: &Admission, plan: &Plan, body_size: usize, restores: bool, held: bool) {
     let guard = config.role == Role::Guard;
-    if reads_response(config, plan, restores) {
+    if held && reads_response(config, plan, restores) {
         // The response is parsed here, so it must come uncompressed.
         host.set_request_header("accept-encoding", None);
     }
-    if !guard {
+    if held && !guard {
         route(host, config, plan);
     }
     if let Some(b) = &plan.body {
-        // The headers are still held, so the new length still reaches the upstream, which then
-        // gets a plain body rather than a chunked one; an unchanged body keeps the client's.
-        host.set_request_header("content-length", Some(&b.len().to_string()));
+        // Held headers still carry the new length, so the upstream gets a plain body rather
+        // than a chunked one; an unchanged body keeps the client's.
+        if held {
+            host.set_request_header("content-length", Some(&b.len().to_string()));
+        }
         host.replace_request_body(body_size, b);
     }
     if let Identity::Key(i) = admission.identity {
@@ -28,7 +31,7 @@ pub(super) fn apply(host: &mut impl Host, config: &Config, admission: &Admission
             export(host, config, FilterStateName::KeyId, &p.id);
             if let Some(t) = &p.tenant {
                 export(host, config, FilterStateName::Tenant, t);
-                if let Some(h) = &config.auth.tenant_header {
+                if let (true, Some(h)) = (held, &config.auth.tenant_header) {
                     host.set_request_header(h, Some(t));
                 }
             }

@@ -58,6 +58,8 @@ pub struct HttpFilter {
     limits: super::limits::LimitGuard,
     /// Prompt redaction findings and the response-side restore.
     redaction: super::redaction::Redaction,
+    /// Without the header hold: the provider the route reached, whose headers already went.
+    on_route: Option<gateway::RouteTarget>,
 }
 
 impl HttpFilter {
@@ -73,6 +75,7 @@ impl HttpFilter {
             cost_micros: None,
             limits: super::limits::LimitGuard::default(),
             redaction: super::redaction::Redaction::default(),
+            on_route: None,
         }
     }
 
@@ -127,13 +130,28 @@ impl HttpFilter {
         for h in &config.auth.headers {
             host.set_request_header(h, None);
         }
+        if !config.hold_headers {
+            // The route picked the provider: its headers go now, the body is planned later.
+            let authority = host.request_header(":authority").unwrap_or_default();
+            match gateway::route_target(&config, &admission, &authority) {
+                Ok(t) => {
+                    super::on_route::send_headers(host, &config, &admission, &t);
+                    self.on_route = Some(t);
+                }
+                Err(e) => return self.reply(host, admission.endpoint.dialect(), &e),
+            }
+        }
         self.admission = Some(admission);
         self.phase = Phase::Body;
         if end_of_stream {
             // No body at all: plan on the empty body, which answers 400.
             return self.on_request_body(host, 0, true);
         }
-        Flow::Pause
+        if config.hold_headers {
+            Flow::Pause
+        } else {
+            Flow::Continue
+        }
     }
 
     /// Role `guard`: the endpoint comes from the end of the path (one header read) and nobody
@@ -151,7 +169,13 @@ impl HttpFilter {
         };
         self.admission = Some(Admission { endpoint, identity: gateway::Identity::Anonymous, beta: false });
         self.phase = Phase::Body;
-        Flow::Pause
+        if config.hold_headers {
+            return Flow::Pause;
+        }
+        // The body may still change (redaction, the usage request) and the answer be read.
+        host.set_request_header("content-length", None);
+        host.set_request_header("accept-encoding", None);
+        Flow::Continue
     }
 
     pub fn on_request_body(&mut self, host: &mut impl Host, body_size: usize, end_of_stream: bool) -> Flow {
@@ -172,7 +196,10 @@ impl HttpFilter {
         let body = if body_size == 0 { Vec::new() } else { host.request_body(body_size).unwrap_or_default() };
         // Context ids count up per VM; the load time and (when read) the clock vary the sequence.
         let seed = mix(self.started_nanos ^ u64::from(self.context_id) ^ (self.loaded_at as u64).rotate_left(32));
-        let planned = gateway::plan_redacted(&config, &admission, &body, seed, &mut self.redaction.findings);
+        let planned = match &self.on_route {
+            Some(t) => gateway::plan_on_route(&config, &admission, t, &body, &mut self.redaction.findings),
+            None => gateway::plan_redacted(&config, &admission, &body, seed, &mut self.redaction.findings),
+        };
         self.redaction.publish(host, &config);
         let plan = match planned {
             Ok(p) => p,
@@ -193,7 +220,7 @@ impl HttpFilter {
                 return self.reply(host, dialect, &e);
             }
         }
-        super::forward::apply(host, &config, &admission, &plan, body_size, self.redaction.restores());
+        super::forward::apply(host, &config, &admission, &plan, body_size, self.redaction.restores(), config.hold_headers);
         self.plan = Some(plan);
         self.phase = Phase::Forwarded;
         Flow::Continue

@@ -108,15 +108,15 @@ impl LimitGuard {
 }
 
 /// Estimated tokens and cost: prompt tokens estimated from the body plus the completion the
-/// request may produce (`max_completion_tokens`, `max_tokens`, else the configured default;
-/// none for embeddings).
+/// request may produce (`max_completion_tokens`, `max_tokens`, Responses' `max_output_tokens`,
+/// else the configured default; none for embeddings).
 fn estimate(config: &Config, endpoint: Endpoint, models: &[&str], body: &[u8]) -> Amounts {
     let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else { return Amounts::default() };
     let prompt = estimate_prompt_tokens(&json);
     let completion = if endpoint == Endpoint::Embeddings {
         0
     } else {
-        ["max_completion_tokens", "max_tokens"]
+        ["max_completion_tokens", "max_tokens", "max_output_tokens"]
             .iter()
             .find_map(|k| json.get(*k).and_then(serde_json::Value::as_u64))
             .unwrap_or(config.limits.default_completion_tokens)

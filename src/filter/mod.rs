@@ -6,6 +6,7 @@ mod forward;
 mod guard;
 mod http;
 mod limits;
+mod on_route;
 mod outcome;
 mod upstream;
 mod redaction;

@@ -54,7 +54,7 @@ impl Plan {
     /// A plan for `requested` (sent upstream as `upstream_model`) that names no provider,
     /// cluster, path or credential and changes nothing yet: the guard role's plan as it
     /// starts, and the base a routed plan fills in.
-    fn unrouted(requested_model: String, upstream_model: String, provider_kind: ProviderKind, stream: bool) -> Plan {
+    pub(super) fn unrouted(requested_model: String, upstream_model: String, provider_kind: ProviderKind, stream: bool) -> Plan {
         Plan {
             requested_model,
             route: None,
@@ -211,7 +211,7 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
 }
 
 /// Anthropic's `?beta=true` goes on to an Anthropic provider reached natively.
-fn with_beta(mut plan: Plan, admission: &Admission) -> Plan {
+pub(super) fn with_beta(mut plan: Plan, admission: &Admission) -> Plan {
     if admission.beta && plan.provider_kind == ProviderKind::Anthropic && plan.translation.is_none() {
         plan.path.push_str("?beta=true");
     }
@@ -220,7 +220,7 @@ fn with_beta(mut plan: Plan, admission: &Admission) -> Plan {
 
 /// Anthropic's `count_tokens` answer from the estimator, for a provider without the endpoint
 /// (marked `estimated`; the filter adds `x-tollgate-estimated`).
-fn count_tokens_estimate(json: &Value) -> Vec<u8> {
+pub(super) fn count_tokens_estimate(json: &Value) -> Vec<u8> {
     let n = crate::usage::estimate_prompt_tokens(json);
     crate::api::json_bytes(&serde_json::json!({"input_tokens": n, "estimated": true}))
 }
@@ -259,7 +259,7 @@ fn invalid(message: &str) -> ApiError {
 }
 
 /// The whole body as a JSON object.
-fn document(body: &[u8]) -> Result<Value, ApiError> {
+pub(super) fn document(body: &[u8]) -> Result<Value, ApiError> {
     let json: Value = serde_json::from_slice(body).map_err(|_| invalid("The request body is not valid JSON."))?;
     if !json.is_object() {
         return Err(invalid("The request body must be a JSON object."));
@@ -270,7 +270,7 @@ fn document(body: &[u8]) -> Result<Value, ApiError> {
 /// `model` and `stream`, from the parsed body or the redaction pre-scan's borrowed one, with
 /// the error a client needs when either is wrong. `optional`: a body without `model` reads as
 /// an empty name (the guard role: Azure's deployments name the model in the path).
-fn model_and_stream<N: Node>(json: &N, optional: bool) -> Result<(String, bool), ApiError> {
+pub(super) fn model_and_stream<N: Node>(json: &N, optional: bool) -> Result<(String, bool), ApiError> {
     let requested = match json.member("model") {
         Some(m) => m.as_text().filter(|m| !m.is_empty()).ok_or_else(|| invalid("`model` must be a non-empty string.").with_param("model"))?.to_string(),
         None if optional => String::new(),
@@ -373,6 +373,20 @@ mod tests {
         let cred = p.credential.unwrap();
         assert_eq!((cred.header, cred.value.as_str()), ("api-key", "secret-AZURE_KEY"));
         assert_eq!(chat(r#"{"model": "llama3"}"#).unwrap().path, "/api/v1/chat/completions");
+    }
+
+    #[test]
+    fn responses_go_natively_to_openai_and_azure_and_translated_elsewhere() {
+        let responses = |body: &str| plan(&config(), &adm(Endpoint::Responses), body.as_bytes(), 0);
+        let p = responses(r#"{"model": "az", "input": "hi"}"#).unwrap();
+        assert_eq!((p.path.as_str(), p.translation), ("/openai/responses?api-version=2024-10-21", None));
+        assert_eq!(serde_json::from_slice::<Value>(p.body.as_ref().unwrap()).unwrap()["model"], "my-deployment");
+        let p = responses(r#"{"model": "fast", "input": "hi", "stream": true}"#).unwrap();
+        assert_eq!((p.path.as_str(), p.translation), ("/v1/responses", None));
+        let p = responses(r#"{"model": "anthropic/claude-sonnet-4-5", "input": "hi", "max_output_tokens": 9}"#).unwrap();
+        assert_eq!((p.path.as_str(), p.translation.map(|t| t.client)), ("/v1/messages", Some(crate::api::Dialect::OpenAiResponses)));
+        let body: Value = serde_json::from_slice(p.body.as_ref().unwrap()).unwrap();
+        assert_eq!((body["max_tokens"].as_u64(), body["messages"][0]["content"].as_str()), (Some(9), Some("hi")));
     }
 
     #[test]

@@ -84,7 +84,7 @@ pub fn rewrite_plain(endpoint: Endpoint, provider: &Provider, model: &str, body:
 }
 
 /// The provider's endpoint for a request to `endpoint`.
-fn upstream_endpoint(endpoint: Endpoint, translation: Option<Translation>) -> Endpoint {
+pub(super) fn upstream_endpoint(endpoint: Endpoint, translation: Option<Translation>) -> Endpoint {
     match translation.map(|t| t.provider) {
         Some(Wire::Messages) => Endpoint::Messages,
         Some(Wire::Chat) => Endpoint::ChatCompletions,

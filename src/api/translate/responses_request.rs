@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 const STORED: [&str; 3] = ["previous_response_id", "conversation", "background"];
 
 /// Hints with no effect on the answer that another provider cannot take.
-const HINTS: [&str; 9] = ["store", "metadata", "include", "truncation", "service_tier", "prompt_cache_key", "safety_identifier", "stream_options", "prompt"];
+const HINTS: [&str; 10] = ["store", "metadata", "include", "truncation", "service_tier", "prompt_cache_key", "safety_identifier", "stream_options", "prompt", "top_logprobs"];
 
 /// Translates a Responses request into a chat request for `model`.
 pub fn responses_to_chat(req: &Value, model: &str, lenience: &mut Lenience) -> Result<Value, TranslateError> {
@@ -52,7 +52,7 @@ pub fn responses_to_chat(req: &Value, model: &str, lenience: &mut Lenience) -> R
     if let Some(max) = get("max_output_tokens") {
         out.insert("max_completion_tokens".into(), max.clone());
     }
-    for key in ["temperature", "top_p", "parallel_tool_calls", "user", "top_logprobs"] {
+    for key in ["temperature", "top_p", "parallel_tool_calls", "user"] {
         if let Some(v) = get(key) {
             out.insert(key.into(), v.clone());
         }
