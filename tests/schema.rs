@@ -62,15 +62,20 @@ fn example_configs() -> Vec<(String, Value)> {
             }
         }
     }
-    // README: every ```json block that is a whole config (it names providers); placeholders
-    // (`sha256:…`) stand for real digests.
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    // README and docs/: every ```json block that is a whole config (it names providers);
+    // placeholders (`sha256:…`) stand for real digests.
+    let mut docs = vec![root.join("README.md")];
+    files(&root.join("docs"), &["md"], &mut docs);
     let digest = format!("sha256:{}", "0".repeat(64));
-    for (i, block) in readme.split("```json\n").skip(1).enumerate() {
-        let text = block.split("```").next().unwrap().replace("sha256:…", &digest);
-        if let Ok(v) = parse_document(&text, false) {
-            if v.get("providers").is_some() {
-                out.push((format!("README.md json block {i}"), v));
+    for doc in docs {
+        let rel = doc.strip_prefix(&root).unwrap().display().to_string();
+        let text = std::fs::read_to_string(&doc).unwrap();
+        for (i, block) in text.split("```json\n").skip(1).enumerate() {
+            let text = block.split("```").next().unwrap().replace("sha256:…", &digest);
+            if let Ok(v) = parse_document(&text, false) {
+                if v.get("providers").is_some() {
+                    out.push((format!("{rel} json block {i}"), v));
+                }
             }
         }
     }
@@ -82,7 +87,7 @@ fn every_example_config_passes_the_schema_and_the_checks() {
     let validator = jsonschema::validator_for(&shipped_schema()).unwrap();
     let configs = example_configs();
     let labels: Vec<&str> = configs.iter().map(|(l, _)| l.as_str()).collect();
-    for must in ["envoy/demo.yaml", "examples/policy/config.yaml", "bench/tollgate-config.json", "README.md"] {
+    for must in ["envoy/demo.yaml", "examples/policy/config.yaml", "bench/tollgate-config.json", "docs/configuration.md"] {
         assert!(labels.iter().any(|l| l.starts_with(must)), "{must} not among the checked configs: {labels:?}");
     }
     let mut problems = Vec::new();
