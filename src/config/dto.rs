@@ -272,8 +272,10 @@ fn default_role() -> String {
 fn default_cluster_header() -> String {
     "x-tollgate-cluster".to_string()
 }
+/// 32 MiB: long-context prompts (200k+ tokens) and inline images pass; the shipped Envoy configs
+/// buffer 40 MiB, so this limit, with its JSON 413, is the one a client meets.
 fn default_max_request_bytes() -> usize {
-    4 * 1024 * 1024
+    32 * 1024 * 1024
 }
 fn default_true() -> bool {
     true

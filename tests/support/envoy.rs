@@ -132,6 +132,11 @@ impl Envoy {
     }
 
     /// Everything Envoy has logged so far (stderr and stdout, access log included).
+    /// The Envoy process id (for its memory figures in /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default()
     }
