@@ -47,10 +47,10 @@ def default_variants() -> list[str]:
     wasm = "target/wasm32-wasip1/release/tollgate.wasm"
     return [
         f"name=floor,wasm={floor}",
-        f"name=floor-calls,wasm={floor},config=bench/floor-calls.json",
+        f"name=floor-resp,wasm={floor},config=bench/floor-resp.json",
+        f"name=tollgate,wasm={wasm},config=bench/tollgate-config.json,root_id=tollgate",
+        f"name=tollgate-full,wasm={wasm},config=bench/tollgate-config-full.json,root_id=tollgate",
         f"name=tollgate-routing,wasm={wasm},config=bench/tollgate-config-routing.json,root_id=tollgate",
-        f"name=tollgate-routing-open,wasm={wasm},config=bench/tollgate-config-routing-open.json,root_id=tollgate",
-        f"name=tollgate-routing-redact,wasm={wasm},config=bench/tollgate-config-routing-redaction.json,root_id=tollgate",
     ]
 
 

@@ -520,16 +520,17 @@ def default_variants() -> list[Variant]:
     return [
         Variant("none", None),
         Variant("floor", FLOOR_WASM),
-        # The floor making exactly tollgate-routing's host calls, and no logic: the ceiling of
-        # the routing path in this Envoy (BENCHMARKS.md, session 5).
-        Variant("floor-calls", FLOOR_WASM, BENCH_DIR / "floor-calls.json"),
+        # The least any filter that meters the response does: the floor, also holding the
+        # answer to its end and reading it.
+        Variant("floor-resp", FLOOR_WASM, BENCH_DIR / "floor-resp.json"),
+        # What users run: the shipped default config (accounting, filter state, stats and
+        # x-tollgate-* headers on).
         Variant("tollgate", tg_path, TOLLGATE_CONFIG, root_id="tollgate"),
-        # Same as `tollgate`, with redaction on, all built-in detectors at their default actions.
-        Variant("tollgate-redact", tg_path, BENCH_DIR / "tollgate-config-redaction.json", root_id="tollgate"),
-        # Keys and routing only: accounting, filter state, stats and x-tollgate-* headers off.
-        Variant("tollgate-routing", tg_path, BENCH_DIR / "tollgate-config-routing.json", root_id="tollgate"),
-        # Keys, routing and redaction (all built-in detectors), the other exports off.
-        Variant("tollgate-routing-redact", tg_path, BENCH_DIR / "tollgate-config-routing-redaction.json", root_id="tollgate"),
+        # The full policy: the defaults plus pricing, four limit rules and every built-in
+        # redaction detector.
+        Variant("tollgate-full", tg_path, BENCH_DIR / "tollgate-config-full.json", root_id="tollgate"),
+        # Labelled: keys and routing only, accounting, filter state, stats and headers off.
+        Variant("tollgate-routing", tg_path, BENCH_DIR / "tollgate-config-routing.json", root_id="tollgate", note="telemetry off"),
     ]
 
 
@@ -823,16 +824,19 @@ def summarize(variants: list[Variant]) -> dict[str, dict]:
     return s
 
 
-def build_table(variants: list[Variant], summ: dict[str, dict], baseline: str, floor: str) -> list[list[str]]:
+def build_table(variants: list[Variant], summ: dict[str, dict], baseline: str, floor: str, floor2: str = "") -> list[list[str]]:
     names = {v.name for v in variants}
     base = summ.get(baseline) if baseline in names else None
     flo = summ.get(floor) if floor in names else None
+    flo2 = summ.get(floor2) if floor2 in names else None
     header = ["variant", "req/s (median)", "req/s range", "p50 ms", "p99 ms"]
     if base:
         header += [f"req/s vs {baseline}", f"p50 vs {baseline}"]
     header += ["envoy CPU µs/req"]
     if flo:
         header += [f"req/s vs {floor}", f"p50 vs {floor}", f"p99 vs {floor}", f"CPU/req: {floor} ÷ variant"]
+    if flo2:
+        header += [f"req/s vs {floor2}", f"CPU µs/req above {floor2}"]
     header += ["errors"]
     rows = [header]
     for v in variants:
@@ -851,6 +855,8 @@ def build_table(variants: list[Variant], summ: dict[str, dict], baseline: str, f
         if flo:
             row += [fmt_ratio(s["rps"], flo["rps"]), fmt_ratio(s["p50"], flo["p50"]), fmt_ratio(s["p99"], flo["p99"]),
                     fmt_ratio(flo["cpu_us"], s["cpu_us"])]
+        if flo2:
+            row += [fmt_ratio(s["rps"], flo2["rps"]), f"{s['cpu_us'] - flo2['cpu_us']:+.1f}"]
         row += [str(s["errors"])]
         rows.append(row)
     return rows
@@ -1016,6 +1022,7 @@ def main() -> int:
     ap.add_argument("--variant", action="append", default=[], help="see below")
     ap.add_argument("--baseline", default="none", help="variant name for the 'vs' ratio columns")
     ap.add_argument("--floor", default="floor", help="variant name for the 'vs floor' ratio columns")
+    ap.add_argument("--floor2", default="floor-resp", help="variant name for the second floor's columns (the response-reading floor)")
     ap.add_argument("--out", default=env_str("BENCH_OUT", str(RESULTS_MD)), help="markdown results file")
     ap.add_argument("--validate-only", action="store_true", help="render + `envoy --mode validate` the configs, then exit")
     args = ap.parse_args()
@@ -1113,7 +1120,7 @@ def main() -> int:
             v.rounds.sort(key=lambda r: r["round"])
 
         summ = summarize(variants)
-        rows = build_table(variants, summ, args.baseline, args.floor)
+        rows = build_table(variants, summ, args.baseline, args.floor, args.floor2)
         warnings = []
         for v in variants:
             if summ[v.name]["non2xx"]:
