@@ -49,6 +49,21 @@ mod tests {
     }
 
     #[test]
+    fn without_the_header_hold_the_guard_lets_headers_go_and_still_redacts() {
+        let config = r#"{"role": "guard", "hold_headers": false, "redaction": {"enabled": true, "detectors": {"email": "mask", "cloud_key": "block"}}}"#;
+        let mut h = chat("/v1/chat/completions", r#"{"model": "gpt-4o", "messages": [{"role": "user", "content": "mail a@b.example"}]}"#);
+        let mut f = filter(config);
+        assert_eq!(f.on_request_headers(&mut h, false), Flow::Continue);
+        assert_eq!((h.header("content-length"), h.header("authorization")), (None, Some("Bearer sk-provider-key")));
+        let size = h.request_body.len();
+        assert_eq!(f.on_request_body(&mut h, size, true), Flow::Continue);
+        assert!(String::from_utf8_lossy(&h.request_body).contains("[EMAIL]"));
+        let mut h = chat("/v1/chat/completions", r#"{"model": "gpt-4o", "messages": [{"role": "user", "content": "AKIAIOSFODNN7EXAMPLE"}]}"#);
+        send(&mut filter(config), &mut h);
+        assert_eq!(h.reply.as_ref().map(|r| r.0), Some(400), "blocked from the body phase");
+    }
+
+    #[test]
     fn redacts_and_restores_but_leaves_the_route_alone() {
         let mut h = chat("/openai/deployments/d/chat/completions?api-version=1", r#"{"messages":[{"role":"user","content":"mail jane@example.com"}]}"#);
         let before = h.request_headers.clone();
