@@ -23,4 +23,5 @@ pub use redact_dto::RedactionDto;
 pub use runtime::{AuthMode, Config, Credential, Provider, ProviderKind, Role, Telemetry};
 #[cfg(feature = "schema")]
 pub use schema::schema_json;
+pub(crate) use time::civil_from_days;
 pub use time::{format_rfc3339, parse_rfc3339};

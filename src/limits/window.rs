@@ -1,6 +1,8 @@
 //! Time windows: where a window starts, when it ends, and how much of the previous one still
 //! counts in a rolling (sliding) window. All times are Unix seconds, UTC.
 
+use crate::config::civil_from_days;
+
 /// A window length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
@@ -103,19 +105,6 @@ impl Window {
     }
 }
 
-/// (year, month 1-12, day 1-31) of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
-}
 
 /// Days since 1970-01-01 of a date on or after it.
 fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {

@@ -220,16 +220,7 @@ fn assistant_parts(message: &Value, content: Option<&Value>, call_names: &mut Ve
 /// Gemini function declarations; `parameters` loses the JSON Schema keys Gemini refuses.
 fn convert_tools(tools: &Value, lenience: &mut Lenience) -> Result<Value, TranslateError> {
     let bad = |m: &str| TranslateError::new("tools", m);
-    let list = tools.as_array().ok_or_else(|| bad("`tools` must be an array."))?;
-    let mut functions = Vec::with_capacity(list.len());
-    for t in list {
-        if t.get("type").and_then(Value::as_str) != Some("function") {
-            lenience.refuse(bad("Only `function` tools are supported for this model."))?;
-            continue;
-        }
-        functions.push(t);
-    }
-    functions
+    super::request::function_tools(tools, lenience)?
         .into_iter()
         .map(|t| {
             let f = t.get("function").ok_or_else(|| bad("A tool needs a `function`."))?;

@@ -278,7 +278,8 @@ fn assistant_blocks(message: &Value, content: Option<&Value>) -> Result<Vec<Valu
     Ok(blocks)
 }
 
-fn convert_tools(tools: &Value, lenience: &mut Lenience) -> Result<Value, TranslateError> {
+/// The chat hub's `function` tools; any other tool type follows the policy (dropped, or refused).
+pub(super) fn function_tools<'a>(tools: &'a Value, lenience: &mut Lenience) -> Result<Vec<&'a Value>, TranslateError> {
     let bad = |m: &str| TranslateError::new("tools", m);
     let list = tools.as_array().ok_or_else(|| bad("`tools` must be an array."))?;
     let mut functions = Vec::with_capacity(list.len());
@@ -289,7 +290,12 @@ fn convert_tools(tools: &Value, lenience: &mut Lenience) -> Result<Value, Transl
         }
         functions.push(t);
     }
-    functions
+    Ok(functions)
+}
+
+fn convert_tools(tools: &Value, lenience: &mut Lenience) -> Result<Value, TranslateError> {
+    let bad = |m: &str| TranslateError::new("tools", m);
+    function_tools(tools, lenience)?
         .into_iter()
         .map(|t| {
             let f = t.get("function").ok_or_else(|| bad("A tool needs a `function`."))?;
