@@ -170,3 +170,21 @@ fn anthropic_client_fails_over_to_native_anthropic() {
     let second = s.anthropic.last_request().unwrap();
     assert_eq!((second.path.as_str(), second.json()["model"].as_str()), ("/v1/messages", Some("claude-sonnet-4-5")));
 }
+
+/// A Responses client fails over too: the OpenAI attempt goes natively to `/v1/responses`, the
+/// Anthropic one is translated per attempt, and its stream comes back as Responses events.
+#[test]
+fn responses_client_fails_over_to_anthropic_streamed() {
+    let s = start(Some(failing(503)), Behavior::default(), Behavior::default());
+    let body = serde_json::json!({"model": "smart", "stream": true, "instructions": "Be brief.", "input": "Hello"});
+    let r = request_streamed(s.envoy.port, "POST", "/v1/responses", &[("content-type", "application/json")], body.to_string().as_bytes()).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let first = s.openai.as_ref().unwrap().last_request().unwrap();
+    assert_eq!((first.path.as_str(), first.json()["input"].as_str()), ("/v1/responses", Some("Hello")), "first attempt in the Responses dialect");
+    let second = s.anthropic.last_request().unwrap();
+    assert_eq!((second.path.as_str(), second.json()["system"].as_str()), ("/v1/messages", Some("Be brief.")));
+    let events: Vec<serde_json::Value> = r.sse_events().iter().filter_map(|e| e.json()).collect();
+    let text: String = events.iter().filter(|e| e["type"] == "response.output_text.delta").filter_map(|e| e["delta"].as_str()).collect();
+    assert_eq!(text, ASSISTANT_TEXT);
+    assert_eq!(events.last().map(|e| e["type"].clone()), Some(serde_json::json!("response.completed")));
+}
