@@ -120,6 +120,20 @@ impl Groups {
         }
     }
 
+    /// Groupings that are other numbers: a dotted quad (an IPv4 address), dots between
+    /// thousands (`123.456.789`, a count in most of Europe and Latin America, zero-padded
+    /// in Brazil's `000.123.456`), a reference and
+    /// its year (`06411/2019`), a serial (`0123-4567-8901`; Indonesia's `08xx` mobiles aside).
+    fn not_a_phone(&self, digits: &[u8]) -> bool {
+        let (lens, seps) = (self.lens(), self.seps());
+        let dots = seps.iter().all(|&b| b == b'.');
+        let dotted_quad = self.n == 4 && dots && lens.iter().all(|&l| l <= 3);
+        let thousands = dots && lens.first().is_some_and(|&l| l <= 3) && lens.iter().skip(1).all(|&l| l == 3);
+        let year = seps.last() == Some(&b'/') && lens.last() == Some(&4) && matches!(digits.get(digits.len().saturating_sub(4)..), Some([b'1', b'9', ..] | [b'2', b'0', ..]));
+        let serial = lens == [4, 4, 4] && at(digits, 1) != b'8' && seps.iter().all(|&b| b == b'-');
+        dotted_quad || thousands || year || serial
+    }
+
     fn lens(&self) -> &[u8] {
         self.lens.get(..self.n).unwrap_or_default()
     }
@@ -136,8 +150,7 @@ fn national(s: &[u8]) -> bool {
         return false;
     };
     let digits: Vec<u8> = s.iter().copied().filter(u8::is_ascii_digit).collect();
-    let dotted_quad = g.n == 4 && g.seps().iter().all(|&b| b == b'.') && g.lens().iter().all(|&l| l <= 3);
-    if g.n < 2 || dotted_quad {
+    if g.n < 2 || g.not_a_phone(&digits) {
         return false;
     }
     if g.lens().first() == Some(&1) && matches!(digits.first(), Some(b'0' | b'1' | b'8')) {
@@ -169,9 +182,7 @@ fn matches_shape(g: &Groups, digits: &[u8], nanp_only: bool) -> bool {
             && sh.lead.contains(&first)
             && sh.second.contains(&second)
     });
-    // `0123-4567-8901` is a serial number far more often than a phone; Indonesia's mobiles
-    // (`0812-3456-7890`) and other 4-4-4 numbers written with spaces stay phones.
-    fits && !(lens == [4, 4, 4] && second != b'8' && seps.iter().all(|&b| b == b'-'))
+    fits
 }
 
 /// `+`, or `00` and a country code, then 8–15 digits in any grouping (`+44 (0)20 7946 0958`,
@@ -185,10 +196,13 @@ fn international(s: &[u8]) -> bool {
     }
     match s {
         [b'+', d, ..] => *d != b'0' && (8..=15).contains(&digits),
-        // `00` then a country code; written in groups (a compact `00…` run is an id).
+        // `00` then a country code, in groups of spaces or dashes (a compact `00…` run is an
+        // id, `007.682.125-35` a Brazilian CPF); `00` or `00` and the country code first.
         [b'0', b'0', rest @ ..] => {
             let cc = rest.iter().find(|b| b.is_ascii_digit()).copied().unwrap_or(b'0');
-            cc != b'0' && (10..=17).contains(&digits) && rest.iter().any(|b| matches!(b, b' ' | b'-' | b'.'))
+            let all: Vec<u8> = s.iter().copied().filter(u8::is_ascii_digit).collect();
+            let grouped = Groups::read(s).is_some_and(|g| g.n >= 2 && g.lens[0] <= 5 && !g.not_a_phone(&all) && g.seps().iter().all(|&b| matches!(b, b' ' | b'-')));
+            cc != b'0' && (10..=17).contains(&digits) && grouped
         }
         _ => false,
     }
@@ -198,11 +212,14 @@ fn valid_phone(s: &[u8]) -> bool {
     international(s) || national(s)
 }
 
-/// A number after a context word: 7–15 digits in any grouping, except a date's.
+/// A number after a context word: 7–15 digits in any grouping, except a date's and the
+/// groupings of [`Groups::not_a_phone`].
 fn after_context(s: &[u8]) -> bool {
     let digits = s.iter().filter(|b| b.is_ascii_digit()).count();
-    let date = Groups::read(s).is_some_and(|g| g.n == 3 && matches!(g.lens(), [2, 2, 4] | [4, 2, 2] | [2, 2, 2]));
-    (7..=15).contains(&digits) && !date && Groups::read(s).is_some()
+    let all: Vec<u8> = s.iter().copied().filter(u8::is_ascii_digit).collect();
+    let Some(g) = Groups::read(s) else { return false };
+    let date = g.n == 3 && matches!(g.lens(), [2, 2, 4] | [4, 2, 2] | [2, 2, 2]);
+    (7..=15).contains(&digits) && !date && !g.not_a_phone(&all)
 }
 
 /// The end of an extension right after `e` (`x123`, ` x 123`, ` ext. 123`, `, ext 12`), if any.
@@ -295,7 +312,7 @@ fn best_phone(t: &[u8], s: usize, e: usize, valid: impl Fn(&[u8]) -> bool) -> Op
             }
             let ext = extension(t, b);
             let next = at(t, b);
-            let tail_ok = ext.is_some() || !(next.is_ascii_alphanumeric() || (matches!(next, b'-' | b'.' | b'/') && at(t, b + 1).is_ascii_digit()));
+            let tail_ok = ext.is_some() || !(next.is_ascii_alphanumeric() || (matches!(next, b'-' | b'.' | b'/' | b',') && at(t, b + 1).is_ascii_digit()));
             let head_ok = a == s || !at(t, a).is_ascii_punctuation() || at(t, a) == b'+' || at(t, a) == b'(';
             if tail_ok && head_ok && t.get(a..b).is_some_and(&valid) {
                 return Some(Span { start: a, end: ext.unwrap_or(b) });

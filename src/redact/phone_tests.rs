@@ -215,6 +215,8 @@ fn near_misses_are_not_phones() {
         "Rechnung 2024-0042-17, Bestellnummer 30012345678, Artikel 0815 4711, Kundennummer 00012345",
         "phone 2 of 3, call at 10:30, Telefon am 15.03.2024, mobile app 2.3.1, fax from 1998, Tel. 12 34",
         "PO 0012345678, version 0.12.3456, account 01234567, 12 345 678 units, 1 234 567,89 EUR",
+        "nota fiscal 351.021.671, 12.345.678 Einwohner, ordine 06411/2019, CPF 007.682.125-35, serial 0058-4569-5275, 824 995,12 €",
+        "reach me at 170.238.40.172 or phone: 9.85.36.245, tel. 12.03.2024, Tel. 2024-03-15",
     ];
     for m in misses {
         assert!(found(m).is_empty(), "{m}: {:?}", found(m));
