@@ -99,7 +99,7 @@ mod tests {
     fn phone_context_words() {
         let c = parse(br#"{"redaction": {"enabled": true, "context": {"phone": ["Direct line"]}}}"#, &|_| None).unwrap();
         let r = c.redaction.unwrap();
-        assert!(r.rules.iter().any(|x| matches!(&x.detector, crate::redact::Detector::Phone { context } if context.len() == 1) && x.action == crate::redact::Action::Pseudonymize));
+        assert!(r.rules.iter().any(|x| matches!(&x.detector, crate::redact::Detector::Phone { context } if context.list.len() == 1) && x.action == crate::redact::Action::Pseudonymize));
         assert_eq!(err(r#"{"enabled": true, "context": {"email": ["mail"]}}"#), "redaction.context.email");
         assert_eq!(err(r#"{"enabled": true, "context": {"phone": [" "]}}"#), "redaction.context.phone[0]");
     }

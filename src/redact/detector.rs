@@ -95,7 +95,7 @@ impl Builtin {
             Builtin::CreditCard => financial::credit_card(t, out),
             Builtin::Iban => financial::iban(t, out),
             Builtin::UsSsn => financial::us_ssn(t, out),
-            Builtin::Phone => phone::phone(t, context::DEFAULT_WORDS, out),
+            Builtin::Phone => phone::phone(t, context::DEFAULT_WORDS, &context::DEFAULT_BLOOM, out),
             Builtin::Ipv4 => network::ipv4(t, out),
             Builtin::Ipv6 => network::ipv6(t, out),
         }

@@ -11,7 +11,7 @@ use super::scan::{Sieve, Span};
 pub enum Detector {
     Builtin(Builtin),
     /// The `phone` detector with the operator's context words (compiled, lower case).
-    Phone { context: Vec<Box<[u8]>> },
+    Phone { context: super::context::Compiled },
     /// An operator regex; `label` is its upper-cased name.
     Custom { name: String, label: String, pattern: Pattern },
     DenyList(DenyList),
@@ -48,7 +48,7 @@ impl Rule {
     fn scan(&self, text: &str, sieve: &Sieve, out: &mut Vec<Span>) {
         match &self.detector {
             Detector::Builtin(b) => b.scan_sieved(text, sieve, out),
-            Detector::Phone { context } if sieve.digits() => super::phone::phone(text.as_bytes(), context, out),
+            Detector::Phone { context } if sieve.digits() => super::phone::phone(text.as_bytes(), &context.list, &context.bloom, out),
             Detector::Phone { .. } => {}
             Detector::Custom { pattern, .. } => pattern.scan(text, out),
             Detector::DenyList(d) => d.scan(text, out),

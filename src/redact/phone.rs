@@ -249,9 +249,9 @@ fn phone_char(b: u8) -> bool {
     b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'/')
 }
 
-/// Appends the phone numbers in `t`; `words` are the context words (lower case) that make a
-/// bare or unusually grouped number count.
-pub fn phone<W: AsRef<[u8]>>(t: &[u8], words: &[W], out: &mut Vec<Span>) {
+/// Appends the phone numbers in `t`; `words` are the context words (lower case, with their
+/// Bloom filter) that make a bare or unusually grouped number count.
+pub fn phone<W: AsRef<[u8]>>(t: &[u8], words: &[W], bloom: &context::Bloom, out: &mut Vec<Span>) {
     let mut i = 0;
     while i < t.len() {
         i = super::scan::next_where(t, i, |b| b.is_ascii_digit() || b == b'+' || b == b'(');
@@ -277,7 +277,7 @@ pub fn phone<W: AsRef<[u8]>>(t: &[u8], words: &[W], out: &mut Vec<Span>) {
         let digits = t.get(i..j).map_or(0, |c| c.iter().filter(|b| b.is_ascii_digit()).count());
         let mut found = if digits >= 8 && bounded { best_phone(t, i, j, valid_phone) } else { None };
         // A context word also lets a number run on in a grouping no plan lists.
-        if found.is_none_or(|f| f.end < j) && digits >= 7 && context::follows_word(t, i, words) {
+        if found.is_none_or(|f| f.end < j) && digits >= 7 && context::follows_word(t, i, words, bloom) {
             found = best_phone(t, i, j, |s| valid_phone(s) || after_context(s));
         }
         match found {
