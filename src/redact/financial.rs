@@ -10,17 +10,19 @@ pub fn luhn(t: &[u8]) -> bool {
     !d.is_empty() && sum.is_multiple_of(10)
 }
 
-/// One network's issuer identification number range: the first `digits` digits of the card
-/// number in `lo..=hi`, and the card lengths the network issues.
+/// One network's issuer identification number range, as the first four digits of the card
+/// number in `lo..=hi` (a shorter prefix scaled up: `51`–`55` is `5100`–`5599`), and the card
+/// lengths the network issues.
 struct Iin {
-    digits: usize,
     lo: u32,
     hi: u32,
     lengths: &'static [usize],
 }
 
-const fn iin(digits: usize, lo: u32, hi: u32, lengths: &'static [usize]) -> Iin {
-    Iin { digits, lo, hi, lengths }
+/// The range of the `digits`-digit prefixes `lo..=hi`.
+const fn iin(digits: u32, lo: u32, hi: u32, lengths: &'static [usize]) -> Iin {
+    let scale = 10u32.pow(4 - digits);
+    Iin { lo: lo * scale, hi: (hi + 1) * scale - 1, lengths }
 }
 
 const L16_19: &[usize] = &[16, 17, 18, 19];
@@ -58,8 +60,8 @@ const ISSUERS: &[Iin] = &[
 
 /// Whether the card digits `d` start within a known issuer's range and have one of its lengths.
 fn known_issuer(d: &[u8]) -> bool {
-    let prefix = |k: usize| d.iter().take(k).fold(0u32, |n, b| n * 10 + u32::from(b.wrapping_sub(b'0')));
-    ISSUERS.iter().any(|i| (i.lo..=i.hi).contains(&prefix(i.digits)) && i.lengths.contains(&d.len()))
+    let p4 = d.iter().take(4).fold(0u32, |n, b| n * 10 + u32::from(b.wrapping_sub(b'0')));
+    ISSUERS.iter().any(|i| (i.lo..=i.hi).contains(&p4) && i.lengths.contains(&d.len()))
 }
 
 fn boundary_before(t: &[u8], i: usize) -> bool {
