@@ -143,14 +143,26 @@ impl Groups {
     }
 }
 
+/// The digits of a candidate, on the stack (no phone has more than 17): `None` past that.
+fn digits_of(s: &[u8], buf: &mut [u8; 17]) -> Option<usize> {
+    let mut n = 0;
+    for &b in s.iter().filter(|b| b.is_ascii_digit()) {
+        *buf.get_mut(n)? = b;
+        n += 1;
+    }
+    Some(n)
+}
+
 /// A national number in one of the [`NATIONAL`] groupings, or a lone trunk or country digit
 /// (`1-800-555-0100`, `8 (495) 123-45-67`, `0 (532) 123 45 67`) before one.
 fn national(s: &[u8]) -> bool {
     let Some(g) = Groups::read(s) else {
         return false;
     };
-    let digits: Vec<u8> = s.iter().copied().filter(u8::is_ascii_digit).collect();
-    if g.n < 2 || g.not_a_phone(&digits) {
+    let mut buf = [0u8; 17];
+    let Some(n) = digits_of(s, &mut buf) else { return false };
+    let digits = buf.get(..n).unwrap_or_default();
+    if g.n < 2 || g.not_a_phone(digits) {
         return false;
     }
     if g.lens().first() == Some(&1) && matches!(digits.first(), Some(b'0' | b'1' | b'8')) {
@@ -159,9 +171,9 @@ fn national(s: &[u8]) -> bool {
         let p = g.seps;
         let rest = Groups { lens: [l[1], l[2], l[3], l[4], l[5], 0], n: g.n - 1, seps: [p[1], p[2], p[3], p[4], 0], paren: None };
         let tail = digits.get(1..).unwrap_or_default();
-        return g.paren.is_none_or(|p| p == 1) && matches_shape(&rest, tail, at(&digits, 0) == b'1');
+        return g.paren.is_none_or(|p| p == 1) && matches_shape(&rest, tail, at(digits, 0) == b'1');
     }
-    g.paren.is_none_or(|p| p == 0) && matches_shape(&g, &digits, false)
+    g.paren.is_none_or(|p| p == 0) && matches_shape(&g, digits, false)
 }
 
 /// Whether the groups follow one of the [`NATIONAL`] shapes (only NANP's when `nanp_only`), with
@@ -200,8 +212,9 @@ fn international(s: &[u8]) -> bool {
         // id, `007.682.125-35` a Brazilian CPF); `00` or `00` and the country code first.
         [b'0', b'0', rest @ ..] => {
             let cc = rest.iter().find(|b| b.is_ascii_digit()).copied().unwrap_or(b'0');
-            let all: Vec<u8> = s.iter().copied().filter(u8::is_ascii_digit).collect();
-            let grouped = Groups::read(s).is_some_and(|g| g.n >= 2 && g.lens[0] <= 5 && !g.not_a_phone(&all) && g.seps().iter().all(|&b| matches!(b, b' ' | b'-')));
+            let mut buf = [0u8; 17];
+            let all = digits_of(s, &mut buf).and_then(|n| buf.get(..n)).unwrap_or_default();
+            let grouped = Groups::read(s).is_some_and(|g| g.n >= 2 && g.lens[0] <= 5 && !g.not_a_phone(all) && g.seps().iter().all(|&b| matches!(b, b' ' | b'-')));
             cc != b'0' && (10..=17).contains(&digits) && grouped
         }
         _ => false,
@@ -216,10 +229,11 @@ fn valid_phone(s: &[u8]) -> bool {
 /// groupings of [`Groups::not_a_phone`].
 fn after_context(s: &[u8]) -> bool {
     let digits = s.iter().filter(|b| b.is_ascii_digit()).count();
-    let all: Vec<u8> = s.iter().copied().filter(u8::is_ascii_digit).collect();
+    let mut buf = [0u8; 17];
+    let Some(all) = digits_of(s, &mut buf).and_then(|n| buf.get(..n)) else { return false };
     let Some(g) = Groups::read(s) else { return false };
     let date = g.n == 3 && matches!(g.lens(), [2, 2, 4] | [4, 2, 2] | [2, 2, 2]);
-    (7..=15).contains(&digits) && !date && !g.not_a_phone(&all)
+    (7..=15).contains(&digits) && !date && !g.not_a_phone(all)
 }
 
 /// The end of an extension right after `e` (`x123`, ` x 123`, ` ext. 123`, `, ext 12`), if any.
