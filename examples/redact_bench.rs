@@ -91,6 +91,35 @@ fn main() {
         });
         println!("| {} KB | {:.1} µs | {:.1} µs | {:.1} µs |", size / 1024, base.as_secs_f64() * 1e6, red.as_secs_f64() * 1e6, red.saturating_sub(base).as_secs_f64() * 1e6);
     }
+    corpus_rows(r);
+}
+
+/// The labelled corpus's multilingual half (phone numbers in 26 locales' formats, context words,
+/// near-miss prose in seven languages), one line a text as a chat has them: the cost where the
+/// phone detector's national groupings and context words do their work.
+fn corpus_rows(r: &tollgate::redact::Redactor) {
+    let corpus = include_str!("../tests/fixtures/redaction/corpus.jsonl");
+    let texts: Vec<String> = corpus.lines().skip(2300).filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["text"].as_str().map(str::to_string)).collect();
+    let bytes: usize = texts.iter().map(String::len).sum();
+    println!("\nMultilingual corpus lines ({} texts, {} KB):\n\n| work | µs per KB |\n|---|---:|", texts.len(), bytes / 1024);
+    let per_kb = |d: Duration| d.as_secs_f64() * 1e6 / (bytes as f64 / 1024.0);
+    let d = best_of(10, || {
+        for t in &texts {
+            std::hint::black_box(r.changes(t, &mut Findings::default()));
+        }
+    });
+    println!("| pre-scan (`changes`, all detectors) | {:.2} |", per_kb(d));
+    for b in [tollgate::redact::Builtin::Phone, tollgate::redact::Builtin::CreditCard] {
+        let d = best_of(10, || {
+            let mut out = Vec::new();
+            for t in &texts {
+                out.clear();
+                b.scan(t, &mut out);
+                std::hint::black_box(&out);
+            }
+        });
+        println!("| `{}` (with its sieve) | {:.2} |", b.name(), per_kb(d));
+    }
 }
 
 /// One detector row: throughput on the 1 MB text, and µs per 1 KB text.

@@ -244,3 +244,27 @@ fn gemini_providers_receive_the_redacted_prompt() {
     assert_clean(&sent.body_text());
     assert!(sent.body_text().contains("[EMAIL_1]"));
 }
+
+#[test]
+fn world_phone_numbers_and_a_context_word_are_masked_in_one_prompt() {
+    let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
+    let envoy = gateway(&openai, &anthropic, r#"{"enabled": true, "detectors": {"phone": "mask"}, "context": {"phone": ["Durchwahl", "tel"]}}"#);
+    // German (trunk 0, slash), French (pairs), Brazilian mobile, US with an extension, and a
+    // bare number that only the context word `Durchwahl` makes a phone.
+    let numbers = ["030/12345678", "06 12 34 56 78", "(11) 91234-5678", "514.369.5136x74193", "4711234567"];
+    let prompt = format!(
+        "Bitte Herrn Müller unter {} anrufen; Mme Dubois au {}; a Ana no {}; Bob at {}; Durchwahl: {}. Order 2024-03-15, ref 4155550132.",
+        numbers[0], numbers[1], numbers[2], numbers[3], numbers[4]
+    );
+    let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]});
+    let r = post_json(envoy.port, "/v1/chat/completions", &[], &body).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sent = openai.last_request().unwrap().json()["messages"][0]["content"].as_str().unwrap().to_string();
+    assert_eq!(
+        sent,
+        "Bitte Herrn Müller unter [PHONE] anrufen; Mme Dubois au [PHONE]; a Ana no [PHONE]; Bob at [PHONE]; Durchwahl: [PHONE]. Order 2024-03-15, ref 4155550132."
+    );
+    let log = envoy.wait_access_log(1);
+    assert_eq!(log[0]["redactions"], "5", "{log:?}");
+    assert!(!envoy.log().contains("91234-5678"), "a matched value was logged");
+}

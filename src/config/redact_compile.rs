@@ -3,6 +3,7 @@
 
 use super::redact_dto::RedactionDto;
 use super::ConfigError;
+use crate::redact::context;
 use crate::redact::custom::{DenyList, Pattern};
 use crate::redact::{Action, Builtin, Detector, OnError, Redactor, Rule};
 
@@ -21,6 +22,9 @@ pub fn redaction(dto: RedactionDto) -> Result<Option<Redactor>, ConfigError> {
             return Err(ConfigError::new(format!("redaction.detectors.{name}"), format!("unknown detector (expected one of {})", known.join(", "))));
         }
     }
+    if let Some(name) = dto.context.keys().find(|n| n.as_str() != Builtin::Phone.name()) {
+        return Err(ConfigError::new(format!("redaction.context.{name}"), "only the phone detector takes context words"));
+    }
     let mut rules = Vec::new();
     for b in Builtin::ALL {
         let act = match dto.detectors.get(b.name()).map(String::as_str) {
@@ -28,7 +32,14 @@ pub fn redaction(dto: RedactionDto) -> Result<Option<Redactor>, ConfigError> {
             Some("off") => continue,
             Some(s) => action(format!("redaction.detectors.{}", b.name()), s)?,
         };
-        rules.push(Rule { detector: Detector::Builtin(b), action: act });
+        let detector = match dto.context.get(b.name()) {
+            Some(words) => {
+                let context = context::compile(words).map_err(|i| ConfigError::new(format!("redaction.context.{}[{i}]", b.name()), "must not be blank"))?;
+                Detector::Phone { context }
+            }
+            None => Detector::Builtin(b),
+        };
+        rules.push(Rule { detector, action: act });
     }
     for (i, c) in dto.custom.into_iter().enumerate() {
         let at = |f: &str| format!("redaction.custom[{i}].{f}");
@@ -82,5 +93,14 @@ mod tests {
         assert_eq!(err(r#"{"enabled": true, "deny_list": {"terms": [" "]}}"#), "redaction.deny_list.terms[0]");
         assert_eq!(err(r#"{"enabled": true, "on_error": "ignore"}"#), "redaction.on_error");
         assert_eq!(err(r#"{"enabled": true, "surprise": 1}"#), "redaction.surprise");
+    }
+
+    #[test]
+    fn phone_context_words() {
+        let c = parse(br#"{"redaction": {"enabled": true, "context": {"phone": ["Direct line"]}}}"#, &|_| None).unwrap();
+        let r = c.redaction.unwrap();
+        assert!(r.rules.iter().any(|x| matches!(&x.detector, crate::redact::Detector::Phone { context } if context.list.len() == 1) && x.action == crate::redact::Action::Pseudonymize));
+        assert_eq!(err(r#"{"enabled": true, "context": {"email": ["mail"]}}"#), "redaction.context.email");
+        assert_eq!(err(r#"{"enabled": true, "context": {"phone": [" "]}}"#), "redaction.context.phone[0]");
     }
 }

@@ -15,6 +15,11 @@ pub struct RedactionDto {
     /// listed keep their default action (see the README).
     #[serde(default)]
     pub detectors: BTreeMap<String, String>,
+    /// Context words per detector (`phone` only): words that make a 7–15 digit number right
+    /// after them a phone, in any grouping. They replace the defaults (docs/redaction.md); `[]`
+    /// turns context off. Whole words, ASCII case-insensitive.
+    #[serde(default)]
+    pub context: BTreeMap<String, Vec<String>>,
     /// Operator regexes, each with a name (its placeholder is the upper-cased name) and an action.
     #[serde(default)]
     pub custom: Vec<CustomPatternDto>,

@@ -1,7 +1,7 @@
 //! The built-in detectors by name, and the actions a rule can take on a match.
 
 use super::scan::{Sieve, Span};
-use super::{contact, financial, network, secrets};
+use super::{contact, context, financial, network, phone, secrets};
 
 /// A built-in detector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -95,7 +95,7 @@ impl Builtin {
             Builtin::CreditCard => financial::credit_card(t, out),
             Builtin::Iban => financial::iban(t, out),
             Builtin::UsSsn => financial::us_ssn(t, out),
-            Builtin::Phone => contact::phone(t, out),
+            Builtin::Phone => phone::phone(t, context::DEFAULT_WORDS, &context::DEFAULT_BLOOM, out),
             Builtin::Ipv4 => network::ipv4(t, out),
             Builtin::Ipv6 => network::ipv6(t, out),
         }

@@ -10,6 +10,8 @@ use super::scan::{Sieve, Span};
 #[derive(Debug, Clone)]
 pub enum Detector {
     Builtin(Builtin),
+    /// The `phone` detector with the operator's context words (compiled, lower case).
+    Phone { context: super::context::Compiled },
     /// An operator regex; `label` is its upper-cased name.
     Custom { name: String, label: String, pattern: Pattern },
     DenyList(DenyList),
@@ -27,6 +29,7 @@ impl Rule {
     pub fn name(&self) -> &str {
         match &self.detector {
             Detector::Builtin(b) => b.name(),
+            Detector::Phone { .. } => Builtin::Phone.name(),
             Detector::Custom { name, .. } => name,
             Detector::DenyList(_) => "deny_list",
         }
@@ -36,6 +39,7 @@ impl Rule {
     pub fn label(&self) -> String {
         match &self.detector {
             Detector::Builtin(b) => b.name().to_ascii_uppercase(),
+            Detector::Phone { .. } => Builtin::Phone.name().to_ascii_uppercase(),
             Detector::Custom { label, .. } => label.clone(),
             Detector::DenyList(_) => "REDACTED".to_string(),
         }
@@ -44,6 +48,8 @@ impl Rule {
     fn scan(&self, text: &str, sieve: &Sieve, out: &mut Vec<Span>) {
         match &self.detector {
             Detector::Builtin(b) => b.scan_sieved(text, sieve, out),
+            Detector::Phone { context } if sieve.digits() => super::phone::phone(text.as_bytes(), &context.list, &context.bloom, out),
+            Detector::Phone { .. } => {}
             Detector::Custom { pattern, .. } => pattern.scan(text, out),
             Detector::DenyList(d) => d.scan(text, out),
         }

@@ -1,4 +1,5 @@
-//! Financial and national-identifier detectors: payment cards (Luhn), IBANs (mod-97), US SSNs.
+//! Financial and national-identifier detectors: payment cards (issuer ranges and lengths,
+//! Luhn), IBANs (mod-97), US SSNs.
 
 use super::scan::{at, before, digits, Span};
 
@@ -9,18 +10,58 @@ pub fn luhn(t: &[u8]) -> bool {
     !d.is_empty() && sum.is_multiple_of(10)
 }
 
-/// Issuer prefixes of the major networks (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay).
+/// One network's issuer identification number range, as the first four digits of the card
+/// number in `lo..=hi` (a shorter prefix scaled up: `51`–`55` is `5100`–`5599`), and the card
+/// lengths the network issues.
+struct Iin {
+    lo: u32,
+    hi: u32,
+    lengths: &'static [usize],
+}
+
+/// The range of the `digits`-digit prefixes `lo..=hi`.
+const fn iin(digits: u32, lo: u32, hi: u32, lengths: &'static [usize]) -> Iin {
+    let scale = 10u32.pow(4 - digits);
+    Iin { lo: lo * scale, hi: (hi + 1) * scale - 1, lengths }
+}
+
+const L16_19: &[usize] = &[16, 17, 18, 19];
+const L13_19: &[usize] = &[13, 14, 15, 16, 17, 18, 19];
+
+/// The major networks' IIN ranges (ISO/IEC 7812) and the card lengths they issue, as the
+/// table in Wikipedia's *Payment card number* lists them: Visa, Mastercard incl. the 2-series,
+/// Amex, Discover (incl. the UnionPay co-brand range), JCB, Diners Club, UnionPay, Maestro.
+/// Where a network reserves 16–19 digits but issues 16 and 19 (Discover, JCB), only those count,
+/// so that a 17- or 18-digit reference passing Luhn is not a card; UnionPay issues all of 16–19.
+/// Maestro's 12-digit cards are shorter than the scanner's 13.
+const ISSUERS: &[Iin] = &[
+    iin(1, 4, 4, &[13, 16, 19]),       // Visa
+    iin(2, 51, 55, &[16]),             // Mastercard
+    iin(4, 2221, 2720, &[16]),         // Mastercard 2-series
+    iin(2, 34, 34, &[15]),             // American Express
+    iin(2, 37, 37, &[15]),             // American Express
+    iin(4, 6011, 6011, &[16, 19]),     // Discover
+    iin(3, 644, 649, &[16, 19]),       // Discover
+    iin(2, 65, 65, &[16, 19]),         // Discover
+    iin(4, 3528, 3589, &[16, 19]),     // JCB
+    iin(3, 300, 305, &[14, 16]),       // Diners Club Carte Blanche / International
+    iin(4, 3095, 3095, &[14, 16]),     // Diners Club International
+    iin(2, 36, 36, &[14]),             // Diners Club International
+    iin(2, 38, 39, &[16]),             // Diners Club International
+    iin(2, 62, 62, L16_19),            // UnionPay (and Discover's 622126–622925)
+    iin(4, 5018, 5018, L13_19),        // Maestro
+    iin(4, 5020, 5020, L13_19),        // Maestro
+    iin(4, 5038, 5038, L13_19),        // Maestro
+    iin(4, 5893, 5893, L13_19),        // Maestro
+    iin(4, 6304, 6304, L13_19),        // Maestro
+    iin(4, 6759, 6759, L13_19),        // Maestro (UK)
+    iin(4, 6761, 6763, L13_19),        // Maestro
+];
+
+/// Whether the card digits `d` start within a known issuer's range and have one of its lengths.
 fn known_issuer(d: &[u8]) -> bool {
-    let n = |k: usize| d.get(..k).and_then(|p| std::str::from_utf8(p).ok()).and_then(|s| s.parse::<u32>().ok()).unwrap_or(0);
-    let len = d.len();
-    match d.first() {
-        Some(b'4') => matches!(len, 13 | 16 | 19),
-        Some(b'5') => (51..=55).contains(&n(2)) && len == 16,
-        Some(b'2') => (2221..=2720).contains(&n(4)) && len == 16,
-        Some(b'3') => (matches!(n(2), 34 | 37) && len == 15) || (n(2) == 35 && len >= 16) || (matches!(n(2), 30 | 36 | 38 | 39) && len >= 14),
-        Some(b'6') => n(4) == 6011 || n(2) == 65 || (644..=649).contains(&n(3)) || n(2) == 62,
-        _ => false,
-    }
+    let p4 = d.iter().take(4).fold(0u32, |n, b| n * 10 + u32::from(b.wrapping_sub(b'0')));
+    ISSUERS.iter().any(|i| (i.lo..=i.hi).contains(&p4) && i.lengths.contains(&d.len()))
 }
 
 fn boundary_before(t: &[u8], i: usize) -> bool {
@@ -34,7 +75,7 @@ fn boundary_after(t: &[u8], e: usize) -> bool {
 }
 
 /// Payment card numbers: 13–19 digits, optionally grouped by single spaces or hyphens (one kind),
-/// with a known issuer prefix and a valid Luhn check digit.
+/// with a known issuer's prefix and length ([`ISSUERS`]) and a valid Luhn check digit.
 pub fn credit_card(t: &[u8], out: &mut Vec<Span>) {
     let mut i = 0;
     while i < t.len() {
@@ -204,6 +245,21 @@ mod tests {
         let text = "Visa 4111 1111 1111 1111, MC 5555-5555-5555-4444, Amex 378282246310005, 4111111111111112 (bad Luhn), 1234567812345670 (no issuer)";
         assert_eq!(found(credit_card, text), ["4111 1111 1111 1111", "5555-5555-5555-4444", "378282246310005"]);
         assert!(found(credit_card, "4111-1111 1111-1111, 2024-03-15, ORD-4111111111111111").is_empty());
+    }
+
+    #[test]
+    fn issuer_ranges_and_lengths() {
+        // Test numbers the networks publish, one or two a network.
+        for n in ["4111111111111111", "4222222222222", "5555555555554444", "2223003122003222", "378282246310005", "6011111111111117", "6445644564456445",
+            "3530111333300000", "30569309025904", "36227206271667", "3841001111222233", "6200000000000005", "6759649826438453", "6304000000000000"] {
+            assert!(luhn(n.as_bytes()) && known_issuer(n.as_bytes()), "{n}");
+        }
+        // Luhn-valid 18-digit reference numbers: no network issues this prefix at this length.
+        for n in ["400000000000000002", "555555555555444400", "378282246310005002", "351234567890123451", "712345678901234564", "601234567890123459", "220012345678901231", "301234567890123456", "381234567890123458", "651234567890123454"] {
+            assert!(luhn(n.as_bytes()), "{n} passes Luhn");
+            assert!(!known_issuer(n.as_bytes()), "{n}");
+        }
+        assert!(found(credit_card, "reference 400000000000000002 and 351234567890123451").is_empty());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Prompt redaction: built-in detectors (hand-written scanners), custom patterns and deny lists;
 //! mask, pseudonymize, block or audit the text the model reads; restore pseudonyms in answers.
 //!
-//! - [`scan`]: byte helpers; [`contact`], [`financial`], [`network`], [`secrets`]: the built-in
-//!   detectors by family; [`custom`]: operator regexes and deny lists.
+//! - [`scan`]: byte helpers; [`contact`] (email), [`phone`], [`financial`], [`network`],
+//!   [`secrets`]: the built-in detectors by family; [`context`]: the phone detector's context
+//!   words; [`custom`]: operator regexes and deny lists.
 //! - [`detector`]: detector names and [`Action`]s; [`engine`]: the compiled [`Redactor`] that
 //!   runs the rules over a text and resolves overlaps; [`pseudonym`]: the per-request table.
 //! - [`body`]: request walkers per dialect, over either document of [`node`]: the owned
@@ -11,6 +12,7 @@
 
 pub mod body;
 pub mod contact;
+pub mod context;
 pub mod custom;
 pub mod detector;
 pub mod doc;
@@ -18,6 +20,7 @@ pub mod engine;
 pub mod financial;
 pub mod network;
 pub mod node;
+pub mod phone;
 pub mod pseudonym;
 pub mod request;
 pub mod response;
