@@ -16,6 +16,10 @@ use crate::scan::Scan;
 /// `model` is a non-empty string without escapes and whose `stream`, if present, is a boolean
 /// or null, each given once.
 pub fn model_and_stream(body: &[u8]) -> Option<(&str, bool)> {
+    // The scanner leaves UTF-8 to its callers; serde_json refuses a body with invalid UTF-8 in
+    // any string, so this does too (the redaction pre-scan and the direct translators check it
+    // the same way, once for the whole body).
+    std::str::from_utf8(body).ok()?;
     let mut s = Scan::new(body);
     s.ws();
     if s.peek()? != b'{' {
@@ -112,6 +116,10 @@ mod tests {
             assert_eq!(model_and_stream(body.as_bytes()), want, "{body}");
         }
         assert_eq!(model_and_stream(b"{\"model\":\"m\",\"x\":\"a\x01b\"}"), None, "a raw control character");
+        // Found by fuzzing (fuzz target `scan`): invalid UTF-8 in another string, and a number
+        // beyond f64, both of which serde_json refuses.
+        assert_eq!(model_and_stream(b"{\"model\":\"m\",\"x\":\"a\x8fb\"}"), None, "invalid UTF-8");
+        assert_eq!(model_and_stream(br#"{"model":"m","max_tokens":1e400}"#), None, "1e400");
         let deep = format!(r#"{{"model":"m","x":{}1{}}}"#, "[".repeat(127), "]".repeat(127));
         assert_eq!(model_and_stream(deep.as_bytes()), Some(("m", false)));
         let deeper = format!(r#"{{"model":"m","x":{}1{}}}"#, "[".repeat(128), "]".repeat(128));
