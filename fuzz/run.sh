@@ -12,6 +12,11 @@ cd "$(dirname "$0")"
 SECONDS_EACH=${FUZZ_SECONDS:-10}
 TARGETS=${FUZZ_TARGETS:-$(sed -n 's/^name = "\(.*\)"$/\1/p' Cargo.toml | grep -v tollgate-fuzz)}
 export RUSTC_BOOTSTRAP=1
+# The policy target's config is examples/policy/config.yaml as JSON: refreshed when PyYAML is at hand.
+for py in ../.venv/bin/python python3; do
+  "$py" -c 'import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), open(sys.argv[2], "w"))' \
+    ../examples/policy/config.yaml policy-config.json 2>/dev/null && break
+done
 FLAGS="--sanitizer none -O -a"
 cargo fuzz build $FLAGS || exit 1
 failed=""

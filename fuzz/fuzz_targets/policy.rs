@@ -12,6 +12,8 @@ use tollgate_fuzz::mutate;
 const CONFIG: &str = include_str!("../policy-config.json");
 
 fuzz_target!(|data: &[u8]| {
+    static FRESH: std::sync::Once = std::sync::Once::new();
+    FRESH.call_once(|| assert!(tollgate::config::parse(CONFIG.as_bytes(), &|k| Some(k.to_string())).is_ok(), "fuzz/policy-config.json is stale"));
     let Ok(doc) = serde_json::from_slice(data) else { return };
     let Ok(file) = parse_cases(doc) else { return };
     let config = match tollgate::config::parse(CONFIG.as_bytes(), &case_env(&file)) {
