@@ -49,7 +49,11 @@ fuzz_target!(|data: &[u8]| {
         if let Some(redacted) = r.redact(text, &mut f) {
             if let Some(mut restorer) = Restorer::new(f.pseudonyms.restorable()) {
                 let whole = restorer.whole(&redacted).unwrap_or_else(|| redacted.clone());
-                assert_eq!(whole, text, "pseudonymize then restore is not the identity");
+                // A placeholder the client wrote itself is never restored, nor the value that
+                // was given the same placeholder (by design: the answer would be ambiguous).
+                if f.pseudonyms.restorable().len() == f.pseudonyms.len() {
+                    assert_eq!(whole, text, "pseudonymize then restore is not the identity");
+                }
                 let mut streamed = String::new();
                 for p in pieces(&redacted) {
                     streamed.push_str(&restorer.feed(3, p));

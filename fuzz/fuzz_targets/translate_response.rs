@@ -25,10 +25,11 @@ fuzz_target!(|data: &[u8]| {
     agree(plain_message_to_completion(data, "claude-x", 7), full(&|v| message_to_completion(v, "claude-x", 7).map_err(|e| e.message)), "message → completion");
     agree(plain_gemini_to_completion(data, "gemini-x", 7), full(&|v| gemini_to_completion(v, "gemini-x", 7).map_err(|e| e.message)), "gemini → completion");
     let _ = full(&|v| completion_to_message(v, "gpt-x").map_err(|e| e.message));
-    let status = [200, 400, 401, 404, 429, 500, 503, 529][(seed_of(data) % 8) as usize];
+    // Every translation on a 200, and one error status per input (drawn from it).
+    let status = [400, 401, 404, 413, 429, 500, 503, 529][(seed_of(data) % 8) as usize];
     for t in ALL {
-        for ct in ["application/json", "application/json; charset=utf-8"] {
-            let out = ResponseTranslator::new(t, "m", 7, false, status, ct).whole(data);
+        for status in [200, status] {
+            let out = ResponseTranslator::new(t, "m", 7, false, status, "application/json; charset=utf-8").whole(data);
             // The client always gets JSON: the translation, or an error in its dialect.
             if let Err(e) = serde_json::from_slice::<Value>(&out) {
                 panic!("{t:?} status {status}: the client got invalid JSON ({e})");
