@@ -10,6 +10,7 @@
 #   make bench-responses - a 1 KB Responses request translated to Anthropic in Envoy, vs the translation floor
 #   make bench-v8 - the module's own time per callback in Node's V8 (stand-in host; compare builds)
 #   make bench-instructions - instructions and cache misses per request in Envoy under callgrind
+#   make fuzz    - every cargo-fuzz target for FUZZ_SECONDS each (FUZZ_TARGETS="scan sse" for some); FUZZING.md
 
 ENVOY_VERSION   ?= 1.40.0
 # The oldest Envoy tollgate supports; `make integration-compat` runs the real-Envoy suite on it.
@@ -35,7 +36,7 @@ LISTEN_PORT ?= 10000
 ADMIN_PORT  ?= 9901
 MOCK_PORT   ?= 18080
 
-.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-stream bench-translate bench-responses bench-request bench-limits bench-redact bench-v8 bench-instructions keygen oci clean
+.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-stream bench-translate bench-responses bench-request bench-limits bench-redact bench-v8 bench-instructions keygen oci fuzz clean
 
 all: build
 
@@ -178,6 +179,16 @@ bench-redact:
 # shared machine (bench/instructions.py; installs valgrind when missing).
 bench-instructions: build
 	$(PYTHON) bench/instructions.py --out bench/results/instructions.md
+
+# libFuzzer through cargo-fuzz (installed once from crates.io), on the pinned stable toolchain
+# with RUSTC_BOOTSTRAP=1 (fuzz/run.sh). Its own workspace (fuzz/), never part of `make test`.
+FUZZ_SECONDS ?= 10
+CARGO_FUZZ   := $(HOME)/.cargo/bin/cargo-fuzz
+$(CARGO_FUZZ):
+	cargo install cargo-fuzz --version 0.13.2 --locked
+
+fuzz: $(CARGO_FUZZ)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" nice -n 19 fuzz/run.sh
 
 keygen:
 	@cargo run -q --example keygen -- $(ARGS)

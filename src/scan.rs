@@ -48,6 +48,33 @@ pub fn u64_of(raw: &[u8]) -> Option<u64> {
     raw.iter().try_fold(0u64, |n, &d| if d.is_ascii_digit() { n.checked_mul(10)?.checked_add(u64::from(d - b'0')) } else { None })
 }
 
+/// Whether a number (`raw`, valid grammar) is within `f64`'s range, which `serde_json` requires
+/// of any number that is not a 64-bit integer. Conservative: a magnitude of 1e308 or more is
+/// refused (`f64` reaches 1.79e308), so this never accepts what `serde_json` refuses.
+fn in_f64_range(raw: &[u8]) -> bool {
+    let split = raw.iter().position(|b| matches!(b, b'e' | b'E')).unwrap_or(raw.len());
+    let (mantissa, exp) = raw.split_at(split);
+    let exp = exp.get(1..).unwrap_or_default();
+    let (negative, exp_digits) = match exp.split_first() {
+        Some((b'-', d)) => (true, d),
+        Some((b'+', d)) => (false, d),
+        _ => (false, exp),
+    };
+    // Saturates far beyond any digit count a body can hold.
+    let magnitude = exp_digits.iter().fold(0i64, |n, &d| n.saturating_mul(10).saturating_add(i64::from(d - b'0')).min(1 << 40));
+    let exp = if negative { -magnitude } else { magnitude };
+    let mantissa = mantissa.strip_prefix(b"-").unwrap_or(mantissa);
+    let dot = mantissa.iter().position(|&b| b == b'.').unwrap_or(mantissa.len());
+    let (int, frac) = (mantissa.get(..dot).unwrap_or_default(), mantissa.get(dot + 1..).unwrap_or_default());
+    // The decimal exponent of the leading significant digit.
+    let lead = match (int.iter().position(|&d| d != b'0'), frac.iter().position(|&d| d != b'0')) {
+        (Some(k), _) => (int.len() - k) as i64 - 1,
+        (None, Some(k)) => -(k as i64) - 1,
+        (None, None) => return true, // zero, whatever its exponent
+    };
+    lead.saturating_add(exp) < 308
+}
+
 /// A position in a JSON text.
 pub struct Scan<'a> {
     pub b: &'a [u8],
@@ -189,29 +216,36 @@ impl<'a> Scan<'a> {
         (self.i > start).then_some(())
     }
 
-    /// A number: its raw bytes.
+    /// A number: its raw bytes. One beyond `f64`'s range (`1e400`) is refused, as `serde_json`
+    /// refuses it.
     pub fn number(&mut self) -> Option<&'a [u8]> {
         let start = self.i;
         if self.peek()? == b'-' {
             self.i += 1;
         }
+        let int_start = self.i;
         if self.peek()? == b'0' {
             self.i += 1;
         } else {
             self.digits()?;
         }
+        let long = self.i - int_start > 300;
         if self.peek() == Some(b'.') {
             self.i += 1;
             self.digits()?;
         }
+        let mut exponent = false;
         if matches!(self.peek(), Some(b'e' | b'E')) {
+            exponent = true;
             self.i += 1;
             if matches!(self.peek(), Some(b'+' | b'-')) {
                 self.i += 1;
             }
             self.digits()?;
         }
-        self.b.get(start..self.i)
+        let raw = self.b.get(start..self.i)?;
+        // Only a long integer part or an exponent can reach past `f64`.
+        (!(long || exponent) || in_f64_range(raw)).then_some(raw)
     }
 
     /// Any value, nested `depth` levels deep.
@@ -333,6 +367,23 @@ mod tests {
         }
         for bad in ["", "-1", "1.0", "1e3", "18446744073709551616"] {
             assert_eq!(u64_of(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn numbers_beyond_f64_are_refused_as_serde_refuses_them() {
+        // Found by fuzzing (fuzz target `scan`): the scanner took `1e400`, which serde_json refuses.
+        let long = format!("1{}", "0".repeat(400));
+        for (n, ok) in [("1e400", false), ("-1e400", false), ("1.5E+308", false), (long.as_str(), false), ("1e307", true), ("9.99e306", true),
+            ("0.0001e310", true), ("1e-400", true), ("0e99999999999999999999", true), ("1e99999999999999999999", false), ("12.5", true), ("18446744073709551616", true)]
+        {
+            let scanned = Scan::new(n.as_bytes()).number().is_some();
+            assert_eq!(scanned, ok, "{n}");
+            if scanned {
+                assert!(serde_json::from_str::<serde_json::Value>(n).is_ok(), "serde_json takes {n} too");
+            } else if n != "1.5E+308" {
+                assert!(serde_json::from_str::<serde_json::Value>(n).is_err(), "serde_json refuses {n} too");
+            }
         }
     }
 

@@ -16,6 +16,10 @@ use crate::scan::Scan;
 /// `model` is a non-empty string without escapes and whose `stream`, if present, is a boolean
 /// or null, each given once.
 pub fn model_and_stream(body: &[u8]) -> Option<(&str, bool)> {
+    // The scanner leaves UTF-8 to its callers; serde_json refuses a body with invalid UTF-8 in
+    // any string, so this does too (the redaction pre-scan and the direct translators check it
+    // the same way, once for the whole body).
+    std::str::from_utf8(body).ok()?;
     let mut s = Scan::new(body);
     s.ws();
     if s.peek()? != b'{' {
@@ -62,6 +66,34 @@ pub fn model_and_stream(body: &[u8]) -> Option<(&str, bool)> {
     }
     let model = std::str::from_utf8(model?).ok().filter(|m| !m.is_empty())?;
     Some((model, stream.unwrap_or(false)))
+}
+
+/// Whether the top level of `body` gives `model` or `stream` more than once, however the key is
+/// escaped. `serde_json` keeps the last copy and a provider may read the first, so the gateway
+/// would route, authorize and meter one model while the provider serves another: such a body
+/// is refused. Read only when [`model_and_stream`] said no (it refuses repeats itself).
+pub fn repeats_routing_key(body: &[u8]) -> bool {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    struct Probe;
+    impl<'de> Visitor<'de> for Probe {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+            let (mut model, mut stream) = (0u32, 0u32);
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "model" => model += 1,
+                    "stream" => stream += 1,
+                    _ => {}
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(model > 1 || stream > 1)
+        }
+    }
+    serde_json::Deserializer::from_slice(body).deserialize_map(Probe).unwrap_or(false)
 }
 
 /// Where `model` (a slice of `body`, as [`model_and_stream`] returns it) lies in `body`: the
@@ -112,11 +144,29 @@ mod tests {
             assert_eq!(model_and_stream(body.as_bytes()), want, "{body}");
         }
         assert_eq!(model_and_stream(b"{\"model\":\"m\",\"x\":\"a\x01b\"}"), None, "a raw control character");
+        // Found by fuzzing (fuzz target `scan`): invalid UTF-8 in another string, and a number
+        // beyond f64, both of which serde_json refuses.
+        assert_eq!(model_and_stream(b"{\"model\":\"m\",\"x\":\"a\x8fb\"}"), None, "invalid UTF-8");
+        assert_eq!(model_and_stream(br#"{"model":"m","max_tokens":1e400}"#), None, "1e400");
         let deep = format!(r#"{{"model":"m","x":{}1{}}}"#, "[".repeat(127), "]".repeat(127));
         assert_eq!(model_and_stream(deep.as_bytes()), Some(("m", false)));
         let deeper = format!(r#"{{"model":"m","x":{}1{}}}"#, "[".repeat(128), "]".repeat(128));
         assert_eq!(model_and_stream(deeper.as_bytes()), None);
         assert!(serde_json::from_str::<serde_json::Value>(&deeper).is_err(), "serde refuses it too");
+    }
+
+    #[test]
+    fn sees_routing_keys_given_twice_however_escaped() {
+        for (body, twice) in [
+            (r#"{"model":"a","x":{"model":"b"},"stream":true}"#, false),
+            (r#"{"model":"a","model":"b"}"#, true),
+            (r#"{"model":"a","mod\u0065l":"b"}"#, true),
+            (r#"{"stream":true,"messages":[],"stream":false}"#, true),
+            (r#"{"model":"a","#, false),
+            (r#"[1,2]"#, false),
+        ] {
+            assert_eq!(repeats_routing_key(body.as_bytes()), twice, "{body}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 mod admit;
 mod handoff;
-mod head;
+pub mod head;
 mod models;
 mod on_route;
 mod plan;

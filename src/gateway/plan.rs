@@ -117,6 +117,9 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
         Some(h) => h,
         None => {
             let json = document(body)?;
+            if super::head::repeats_routing_key(body) {
+                return Err(invalid("The request body gives `model` or `stream` more than once; give each once.").with_param("model"));
+            }
             let head = model_and_stream(&json, guard)?;
             parsed = Some(json);
             head
@@ -336,7 +339,10 @@ mod tests {
 
     #[test]
     fn bad_bodies() {
-        for (body, param) in [("", None), ("{", None), ("[1]", None), ("{}", Some("model")), (r#"{"model": 3}"#, Some("model")), (r#"{"model": "fast", "stream": "yes"}"#, Some("stream"))] {
+        for (body, param) in [("", None), ("{", None), ("[1]", None), ("{}", Some("model")), (r#"{"model": 3}"#, Some("model")), (r#"{"model": "fast", "stream": "yes"}"#, Some("stream")),
+            // A routing key given twice (the provider may read the copy the gateway did not).
+            (r#"{"model": "claude-3", "model": "fast"}"#, Some("model")), (r#"{"model": "fast", "stream": true, "stream": false}"#, Some("model"))]
+        {
             let e = chat(body).unwrap_err();
             assert_eq!((e.kind, e.param), (ErrorKind::InvalidRequest, param), "{body}");
         }

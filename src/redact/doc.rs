@@ -280,8 +280,8 @@ mod tests {
 
     /// The scanner reads every body as the `serde_json` visitor it replaced did: the same
     /// document, a repeated key where that found one, and no document where that had none.
-    /// (A number `serde_json` finds out of range, such as `1e400`, is a number here: the
-    /// redaction scan reads text only.)
+    /// (A number `serde_json` finds out of range, such as `1e400`, is refused here too: the
+    /// scanner refuses it.)
     #[test]
     fn reads_what_serde_json_reads() {
         use reference::{Ref, DUPLICATE_KEY};

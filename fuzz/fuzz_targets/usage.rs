@@ -1,0 +1,37 @@
+//! The usage parsers: JSON bodies of every provider, and streams metered chunk by chunk, where
+//! the usage read does not depend on the chunking.
+#![no_main]
+use libfuzzer_sys::{fuzz_mutator, fuzz_target};
+use tollgate::usage::{estimate_prompt_tokens, estimate_tokens, from_response, ResponseMeter, Usage, UsageDialect};
+use tollgate_fuzz::{chunks, mutate, seed_of};
+
+const ALL: [UsageDialect; 3] = [UsageDialect::OpenAi, UsageDialect::Anthropic, UsageDialect::Gemini];
+
+fn metered(d: UsageDialect, parts: &[&[u8]]) -> Option<Usage> {
+    let mut m = ResponseMeter::for_response(d, 200, "text/event-stream");
+    for c in parts {
+        m.feed(c);
+    }
+    m.stream_usage(11)
+}
+
+fuzz_target!(|data: &[u8]| {
+    for d in ALL {
+        if let Some(u) = from_response(d, data) {
+            let _ = u.total_tokens();
+        }
+        let m = ResponseMeter::for_response(d, 200, "application/json");
+        let _ = m.json_usage(data);
+    }
+    // The stream in one dialect per input (drawn from it).
+    let d = ALL[(seed_of(data) % 3) as usize];
+    assert_eq!(metered(d, &chunks(data)), metered(d, &[data]), "{d:?}: chunking changed the stream's usage");
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = estimate_tokens(text);
+    }
+    if let Ok(v) = serde_json::from_slice(data) {
+        let _ = estimate_prompt_tokens(&v);
+    }
+});
+
+fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| { mutate(data, size, max_size, seed) });
