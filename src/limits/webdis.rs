@@ -1,6 +1,7 @@
 //! webdis's HTTP form of Redis commands: `POST /` with the command as the body, arguments
 //! separated by `/` and percent-encoded (webdis decodes each one), and the JSON reply
-//! `{"<COMMAND>": value}`, where an error is `[false, "<message>"]`.
+//! `{"<COMMAND>": value}`, where an error is `[false, "<message>"]`. A `.` is encoded too:
+//! unencoded, webdis reads it as a file extension that picks the reply's format.
 
 /// A Redis reply the fleet limits can use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,7 +14,7 @@ pub enum Reply {
 
 fn encode(out: &mut Vec<u8>, s: &str) {
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~') {
             out.push(b);
         } else {
             out.extend_from_slice(format!("%{b:02X}").as_bytes());
