@@ -76,3 +76,94 @@ fn one_request_reserves_then_settles_to_its_usage() {
     assert!((1..=360).contains(&ttl), "the key expires with its minute (plus grace): {ttl}");
     assert_eq!(store.get_int("tg:fleet:tenant-inflight:acme"), 0, "the in-flight slot is released");
 }
+
+/// Two Envoys, eight clients each, one tenant: at every admission the reserved estimates fit the
+/// limit, so the counted total (the usage, as it is below the estimate) never passes it.
+#[test]
+fn two_envoys_under_concurrent_load_hold_one_budget() {
+    const LIMIT: i64 = 1000;
+    let (mock, store) = (MockProvider::start(), RedisWebdis::start());
+    let cfg = yaml(mock.port(), store.webdis_port, LIMIT as u64, "closed");
+    let envoys = Arc::new([Envoy::start(&cfg), Envoy::start(&cfg)]);
+    let handles: Vec<_> = (0..16)
+        .map(|i| {
+            let envoys = envoys.clone();
+            thread::spawn(move || (0..4).map(|_| chat(&envoys[i % 2]).0).collect::<Vec<_>>())
+        })
+        .collect();
+    let statuses: Vec<u16> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let ok = statuses.iter().filter(|s| **s == 200).count() as i64;
+    let refused = statuses.iter().filter(|s| **s == 429).count() as i64;
+    assert_eq!(ok + refused, 64, "only 200 or 429: {statuses:?}\n{}", envoys[0].log());
+    let counted = wait_tokens(&store, ok * OPENAI_TOTAL_TOKENS as i64);
+    eprintln!("fleet budget {LIMIT}: {ok} admitted, {refused} refused, {counted} tokens counted");
+    assert_eq!(counted, ok * OPENAI_TOTAL_TOKENS as i64, "every admitted request settled to its usage");
+    assert!(counted <= LIMIT, "the budget holds across the fleet: {counted} > {LIMIT}");
+    // Each estimate (~108) fits until the settled usage and in-flight estimates fill the limit.
+    assert!(ok >= LIMIT / 120, "{ok} admitted");
+    assert_eq!(mock.request_count() as i64, ok, "refused requests never reach the provider");
+    assert_eq!(store.get_int("tg:fleet:tenant-inflight:acme"), 0);
+}
+
+/// Refunds give the over-reserved estimate back: with room for two estimates only, requests keep
+/// being admitted one after another because each settles to its smaller usage.
+#[test]
+fn refunds_return_the_over_reservation() {
+    let (mock, store) = (MockProvider::start(), RedisWebdis::start());
+    let envoys = [0, 1].map(|_| Envoy::start(&yaml(mock.port(), store.webdis_port, 250, "closed")));
+    // 108 reserved each; 59 kept: 59 + 108 <= 250, 2 * 59 + 108 <= 250, 3 * 59 + 108 > 250.
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        statuses.push(chat(&envoys[i % 2]).0);
+        let ok = statuses.iter().filter(|s| **s == 200).count() as i64;
+        assert_eq!(wait_tokens(&store, ok * OPENAI_TOTAL_TOKENS as i64), ok * OPENAI_TOTAL_TOKENS as i64);
+    }
+    assert_eq!(statuses, [200, 200, 200, 429], "without refunds the third would not fit");
+}
+
+/// The counter is per calendar minute: a tenant refused at the end of one minute is admitted in
+/// the next (the key carries the window's start and expires with it).
+#[test]
+fn windows_roll() {
+    let (mock, store) = (MockProvider::start(), RedisWebdis::start());
+    let envoy = Envoy::start(&yaml(mock.port(), store.webdis_port, 150, "closed"));
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    // Start early in a minute so the two requests share it.
+    if now() % 60 > 56 {
+        thread::sleep(Duration::from_secs(61 - now() % 60));
+    }
+    let minute = now() / 60;
+    assert_eq!(chat(&envoy).0, 200);
+    wait_tokens(&store, OPENAI_TOTAL_TOKENS as i64);
+    let (status, text) = chat(&envoy);
+    assert_eq!(status, 429, "59 + 108 > 150: {text}");
+    assert!(text.contains("tenant-tpm"), "{text}");
+    while now() / 60 == minute {
+        thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(chat(&envoy).0, 200, "a new minute, a new counter");
+    assert_eq!(store.keys("tg:fleet:tenant-tpm:acme:*").len(), 2, "one key per minute");
+}
+
+/// Redis down: `failure_mode` `open` admits (uncounted), `closed` refuses with 503; when Redis is
+/// back (empty: no persistence) both count again.
+#[test]
+fn a_redis_outage_follows_failure_mode() {
+    let (mock, mut store) = (MockProvider::start(), RedisWebdis::start());
+    let open = Envoy::start(&yaml(mock.port(), store.webdis_port, 200_000, "open"));
+    let closed = Envoy::start(&yaml(mock.port(), store.webdis_port, 200_000, "closed"));
+    assert_eq!(chat(&open).0, 200);
+    assert_eq!(chat(&closed).0, 200);
+    store.stop_redis();
+    let t = Instant::now();
+    assert_eq!(chat(&open).0, 200, "open: admitted\n{}", open.log());
+    let (status, text) = chat(&closed);
+    assert_eq!(status, 503, "{text}");
+    assert!(text.contains("limits_unavailable"), "{text}");
+    assert!(t.elapsed() < Duration::from_secs(2), "each waits at most the call's timeout: {:?}", t.elapsed());
+    assert_eq!(mock.request_count(), 3, "the closed Envoy's request never reached the provider");
+    store.start_redis();
+    assert_eq!(chat(&open).0, 200);
+    assert_eq!(chat(&closed).0, 200);
+    assert_eq!(wait_tokens(&store, 2 * OPENAI_TOTAL_TOKENS as i64), 2 * OPENAI_TOTAL_TOKENS as i64, "counting again; the outage's traffic is lost");
+}
