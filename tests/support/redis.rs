@@ -5,7 +5,7 @@
 use super::http_client::request;
 use std::fs;
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
@@ -17,7 +17,7 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn wait_port(port: u16, what: &str, log: &PathBuf) {
+fn wait_port(port: u16, what: &str, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "{what} did not listen on {port}: {}", fs::read_to_string(log).unwrap_or_default());
@@ -94,7 +94,7 @@ impl RedisWebdis {
     }
 }
 
-fn spawn_webdis(dir: &PathBuf, redis_port: u16, webdis_port: u16) -> Child {
+fn spawn_webdis(dir: &Path, redis_port: u16, webdis_port: u16) -> Child {
     let conf = dir.join("webdis.json");
     let log = dir.join("webdis.log");
     let json = serde_json::json!({
