@@ -167,3 +167,14 @@ fn a_redis_outage_follows_failure_mode() {
     assert_eq!(chat(&closed).0, 200);
     assert_eq!(wait_tokens(&store, 2 * OPENAI_TOTAL_TOKENS as i64), 2 * OPENAI_TOTAL_TOKENS as i64, "counting again; the outage's traffic is lost");
 }
+
+/// The fleet config shown in docs/limits.md compiles (with a price table for its spend rule).
+#[test]
+fn the_documented_fleet_config_compiles() {
+    let doc = fs::read_to_string(repo().join("docs/limits.md")).unwrap();
+    let block = doc.split("```json\n").nth(1).and_then(|b| b.split("```").next()).unwrap();
+    let json = format!(r#"{{"pricing": {{"models": {{"*": {{"input": 1, "output": 1}}}}}}, {block}}}"#);
+    let c = tollgate::config::parse(json.as_bytes(), &|_| None).unwrap_or_else(|e| panic!("{e}\n{json}"));
+    let fleet = c.limits.fleet.unwrap();
+    assert_eq!((fleet.rules.len(), c.limits.rules.len()), (3, 1));
+}
