@@ -119,6 +119,7 @@ impl FleetGuard {
 #[cfg(test)]
 mod tests {
     use crate::config::{parse, Config};
+    use crate::filter::limits::tests::respond;
     use crate::filter::{Flow, HttpFilter};
     use crate::host::fake::FakeHost;
     use crate::keys::Digest;
@@ -148,15 +149,6 @@ mod tests {
         let n = h.request_body.len();
         let flow = f.on_request_body(&mut h, n, true);
         (h, f, flow)
-    }
-
-    fn respond(h: &mut FakeHost, f: &mut HttpFilter) {
-        h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into())];
-        f.on_response_headers(h);
-        h.response_body = include_bytes!("../../tests/fixtures/openai_chat.json").to_vec();
-        let n = h.response_body.len();
-        f.on_response_body(h, n, true);
-        f.on_log(h);
     }
 
     #[test]

@@ -138,7 +138,7 @@ pub(super) fn estimate(config: &Config, endpoint: Endpoint, models: &[&str], bod
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use crate::config::{parse, Config};
     use crate::filter::{Flow, HttpFilter};
     use crate::host::fake::FakeHost;
@@ -171,7 +171,8 @@ mod tests {
         (h, f)
     }
 
-    fn respond(h: &mut FakeHost, f: &mut HttpFilter) {
+    /// The mock provider's JSON answer (59 tokens) through the response phases, then the log phase.
+    pub(in crate::filter) fn respond(h: &mut FakeHost, f: &mut HttpFilter) {
         h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into())];
         f.on_response_headers(h);
         h.response_body = include_bytes!("../../tests/fixtures/openai_chat.json").to_vec();

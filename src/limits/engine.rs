@@ -60,7 +60,8 @@ pub struct Outcome {
     pub unavailable: u32,
 }
 
-fn amount(kind: Kind, a: Amounts) -> u64 {
+/// What a rule of `kind` reserves out of an estimate.
+pub(super) fn amount(kind: Kind, a: Amounts) -> u64 {
     match kind {
         Kind::Requests | Kind::Concurrency => 1,
         Kind::Tokens => a.tokens,
@@ -126,13 +127,7 @@ impl Limits {
     pub fn settle(&self, store: &mut impl SharedStore, held: &[Held], actual: Amounts, now: u64) -> u32 {
         let mut conflicts = 0;
         for h in held {
-            let charge = match h.kind {
-                Kind::Requests => h.amount,
-                Kind::Concurrency => 0,
-                Kind::Tokens => actual.tokens,
-                Kind::Spend => actual.spend,
-            };
-            conflicts += self.correct(store, h, now, charge);
+            conflicts += self.correct(store, h, now, charge(h.kind, h.amount, actual));
         }
         conflicts
     }
@@ -153,6 +148,17 @@ impl Limits {
             }
             Err(CounterError::Unavailable) => 0,
         }
+    }
+}
+
+/// What a reservation of `reserved` on a rule of `kind` finally counts: requests stay counted,
+/// tokens and spend count the real figures, a concurrency slot is given back.
+pub(super) fn charge(kind: Kind, reserved: u64, actual: Amounts) -> u64 {
+    match kind {
+        Kind::Requests => reserved,
+        Kind::Concurrency => 0,
+        Kind::Tokens => actual.tokens,
+        Kind::Spend => actual.spend,
     }
 }
 

@@ -4,7 +4,7 @@
 //! the end charges the real figures and refunds the estimate. Keys carry their window's start and
 //! expire with it, so windows roll without resets.
 
-use super::engine::Amounts;
+use super::engine::{amount, charge, Amounts};
 use super::rules::{Kind, Rule, Who};
 use super::webdis::{self, Reply};
 
@@ -81,18 +81,10 @@ pub enum Answer {
     Failed(String),
 }
 
-fn amount(kind: Kind, a: Amounts) -> u64 {
-    match kind {
-        Kind::Requests | Kind::Concurrency => 1,
-        Kind::Tokens => a.tokens,
-        Kind::Spend => a.spend,
-    }
-}
-
 impl Fleet {
     /// Some token or spend rule applies to `who`.
     pub fn needs_estimate(&self, who: &Who<'_>) -> bool {
-        self.rules.iter().any(|r| matches!(r.kind, Kind::Tokens | Kind::Spend) && r.subject(who).is_some())
+        super::rules::needs_estimate(&self.rules, who)
     }
 
     /// The reservation for `who`, or `None` when no rule applies.
@@ -162,13 +154,7 @@ pub fn settle(held: &[Held], actual: Amounts) -> Option<Vec<u8>> {
     let mut keys = Vec::new();
     let mut deltas = Vec::new();
     for h in held {
-        let charge = match h.kind {
-            Kind::Requests => h.amount,
-            Kind::Concurrency => 0,
-            Kind::Tokens => actual.tokens,
-            Kind::Spend => actual.spend,
-        };
-        let delta = i128::from(charge) - i128::from(h.amount);
+        let delta = i128::from(charge(h.kind, h.amount, actual)) - i128::from(h.amount);
         if delta != 0 {
             keys.push(h.key.clone());
             deltas.push(delta.to_string());

@@ -111,6 +111,11 @@ impl Limits {
 
     /// Some token or spend limit applies to `who` (so the request needs an estimate).
     pub fn needs_estimate(&self, who: &Who<'_>) -> bool {
-        self.rules.iter().any(|r| matches!(r.kind, Kind::Tokens | Kind::Spend) && r.subject(who).is_some())
+        needs_estimate(&self.rules, who)
     }
+}
+
+/// Some token or spend rule of `rules` applies to `who`.
+pub(super) fn needs_estimate(rules: &[Rule], who: &Who<'_>) -> bool {
+    rules.iter().any(|r| matches!(r.kind, Kind::Tokens | Kind::Spend) && r.subject(who).is_some())
 }
