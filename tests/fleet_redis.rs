@@ -178,3 +178,30 @@ fn the_documented_fleet_config_compiles() {
     let fleet = c.limits.fleet.unwrap();
     assert_eq!((fleet.rules.len(), c.limits.rules.len()), (3, 1));
 }
+
+/// A fleet concurrency cap of 2: with slow answers, four concurrent requests through two Envoys
+/// get two slots; the slots come back when the requests end.
+#[test]
+fn concurrency_is_capped_across_the_fleet_and_released() {
+    let mock = MockProvider::start_with(Behavior { delay_ms: 1500, ..Behavior::default() });
+    let store = RedisWebdis::start();
+    let cfg = yaml(mock.port(), store.webdis_port, 200_000, "closed").replace(r#""limit": 64"#, r#""limit": 2"#);
+    let envoys = Arc::new([Envoy::start(&cfg), Envoy::start(&cfg)]);
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let envoys = envoys.clone();
+            thread::spawn(move || chat(&envoys[i % 2]))
+        })
+        .collect();
+    let answers: Vec<(u16, String)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let mut statuses: Vec<u16> = answers.iter().map(|a| a.0).collect();
+    statuses.sort();
+    assert_eq!(statuses, [200, 200, 429, 429], "{answers:?}");
+    assert!(answers.iter().any(|a| a.1.contains("concurrency_limit_exceeded")), "{answers:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.get_int("tg:fleet:tenant-inflight:acme") != 0 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(store.get_int("tg:fleet:tenant-inflight:acme"), 0, "both slots released");
+    assert_eq!(chat(&envoys[0]).0, 200);
+}
