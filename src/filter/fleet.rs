@@ -15,7 +15,7 @@ use crate::usage::Usage;
 #[derive(Debug)]
 pub enum Start {
     /// No fleet rule applies, or the store is down and `failure_mode` is `open`: forward now.
-    Forward,
+    Forward(Plan),
     /// Hold the request until the store answers (`on_callout`).
     Wait,
     /// Refuse (store down and `failure_mode` `closed`).
@@ -57,23 +57,23 @@ fn unavailable(host: &mut impl Host, fleet: &Fleet, why: &str) -> Result<(), Api
 impl FleetGuard {
     /// Sends the reservation for this request when a fleet rule applies. On `Wait` the guard
     /// keeps the plan until [`FleetGuard::answer`] hands it back.
-    pub fn start(&mut self, host: &mut impl Host, config: &Config, admission: &Admission, plan: Plan, body: &[u8], body_size: usize) -> (Start, Option<Plan>) {
-        let Some(fleet) = &config.limits.fleet else { return (Start::Forward, Some(plan)) };
+    pub fn start(&mut self, host: &mut impl Host, config: &Config, admission: &Admission, plan: Plan, body: &[u8], body_size: usize) -> Start {
+        let Some(fleet) = &config.limits.fleet else { return Start::Forward(plan) };
         let (key, tenant) = caller(config, admission);
         let models = super::cost::model_names(&plan);
         let who = Who { key, tenant, models: &models };
         let estimate = if fleet.needs_estimate(&who) { estimate(config, admission.endpoint, &models, body) } else { Amounts::default() };
         let Some(reservation) = fleet.reservation(&who, estimate, host.now_nanos() / 1_000_000_000) else {
-            return (Start::Forward, Some(plan));
+            return Start::Forward(plan);
         };
         let Some(token) = host.http_call(&call(fleet, &reservation.command, false)) else {
             return match unavailable(host, fleet, "the callout could not be sent") {
-                Ok(()) => (Start::Forward, Some(plan)),
-                Err(e) => (Start::Refuse(e), Some(plan)),
+                Ok(()) => Start::Forward(plan),
+                Err(e) => Start::Refuse(e),
             };
         };
         self.pending = Some(Pending { token, reservation, plan, body_size });
-        (Start::Wait, None)
+        Start::Wait
     }
 
     /// The store's answer to callout `token`: `None` when it is not this guard's; otherwise the

@@ -186,9 +186,9 @@ impl HttpFilter {
             return self.reply(host, dialect, &e);
         }
         match self.fleet.start(host, &config, &admission, plan, &body, body_size) {
-            (super::fleet::Start::Forward, Some(plan)) => self.forward(host, &config, &admission, plan, body_size),
-            (super::fleet::Start::Refuse(e), _) => self.reply(host, dialect, &e),
-            _ => {
+            super::fleet::Start::Forward(plan) => self.forward(host, &config, &admission, plan, body_size),
+            super::fleet::Start::Refuse(e) => self.reply(host, dialect, &e),
+            super::fleet::Start::Wait => {
                 self.phase = Phase::Waiting;
                 Flow::Pause
             }
