@@ -75,6 +75,8 @@ fn one_request_reserves_then_settles_to_its_usage() {
     let ttl = store.ttl(&keys[0]);
     assert!((1..=360).contains(&ttl), "the key expires with its minute (plus grace): {ttl}");
     assert_eq!(store.get_int("tg:fleet:tenant-inflight:acme"), 0, "the in-flight slot is released");
+    let log = envoy.log();
+    assert!(!log.contains("host call"), "every host call succeeded, the detached settlement included:\n{log}");
 }
 
 /// Two Envoys, eight clients each, one tenant: at every admission the reserved estimates fit the
@@ -160,6 +162,7 @@ fn a_redis_outage_follows_failure_mode() {
     let (status, text) = chat(&closed);
     assert_eq!(status, 503, "{text}");
     assert!(text.contains("limits_unavailable"), "{text}");
+    assert!(closed.log().contains("fleet limits store unavailable"), "logged (so a quiet log means no failure)");
     assert!(t.elapsed() < Duration::from_secs(2), "each waits at most the call's timeout: {:?}", t.elapsed());
     assert_eq!(mock.request_count(), 3, "the closed Envoy's request never reached the provider");
     store.start_redis();

@@ -350,7 +350,14 @@ impl Host for WasmHost {
         let headers = vec![(":method", "POST"), (":path", call.path), (":authority", call.authority), ("content-type", "text/plain")];
         let timeout = std::time::Duration::from_millis(call.timeout_ms);
         // A detached call belongs to the root context, so the end of this request cannot cancel it.
-        let detached = call.detached && self.root_id != 0 && hostcalls::set_effective_context(self.root_id).is_ok();
+        let detached = call.detached
+            && match hostcalls::set_effective_context(self.root_id) {
+                Ok(()) => true,
+                Err(s) => {
+                    warn("set_effective_context(root)", s);
+                    false
+                }
+            };
         let sent = proxy_wasm::traits::Context::dispatch_http_call(self, call.cluster, headers, Some(call.body), vec![], timeout);
         if detached {
             if let Err(s) = hostcalls::set_effective_context(self.context_id) {
