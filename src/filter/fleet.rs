@@ -12,6 +12,9 @@ use crate::limits::{fleet_settle, Amounts, FailureMode, Fleet, FleetAnswer, Flee
 use crate::usage::Usage;
 
 /// What to do after the reservation was sent (or not).
+// Returned once per request and matched at once, never stored: boxing the plan would only add an
+// allocation to every request.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Start {
     /// No fleet rule applies, or the store is down and `failure_mode` is `open`: forward now.
