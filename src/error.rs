@@ -29,6 +29,8 @@ pub enum ErrorKind {
     BudgetExceeded,
     /// The caller already has as many requests in flight as allowed.
     ConcurrencyLimitExceeded,
+    /// The fleet limits' store did not answer and `failure_mode` is `closed`.
+    LimitsUnavailable,
     /// A redaction rule with action `block` matched the prompt.
     ContentBlocked,
     /// Redaction could not inspect the body (too large, or text in an unknown shape) and fails closed.
@@ -45,7 +47,7 @@ impl ErrorKind {
             ErrorKind::ModelNotAllowed => 403,
             ErrorKind::ModelNotFound | ErrorKind::UnknownEndpoint => 404,
             ErrorKind::MethodNotAllowed => 405,
-            ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured => 503,
+            ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured | ErrorKind::LimitsUnavailable => 503,
             ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded => 429,
         }
     }
@@ -62,6 +64,7 @@ impl ErrorKind {
             ErrorKind::MethodNotAllowed => "method_not_allowed",
             ErrorKind::ProviderUnavailable => "provider_unavailable",
             ErrorKind::NotConfigured => "gateway_not_configured",
+            ErrorKind::LimitsUnavailable => "limits_unavailable",
             ErrorKind::RateLimitExceeded => "rate_limit_exceeded",
             ErrorKind::BudgetExceeded => "budget_exceeded",
             ErrorKind::ConcurrencyLimitExceeded => "concurrency_limit_exceeded",
@@ -75,7 +78,7 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidApiKey => "authentication_error",
             ErrorKind::ModelNotAllowed => "permission_error",
-            ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured => "api_error",
+            ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured | ErrorKind::LimitsUnavailable => "api_error",
             ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded => "rate_limit_error",
             _ => "invalid_request_error",
         }
@@ -88,7 +91,7 @@ impl ErrorKind {
             ErrorKind::ModelNotAllowed => "permission_error",
             ErrorKind::ModelNotFound | ErrorKind::UnknownEndpoint => "not_found_error",
             ErrorKind::BodyTooLarge => "request_too_large",
-            ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured => "api_error",
+            ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured | ErrorKind::LimitsUnavailable => "api_error",
             ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded => "rate_limit_error",
             _ => "invalid_request_error",
         }

@@ -12,7 +12,8 @@
 //! - [`sse`]: incremental Server-Sent Events framer (pure parsing; bytes pass through unchanged).
 //! - [`scan`]: a validating JSON scanner that builds nothing, for the fast paths that read a body without parsing it.
 //! - [`usage`]: token usage from JSON bodies and SSE streams per provider, and estimates when it is missing.
-//! - [`limits`]: rate limits, token/spend budgets and concurrency caps: CAS counters in shared data, reserve then settle.
+//! - [`limits`]: rate limits, token/spend budgets and concurrency caps: CAS counters in shared data, reserve then settle;
+//!   fleet rules do the same on Redis through webdis (`EVAL` commands, webdis's wire form).
 //! - [`redact`]: prompt redaction: detectors, mask/pseudonymize/block/audit, streaming restore.
 //! - [`gateway`]: the decisions (admit on headers, plan on body, per-provider rewrite, failover handoff) over plain data.
 //! - [`metrics`]: per-request stat updates, tags encoded in Envoy stat names.

@@ -2,7 +2,7 @@
 
 use super::pricing_dto::decimal_micros;
 use super::ConfigError;
-use crate::limits::{Kind, Limits, Period, Rule, Scope, Window};
+use crate::limits::{FailureMode, Fleet, Kind, Limits, Period, Rule, Scope, Window};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -20,6 +20,44 @@ pub struct LimitsDto {
     /// The limits; a request must fit every one that applies to it.
     #[serde(default)]
     pub rules: Vec<RuleDto>,
+    /// The store of the rules with `"store": "fleet"`: Redis behind webdis, shared by every Envoy.
+    #[serde(default)]
+    pub fleet: Option<FleetDto>,
+}
+
+/// The fleet store, e.g. `{"cluster": "webdis", "timeout_ms": 100, "failure_mode": "closed"}`.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FleetDto {
+    /// The Envoy cluster of the webdis endpoints.
+    pub cluster: String,
+    /// `:authority` of the calls; default: the cluster name.
+    #[serde(default)]
+    pub authority: Option<String>,
+    /// Per-call timeout in milliseconds; the request waits at most this long at admission.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// `open` (admit uncounted when the store does not answer) or `closed` (refuse with 503).
+    #[serde(default = "default_failure_mode")]
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["open", "closed"])))]
+    pub failure_mode: String,
+    /// Prefix of every Redis key.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+}
+
+fn default_timeout_ms() -> u64 {
+    100
+}
+fn default_failure_mode() -> String {
+    "open".to_string()
+}
+fn default_prefix() -> String {
+    "tg:fleet:".to_string()
+}
+fn default_store() -> String {
+    "local".to_string()
 }
 
 /// One limit.
@@ -55,6 +93,11 @@ pub struct RuleDto {
     /// Count and report what would be rejected, without rejecting.
     #[serde(default)]
     pub shadow: bool,
+    /// `local` (this Envoy's shared data, default) or `fleet` (`limits.fleet`, shared by every
+    /// Envoy; calendar windows only).
+    #[serde(default = "default_store")]
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["local", "fleet"])))]
+    pub store: String,
 }
 
 fn default_completion_tokens() -> u64 {
@@ -69,6 +112,7 @@ pub fn compile(dto: Option<LimitsDto>, accounting: bool, priced: bool) -> Result
     let Some(dto) = dto else { return Ok(Limits::default()) };
     let mut ids = HashSet::new();
     let mut rules = Vec::with_capacity(dto.rules.len());
+    let mut fleet_rules = Vec::new();
     for (i, r) in dto.rules.into_iter().enumerate() {
         let at = |f: &str| format!("limits.rules[{i}].{f}");
         if r.id.is_empty() || !r.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
@@ -113,9 +157,36 @@ pub fn compile(dto: Option<LimitsDto>, accounting: bool, priced: bool) -> Result
         if r.model.as_deref() == Some("") {
             return Err(ConfigError::new(at("model"), "must not be empty"));
         }
-        rules.push(Rule { id: r.id, scope, subjects: r.subjects, model: r.model, kind, window, limit, shadow: r.shadow });
+        let rule = Rule { id: r.id, scope, subjects: r.subjects, model: r.model, kind, window, limit, shadow: r.shadow };
+        match r.store.as_str() {
+            "local" => rules.push(rule),
+            "fleet" if rolling => return Err(ConfigError::new(at("align"), "fleet limits use calendar windows")),
+            "fleet" if dto.fleet.is_none() => return Err(ConfigError::new(at("store"), "fleet limits need `limits.fleet`")),
+            "fleet" => fleet_rules.push(rule),
+            other => return Err(ConfigError::new(at("store"), format!("unknown store `{other}` (expected local or fleet)"))),
+        }
     }
-    Ok(Limits { rules, default_completion_tokens: dto.default_completion_tokens })
+    let fleet = match dto.fleet {
+        Some(f) => Some(fleet(f, fleet_rules)?),
+        None => None,
+    };
+    Ok(Limits { rules, fleet, default_completion_tokens: dto.default_completion_tokens })
+}
+
+fn fleet(f: FleetDto, rules: Vec<Rule>) -> Result<Fleet, ConfigError> {
+    if f.cluster.is_empty() {
+        return Err(ConfigError::new("limits.fleet.cluster", "must not be empty"));
+    }
+    if f.timeout_ms == 0 {
+        return Err(ConfigError::new("limits.fleet.timeout_ms", "must be at least 1"));
+    }
+    let failure_mode = match f.failure_mode.as_str() {
+        "open" => FailureMode::Open,
+        "closed" => FailureMode::Closed,
+        other => return Err(ConfigError::new("limits.fleet.failure_mode", format!("unknown failure mode `{other}` (expected open or closed)"))),
+    };
+    let authority = f.authority.unwrap_or_else(|| f.cluster.clone());
+    Ok(Fleet { cluster: f.cluster, authority, timeout_ms: f.timeout_ms, failure_mode, prefix: f.prefix, rules })
 }
 
 #[cfg(test)]
@@ -168,6 +239,27 @@ mod tests {
         assert_eq!(parse(no_prices.as_bytes(), &|_| None).unwrap_err().field, "limits.rules[0].kind");
         let no_accounting = r#"{"accounting": {"enabled": false}, "limits": {"rules": [{"id": "a", "scope": "key", "kind": "tokens", "window": "day", "limit": 1}]}}"#;
         assert_eq!(parse(no_accounting.as_bytes(), &|_| None).unwrap_err().field, "limits.rules[0].kind");
+    }
+
+    #[test]
+    fn fleet_rules_compile_apart_and_name_bad_fields() {
+        let json = r#"{"limits": {"fleet": {"cluster": "webdis", "failure_mode": "closed"}, "rules": [
+            {"id": "local", "scope": "key", "kind": "requests", "window": "minute", "limit": 5},
+            {"id": "f", "scope": "tenant", "kind": "tokens", "window": "hour", "limit": 1000, "store": "fleet"}]}}"#;
+        let l = parse(json.as_bytes(), &|_| None).unwrap().limits;
+        assert_eq!(l.rules.len(), 1);
+        let f = l.fleet.unwrap();
+        assert_eq!((f.rules.len(), f.rules[0].id.as_str(), f.timeout_ms, f.authority.as_str()), (1, "f", 100, "webdis"));
+        assert_eq!(f.failure_mode, crate::limits::FailureMode::Closed);
+        let field = |json: &str| parse(json.as_bytes(), &|_| None).unwrap_err().field;
+        let rule = |extra: &str| format!(r#"{{"id": "f", "scope": "tenant", "kind": "requests", "window": "hour", "limit": 1{extra}}}"#);
+        assert_eq!(field(&format!(r#"{{"limits": {{"rules": [{}]}}}}"#, rule(r#", "store": "fleet""#))), "limits.rules[0].store");
+        assert_eq!(field(&format!(r#"{{"limits": {{"rules": [{}]}}}}"#, rule(r#", "store": "redis""#))), "limits.rules[0].store");
+        let with = |fleet: &str, extra: &str| format!(r#"{{"limits": {{"fleet": {fleet}, "rules": [{}]}}}}"#, rule(extra));
+        assert_eq!(field(&with(r#"{"cluster": "w"}"#, r#", "store": "fleet", "align": "rolling""#)), "limits.rules[0].align");
+        assert_eq!(field(&with(r#"{"cluster": "w", "failure_mode": "maybe"}"#, "")), "limits.fleet.failure_mode");
+        assert_eq!(field(&with(r#"{"cluster": "w", "timeout_ms": 0}"#, "")), "limits.fleet.timeout_ms");
+        assert_eq!(field(&with(r#"{"cluster": ""}"#, "")), "limits.fleet.cluster");
     }
 
     #[test]

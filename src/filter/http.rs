@@ -24,6 +24,8 @@ enum Phase {
     Start,
     /// Admitted; buffering the body.
     Body,
+    /// Planned; held until the fleet limits' store answers (`on_callout`).
+    Waiting,
     /// Sent upstream with a plan.
     Forwarded,
     /// Answered locally; nothing more to do.
@@ -56,6 +58,8 @@ pub struct HttpFilter {
     cost_micros: Option<u64>,
     /// Limit reservations to settle at the end.
     limits: super::limits::LimitGuard,
+    /// Fleet limit reservation (Redis through webdis), settled at the end too.
+    fleet: super::fleet::FleetGuard,
     /// Prompt redaction findings and the response-side restore.
     redaction: super::redaction::Redaction,
     /// Without the header hold: the provider the route reached, whose headers already went.
@@ -74,6 +78,7 @@ impl HttpFilter {
             usage: None,
             cost_micros: None,
             limits: super::limits::LimitGuard::default(),
+            fleet: super::fleet::FleetGuard::default(),
             redaction: super::redaction::Redaction::default(),
             on_route: None,
         }
@@ -215,15 +220,45 @@ impl HttpFilter {
             log::debug!("ctx={} translation dropped fields: {}", self.context_id, plan.dropped.join(","));
         }
         // Counting tokens is free at the provider: nothing to reserve.
-        if admission.endpoint != Endpoint::CountTokens {
-            if let Err(e) = self.limits.reserve(host, &config, &admission, &plan, &body) {
-                return self.reply(host, dialect, &e);
+        if admission.endpoint == Endpoint::CountTokens {
+            return self.forward(host, &config, &admission, plan, body_size);
+        }
+        if let Err(e) = self.limits.reserve(host, &config, &admission, &plan, &body) {
+            return self.reply(host, dialect, &e);
+        }
+        match self.fleet.start(host, &config, &admission, plan, &body, body_size) {
+            super::fleet::Start::Forward(plan) => self.forward(host, &config, &admission, plan, body_size),
+            super::fleet::Start::Refuse(e) => self.reply(host, dialect, &e),
+            super::fleet::Start::Wait => {
+                self.phase = Phase::Waiting;
+                Flow::Pause
             }
         }
-        super::forward::apply(host, &config, &admission, &plan, body_size, self.redaction.restores(), config.hold_headers);
+    }
+
+    fn forward(&mut self, host: &mut impl Host, config: &Config, admission: &Admission, plan: Plan, body_size: usize) -> Flow {
+        super::forward::apply(host, config, admission, &plan, body_size, self.redaction.restores(), config.hold_headers);
         self.plan = Some(plan);
         self.phase = Phase::Forwarded;
         Flow::Continue
+    }
+
+    /// A callout's answer (the fleet limits' reservation): forward and resume, or refuse.
+    pub fn on_callout(&mut self, host: &mut impl Host, token: u32, status: Option<u16>, body: &[u8]) {
+        let (Some(config), Some(admission)) = (self.config.clone(), self.admission.clone()) else { return };
+        let Some((plan, body_size, verdict)) = self.fleet.answer(host, &config, token, status, body) else { return };
+        if self.phase != Phase::Waiting {
+            return;
+        }
+        match verdict {
+            Ok(()) => {
+                self.forward(host, &config, &admission, plan, body_size);
+                host.resume_request();
+            }
+            Err(e) => {
+                self.reply(host, admission.endpoint.dialect(), &e);
+            }
+        }
     }
 
     pub fn on_response_headers(&mut self, host: &mut impl Host) -> Flow {
@@ -334,6 +369,7 @@ impl HttpFilter {
         self.finish_stream(host);
         let Some(config) = self.config.clone() else { return };
         self.limits.settle(host, &config, self.usage.as_ref(), self.cost_micros);
+        self.fleet.settle(host, &config, self.usage.as_ref(), self.cost_micros);
         if self.phase == Phase::Start {
             return;
         }

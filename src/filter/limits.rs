@@ -30,7 +30,7 @@ pub struct LimitGuard {
     settled: bool,
 }
 
-fn counter(name: &str, value: u64) -> Metric {
+pub(super) fn counter(name: &str, value: u64) -> Metric {
     Metric { kind: MetricKind::Counter, name: name.to_string(), value }
 }
 
@@ -41,12 +41,9 @@ impl LimitGuard {
         if limits.is_empty() {
             return Ok(());
         }
-        let policy = match admission.identity {
-            Identity::Key(i) => config.keys.get(i),
-            Identity::Anonymous => None,
-        };
+        let (key, tenant) = caller(config, admission);
         let models = super::cost::model_names(plan);
-        let who = Who { key: policy.map_or("-", |p| p.id.as_str()), tenant: policy.and_then(|p| p.tenant.as_deref()), models: &models };
+        let who = Who { key, tenant, models: &models };
         let estimate = if limits.needs_estimate(&who) { estimate(config, admission.endpoint, &models, body) } else { Amounts::default() };
         let now = host.now_nanos() / 1_000_000_000;
         let outcome = limits.reserve(&mut HostStore(host), &who, estimate, now);
@@ -61,19 +58,7 @@ impl LimitGuard {
         self.held = outcome.held;
         self.statuses = outcome.statuses;
         let Some(r) = outcome.rejected else { return Ok(()) };
-        host.emit(&counter(&format!("tollgate.limits.{}.rejected", r.kind.as_str()), 1));
-        let (kind, what) = match r.kind {
-            Kind::Requests => (ErrorKind::RateLimitExceeded, "request rate limit"),
-            Kind::Tokens => (ErrorKind::RateLimitExceeded, "token rate limit"),
-            Kind::Spend => (ErrorKind::BudgetExceeded, "spend budget"),
-            Kind::Concurrency => (ErrorKind::ConcurrencyLimitExceeded, "concurrent request limit"),
-        };
-        let msg = if r.contended {
-            format!("The gateway could not update the {what} `{}` under contention; retry shortly.", r.rule)
-        } else {
-            format!("This request exceeds the {what} `{}`. Retry after {} seconds.", r.rule, r.retry_after)
-        };
-        let mut e = ApiError::new(kind, msg).with_header("retry-after", r.retry_after.to_string());
+        let mut e = rejected(host, r.kind, &r.rule, r.retry_after, r.contended);
         for (k, v) in headers(&self.statuses) {
             e = e.with_header(k, v);
         }
@@ -107,10 +92,36 @@ impl LimitGuard {
     }
 }
 
+/// The caller's key id (`-` when anonymous) and tenant, as limits count them.
+pub(super) fn caller<'a>(config: &'a Config, admission: &Admission) -> (&'a str, Option<&'a str>) {
+    let policy = match admission.identity {
+        Identity::Key(i) => config.keys.get(i),
+        Identity::Anonymous => None,
+    };
+    (policy.map_or("-", |p| p.id.as_str()), policy.and_then(|p| p.tenant.as_deref()))
+}
+
+/// The 429 for a rule with no room (counted in `tollgate_limits_<kind>_rejected`).
+pub(super) fn rejected(host: &mut impl Host, kind: Kind, rule: &str, retry_after: u64, contended: bool) -> ApiError {
+    host.emit(&counter(&format!("tollgate.limits.{}.rejected", kind.as_str()), 1));
+    let (error, what) = match kind {
+        Kind::Requests => (ErrorKind::RateLimitExceeded, "request rate limit"),
+        Kind::Tokens => (ErrorKind::RateLimitExceeded, "token rate limit"),
+        Kind::Spend => (ErrorKind::BudgetExceeded, "spend budget"),
+        Kind::Concurrency => (ErrorKind::ConcurrencyLimitExceeded, "concurrent request limit"),
+    };
+    let msg = if contended {
+        format!("The gateway could not update the {what} `{rule}` under contention; retry shortly.")
+    } else {
+        format!("This request exceeds the {what} `{rule}`. Retry after {retry_after} seconds.")
+    };
+    ApiError::new(error, msg).with_header("retry-after", retry_after.to_string())
+}
+
 /// Estimated tokens and cost: prompt tokens estimated from the body plus the completion the
 /// request may produce (`max_completion_tokens`, `max_tokens`, Responses' `max_output_tokens`,
 /// else the configured default; none for embeddings).
-fn estimate(config: &Config, endpoint: Endpoint, models: &[&str], body: &[u8]) -> Amounts {
+pub(super) fn estimate(config: &Config, endpoint: Endpoint, models: &[&str], body: &[u8]) -> Amounts {
     let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else { return Amounts::default() };
     let prompt = estimate_prompt_tokens(&json);
     let completion = if endpoint == Endpoint::Embeddings {
@@ -127,7 +138,7 @@ fn estimate(config: &Config, endpoint: Endpoint, models: &[&str], body: &[u8]) -
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use crate::config::{parse, Config};
     use crate::filter::{Flow, HttpFilter};
     use crate::host::fake::FakeHost;
@@ -160,7 +171,8 @@ mod tests {
         (h, f)
     }
 
-    fn respond(h: &mut FakeHost, f: &mut HttpFilter) {
+    /// The mock provider's JSON answer (59 tokens) through the response phases, then the log phase.
+    pub(in crate::filter) fn respond(h: &mut FakeHost, f: &mut HttpFilter) {
         h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into())];
         f.on_response_headers(h);
         h.response_body = include_bytes!("../../tests/fixtures/openai_chat.json").to_vec();

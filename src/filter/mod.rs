@@ -2,6 +2,7 @@
 
 mod cost;
 mod exports;
+mod fleet;
 mod forward;
 mod guard;
 mod http;

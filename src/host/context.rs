@@ -12,10 +12,11 @@ use std::rc::Rc;
 /// Registers the root context; called once per VM from `_initialize`.
 pub fn start() {
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| Box::new(Root { config: None, loaded_at: 0 }));
+    proxy_wasm::set_root_context(|id| Box::new(Root { id, config: None, loaded_at: 0 }));
 }
 
 struct Root {
+    id: u32,
     config: Option<Rc<Config>>,
     loaded_at: i64,
 }
@@ -61,7 +62,7 @@ impl RootContext for Root {
         if self.config.as_ref().is_some_and(|c| c.role == Role::Upstream) {
             return Some(Box::new(Upstream { filter: UpstreamFilter::new(self.config.clone(), context_id), host: WasmHost::default() }));
         }
-        Some(Box::new(Http { filter: HttpFilter::new(self.config.clone(), context_id, self.loaded_at), host: WasmHost::default() }))
+        Some(Box::new(Http { filter: HttpFilter::new(self.config.clone(), context_id, self.loaded_at), host: WasmHost::for_context(context_id, self.id) }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -98,7 +99,13 @@ fn response_headers_phase(host: &mut WasmHost, f: impl FnOnce(&mut WasmHost) -> 
     action(flow)
 }
 
-impl Context for Http {}
+impl Context for Http {
+    fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
+        let (status, body) = WasmHost::callout_answer(body_size);
+        self.filter.on_callout(&mut self.host, token_id, status, &body);
+        self.host.flush();
+    }
+}
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {

@@ -20,6 +20,12 @@ pub struct FakeHost {
     pub metrics: Vec<crate::metrics::Metric>,
     /// Shared data; clone one store into several hosts to share counters between requests.
     pub shared: crate::limits::MemStore,
+    /// Callouts sent: cluster, body, detached; the token of call `i` is `i + 1`.
+    pub calls: Vec<(String, Vec<u8>, bool)>,
+    /// Refuse callouts (a cluster the host does not know).
+    pub no_callouts: bool,
+    /// `resume_request` was called.
+    pub resumed: bool,
 }
 
 impl FakeHost {
@@ -91,5 +97,15 @@ impl Host for FakeHost {
     }
     fn shared_set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), crate::limits::StoreError> {
         crate::limits::SharedStore::set(&mut self.shared, key, value, cas)
+    }
+    fn http_call(&mut self, call: &super::Callout<'_>) -> Option<u32> {
+        if self.no_callouts {
+            return None;
+        }
+        self.calls.push((call.cluster.to_string(), call.body.to_vec(), call.detached));
+        u32::try_from(self.calls.len()).ok()
+    }
+    fn resume_request(&mut self) {
+        self.resumed = true;
     }
 }

@@ -59,4 +59,25 @@ pub trait Host {
     /// Writes shared data if the key's cas still equals `cas` (0: unconditionally; a missing
     /// key is always created). `Err(CasMismatch)` is a normal outcome: read again and retry.
     fn shared_set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), crate::limits::StoreError>;
+    /// Sends an HTTP callout; its answer comes to the filter's `on_callout` with the returned
+    /// token (a detached call's answer is dropped). `None`: the host could not send it (no such
+    /// cluster, or a host without callouts).
+    fn http_call(&mut self, _call: &Callout<'_>) -> Option<u32> {
+        None
+    }
+    /// Resumes a request held (`Flow::Pause`) while a callout was pending.
+    fn resume_request(&mut self) {}
+}
+
+/// One HTTP callout: `POST <path>` with `body` to `cluster`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Callout<'a> {
+    pub cluster: &'a str,
+    pub authority: &'a str,
+    pub path: &'a str,
+    pub body: &'a [u8],
+    pub timeout_ms: u64,
+    /// The call outlives the request that sends it (a charge sent from the log phase): the host
+    /// sends it on behalf of the plugin, not of the request, so the request's end cannot cancel it.
+    pub detached: bool,
 }

@@ -147,9 +147,40 @@ impl HeaderCache {
 pub struct WasmHost {
     request: HeaderCache,
     response: HeaderCache,
+    /// This request's context and its plugin's root context (detached callouts go out as the root).
+    context_id: u32,
+    root_id: u32,
 }
 
+/// Lets callouts go through the SDK's `Context::dispatch_http_call`, which registers the token
+/// so the answer is routed back (a raw hostcall would leave the SDK without the token).
+impl proxy_wasm::traits::Context for WasmHost {}
+
 impl WasmHost {
+    /// The host of request context `context_id`, whose plugin's root context is `root_id`.
+    pub fn for_context(context_id: u32, root_id: u32) -> WasmHost {
+        WasmHost { context_id, root_id, ..WasmHost::default() }
+    }
+
+    /// A callout's answer: `:status` (none after a timeout or reset) and body.
+    pub fn callout_answer(body_size: usize) -> (Option<u16>, Vec<u8>) {
+        let status = match hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status") {
+            Ok(v) => v.and_then(|s| s.parse().ok()),
+            Err(s) => {
+                warn("get_map_value(callout :status)", s);
+                None
+            }
+        };
+        let body = match hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size) {
+            Ok(b) => b.unwrap_or_default(),
+            Err(s) => {
+                warn("get_buffer(callout body)", s);
+                Vec::new()
+            }
+        };
+        (status, body)
+    }
+
     /// Sends the header writes queued during a callback (called at the end of every callback).
     pub fn flush(&mut self) {
         self.request.flush(MapType::HttpRequestHeaders);
@@ -312,6 +343,40 @@ impl Host for WasmHost {
                 warn("set_shared_data", s);
                 Err(StoreError::Unavailable)
             }
+        }
+    }
+
+    fn http_call(&mut self, call: &super::Callout<'_>) -> Option<u32> {
+        let headers = vec![(":method", "POST"), (":path", call.path), (":authority", call.authority), ("content-type", "text/plain")];
+        let timeout = std::time::Duration::from_millis(call.timeout_ms);
+        // A detached call belongs to the root context, so the end of this request cannot cancel it.
+        let detached = call.detached
+            && match hostcalls::set_effective_context(self.root_id) {
+                Ok(()) => true,
+                Err(s) => {
+                    warn("set_effective_context(root)", s);
+                    false
+                }
+            };
+        let sent = proxy_wasm::traits::Context::dispatch_http_call(self, call.cluster, headers, Some(call.body), vec![], timeout);
+        if detached {
+            if let Err(s) = hostcalls::set_effective_context(self.context_id) {
+                warn("set_effective_context", s);
+            }
+        }
+        match sent {
+            Ok(token) => Some(token),
+            Err(s) => {
+                warn("dispatch_http_call", s);
+                None
+            }
+        }
+    }
+
+    fn resume_request(&mut self) {
+        self.flush();
+        if let Err(s) = hostcalls::resume_http_request() {
+            warn("resume_http_request", s);
         }
     }
 

@@ -60,7 +60,8 @@ pub struct Outcome {
     pub unavailable: u32,
 }
 
-fn amount(kind: Kind, a: Amounts) -> u64 {
+/// What a rule of `kind` reserves out of an estimate.
+pub(super) fn amount(kind: Kind, a: Amounts) -> u64 {
     match kind {
         Kind::Requests | Kind::Concurrency => 1,
         Kind::Tokens => a.tokens,
@@ -126,13 +127,7 @@ impl Limits {
     pub fn settle(&self, store: &mut impl SharedStore, held: &[Held], actual: Amounts, now: u64) -> u32 {
         let mut conflicts = 0;
         for h in held {
-            let charge = match h.kind {
-                Kind::Requests => h.amount,
-                Kind::Concurrency => 0,
-                Kind::Tokens => actual.tokens,
-                Kind::Spend => actual.spend,
-            };
-            conflicts += self.correct(store, h, now, charge);
+            conflicts += self.correct(store, h, now, charge(h.kind, h.amount, actual));
         }
         conflicts
     }
@@ -153,6 +148,17 @@ impl Limits {
             }
             Err(CounterError::Unavailable) => 0,
         }
+    }
+}
+
+/// What a reservation of `reserved` on a rule of `kind` finally counts: requests stay counted,
+/// tokens and spend count the real figures, a concurrency slot is given back.
+pub(super) fn charge(kind: Kind, reserved: u64, actual: Amounts) -> u64 {
+    match kind {
+        Kind::Requests => reserved,
+        Kind::Concurrency => 0,
+        Kind::Tokens => actual.tokens,
+        Kind::Spend => actual.spend,
     }
 }
 
@@ -184,7 +190,7 @@ mod tests {
 
     #[test]
     fn key_and_tenant_limits_combine() {
-        let l = Limits { rules: vec![rule("k", Scope::Key, Kind::Requests, 2), rule("t", Scope::Tenant, Kind::Requests, 3)], default_completion_tokens: 0 };
+        let l = Limits { rules: vec![rule("k", Scope::Key, Kind::Requests, 2), rule("t", Scope::Tenant, Kind::Requests, 3)], default_completion_tokens: 0, fleet: None };
         let mut s = MemStore::default();
         let est = Amounts::default();
         assert!(l.reserve(&mut s, &A, est, NOW).rejected.is_none());
@@ -201,7 +207,7 @@ mod tests {
 
     #[test]
     fn tokens_are_reserved_then_settled() {
-        let l = Limits { rules: vec![rule("tpd", Scope::Key, Kind::Tokens, 1000)], default_completion_tokens: 0 };
+        let l = Limits { rules: vec![rule("tpd", Scope::Key, Kind::Tokens, 1000)], default_completion_tokens: 0, fleet: None };
         let mut s = MemStore::default();
         let est = Amounts { tokens: 400, spend: 0 };
         let first = l.reserve(&mut s, &A, est, NOW);
@@ -220,7 +226,7 @@ mod tests {
 
     #[test]
     fn concurrency_is_released_at_the_end() {
-        let l = Limits { rules: vec![rule("c", Scope::Key, Kind::Concurrency, 1)], default_completion_tokens: 0 };
+        let l = Limits { rules: vec![rule("c", Scope::Key, Kind::Concurrency, 1)], default_completion_tokens: 0, fleet: None };
         let mut s = MemStore::default();
         let one = l.reserve(&mut s, &A, Amounts::default(), NOW);
         let two = l.reserve(&mut s, &A, Amounts::default(), NOW);
@@ -233,7 +239,7 @@ mod tests {
     fn shadow_limits_count_but_never_reject() {
         let mut r = rule("s", Scope::Key, Kind::Requests, 1);
         r.shadow = true;
-        let l = Limits { rules: vec![r], default_completion_tokens: 0 };
+        let l = Limits { rules: vec![r], default_completion_tokens: 0, fleet: None };
         let mut s = MemStore::default();
         assert!(l.reserve(&mut s, &A, Amounts::default(), NOW).shadow_rejected.is_empty());
         let o = l.reserve(&mut s, &A, Amounts::default(), NOW);
@@ -248,7 +254,7 @@ mod tests {
         r.model = Some("gpt-4o".into());
         let mut only_b = rule("b", Scope::Key, Kind::Requests, 0);
         only_b.subjects = vec!["b".into()];
-        let l = Limits { rules: vec![r, only_b], default_completion_tokens: 0 };
+        let l = Limits { rules: vec![r, only_b], default_completion_tokens: 0, fleet: None };
         let mut s = MemStore::default();
         assert!(l.reserve(&mut s, &A, Amounts::default(), NOW).rejected.is_none());
         assert!(l.reserve(&mut s, &B, Amounts::default(), NOW).rejected.is_some());
@@ -260,7 +266,7 @@ mod tests {
     fn rolling_windows_carry_the_previous_bucket_over() {
         let mut r = rule("rpm", Scope::Key, Kind::Requests, 4);
         r.window = Some(Window { period: Period::Minute, rolling: true });
-        let l = Limits { rules: vec![r], default_completion_tokens: 0 };
+        let l = Limits { rules: vec![r], default_completion_tokens: 0, fleet: None };
         let mut s = MemStore::default();
         let t0 = 1_773_578_040; // a minute boundary
         for _ in 0..4 {
@@ -273,7 +279,7 @@ mod tests {
         // A calendar minute would have admitted all of them.
         let mut cal = rule("cal", Scope::Key, Kind::Requests, 4);
         cal.window = Some(Window { period: Period::Minute, rolling: false });
-        let l = Limits { rules: vec![cal], default_completion_tokens: 0 };
+        let l = Limits { rules: vec![cal], default_completion_tokens: 0, fleet: None };
         let mut s = MemStore::default();
         for _ in 0..4 {
             l.reserve(&mut s, &A, Amounts::default(), t0 + 50);
@@ -285,7 +291,7 @@ mod tests {
 
     #[test]
     fn contention_fails_closed() {
-        let l = Limits { rules: vec![rule("k", Scope::Key, Kind::Requests, 10)], default_completion_tokens: 0 };
+        let l = Limits { rules: vec![rule("k", Scope::Key, Kind::Requests, 10)], default_completion_tokens: 0, fleet: None };
         let mut s = MemStore::conflicting(1);
         let o = l.reserve(&mut s, &A, Amounts::default(), NOW);
         assert!(o.rejected.unwrap().contended);
@@ -297,7 +303,7 @@ mod tests {
     #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn concurrent_reservations_admit_exactly_the_budget() {
-        let l = std::sync::Arc::new(Limits { rules: vec![rule("tpd", Scope::Tenant, Kind::Tokens, 10 * 100 + 50)], default_completion_tokens: 0 });
+        let l = std::sync::Arc::new(Limits { rules: vec![rule("tpd", Scope::Tenant, Kind::Tokens, 10 * 100 + 50)], default_completion_tokens: 0, fleet: None });
         let s = MemStore::default();
         let handles: Vec<_> = (0..40)
             .map(|_| {

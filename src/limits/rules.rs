@@ -1,5 +1,6 @@
 //! Compiled limits: what is counted, for whom, over which window, up to what.
 
+use super::fleet::Fleet;
 use super::window::Window;
 
 /// What a limit counts.
@@ -94,7 +95,10 @@ impl Rule {
 /// All limits of a configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Limits {
+    /// Rules counted in this Envoy's shared data.
     pub rules: Vec<Rule>,
+    /// Rules counted in the fleet's store (`"store": "fleet"`), with the store's settings.
+    pub fleet: Option<Fleet>,
     /// Completion tokens reserved when the request sets no `max_tokens`.
     pub default_completion_tokens: u64,
 }
@@ -107,6 +111,11 @@ impl Limits {
 
     /// Some token or spend limit applies to `who` (so the request needs an estimate).
     pub fn needs_estimate(&self, who: &Who<'_>) -> bool {
-        self.rules.iter().any(|r| matches!(r.kind, Kind::Tokens | Kind::Spend) && r.subject(who).is_some())
+        needs_estimate(&self.rules, who)
     }
+}
+
+/// Some token or spend rule of `rules` applies to `who`.
+pub(super) fn needs_estimate(rules: &[Rule], who: &Who<'_>) -> bool {
+    rules.iter().any(|r| matches!(r.kind, Kind::Tokens | Kind::Spend) && r.subject(who).is_some())
 }

@@ -7,4 +7,5 @@ pub mod envoy;
 pub mod file_server;
 pub mod http_client;
 pub mod mock_provider;
+pub mod redis;
 pub mod rls;

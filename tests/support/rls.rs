@@ -1,8 +1,24 @@
-//! A minimal rate-limit service (envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit)
-//! over cleartext HTTP/2, for the fleet-mode test: it records every request's domain,
-//! descriptors and hits and answers `OK`. No dependencies: HTTP/2 frames are read and written
-//! by hand; request header blocks are skipped (never HPACK-decoded), responses use only
-//! literal or static-table header fields, so no HPACK state is needed.
+//! A rate-limit service (envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit) over
+//! cleartext HTTP/2, for the fleet-mode test. It records every request's domain, descriptors and
+//! hits, and answers as **envoyproxy/ratelimit** does with its Redis fixed-window cache (read in
+//! its source, `src/utils/utilities.go` `GetHitsAddends` and `src/redis/fixed_cache_impl.go`
+//! `DoLimit`, `src/limiter/base_limiter.go` `GetResponseDescriptorStatus`, commit f2fb157):
+//! - a descriptor's hits are its own `hits_addend` when set, **zero included** ("check only, no
+//!   increment"); otherwise the request's `hits_addend`, and 1 when that is 0;
+//! - each descriptor with a limit is `INCRBY`'d by its hits, also when that takes it over the
+//!   limit (the default `STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT=false`);
+//! - a descriptor is `OVER_LIMIT` when its count after the increment is `> limit`; the overall
+//!   code is `OVER_LIMIT` when any descriptor is;
+//! - a descriptor without a configured limit is `OK` and counts nothing.
+//!
+//! What it leaves out: time windows (one window for the whole test, as a unit longer than the
+//! test would be) and the local over-limit cache. The real service is Go, packaged neither in
+//! Debian nor on PyPI or crates.io (Limitador's server is not on crates.io either), so CI cannot
+//! install it; this is the stand-in.
+//!
+//! No dependencies: HTTP/2 frames are read and written by hand; request header blocks are
+//! skipped (never HPACK-decoded), responses use only literal or static-table header fields, so
+//! no HPACK state is needed.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -28,23 +44,73 @@ pub struct RlsCall {
 }
 
 impl RlsCall {
-    /// The hits charged for the first descriptor, as the RLS would apply them.
+    /// The hits charged for the first descriptor, as envoyproxy/ratelimit applies them.
     pub fn hits(&self) -> u64 {
-        self.descriptors.first().and_then(|d| d.1).unwrap_or(if self.hits_addend == 0 { 1 } else { self.hits_addend })
+        self.descriptor_hits(0)
     }
+
+    /// envoyproxy/ratelimit's `GetHitsAddends` for descriptor `i`: its own `hits_addend` when
+    /// set (0 allowed: check only), else `max(1, request hits_addend)`.
+    pub fn descriptor_hits(&self, i: usize) -> u64 {
+        self.descriptors.get(i).and_then(|d| d.1).unwrap_or(self.hits_addend.max(1))
+    }
+}
+
+/// The service's state: limits per descriptor key, counts per descriptor, the calls seen.
+#[derive(Default)]
+struct State {
+    /// `descriptor key` (its first entry's key) → limit (hits per window).
+    limits: HashMap<String, u64>,
+    /// `domain|k=v|k=v` → count in the (single) window.
+    counts: HashMap<String, u64>,
+    calls: Vec<RlsCall>,
+}
+
+impl State {
+    /// Charges a call the way envoyproxy/ratelimit's Redis cache does; one status per descriptor.
+    fn charge(&mut self, call: &RlsCall) -> Vec<DescriptorStatus> {
+        let mut out = Vec::new();
+        for (i, (entries, _)) in call.descriptors.iter().enumerate() {
+            let limit = entries.first().and_then(|(k, _)| self.limits.get(k)).copied();
+            let Some(limit) = limit else {
+                out.push(DescriptorStatus { over: false, limit: None, remaining: 0 });
+                continue;
+            };
+            let key = entries.iter().fold(call.domain.clone(), |k, (a, b)| format!("{k}|{a}={b}"));
+            let count = self.counts.entry(key).or_default();
+            *count += call.descriptor_hits(i);
+            let over = *count > limit;
+            out.push(DescriptorStatus { over, limit: Some(limit), remaining: limit.saturating_sub(*count) });
+        }
+        out
+    }
+}
+
+struct DescriptorStatus {
+    over: bool,
+    limit: Option<u64>,
+    remaining: u64,
 }
 
 pub struct Rls {
     port: u16,
-    calls: Arc<Mutex<Vec<RlsCall>>>,
+    state: Arc<Mutex<State>>,
 }
 
 impl Rls {
+    /// A service with no limits: every call is `OK` (a recorder).
     pub fn start() -> Rls {
+        Rls::with_limits(&[])
+    }
+
+    /// A service with a limit (hits per window) per descriptor key, like envoyproxy/ratelimit's
+    /// `descriptors: [{key: tenant, rate_limit: {unit: hour, requests_per_unit: N}}]`.
+    pub fn with_limits(limits: &[(&str, u64)]) -> Rls {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let calls = Arc::new(Mutex::new(Vec::new()));
-        let c = calls.clone();
+        let state = State { limits: limits.iter().map(|(k, v)| (k.to_string(), *v)).collect(), ..State::default() };
+        let state = Arc::new(Mutex::new(state));
+        let c = state.clone();
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let c = c.clone();
@@ -53,7 +119,13 @@ impl Rls {
                 });
             }
         });
-        Rls { port, calls }
+        Rls { port, state }
+    }
+
+    /// The count of a descriptor (`domain`, its entries) in the window.
+    pub fn count(&self, domain: &str, entries: &[(&str, &str)]) -> u64 {
+        let key = entries.iter().fold(domain.to_string(), |k, (a, b)| format!("{k}|{a}={b}"));
+        self.state.lock().unwrap().counts.get(&key).copied().unwrap_or(0)
     }
 
     pub fn port(&self) -> u16 {
@@ -61,7 +133,7 @@ impl Rls {
     }
 
     pub fn calls(&self) -> Vec<RlsCall> {
-        self.calls.lock().unwrap().clone()
+        self.state.lock().unwrap().calls.clone()
     }
 
     /// Waits until `n` calls arrived (or 10 s passed); returns what arrived.
@@ -101,7 +173,7 @@ const PING: u8 = 6;
 const GOAWAY: u8 = 7;
 const WINDOW_UPDATE: u8 = 8;
 
-fn serve(mut s: TcpStream, calls: &Mutex<Vec<RlsCall>>) -> io::Result<()> {
+fn serve(mut s: TcpStream, state: &Mutex<State>) -> io::Result<()> {
     let mut preface = [0u8; 24];
     s.read_exact(&mut preface)?;
     if &preface != b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" {
@@ -138,10 +210,14 @@ fn serve(mut s: TcpStream, calls: &Mutex<Vec<RlsCall>>) -> io::Result<()> {
                 body.extend_from_slice(&data);
                 if flags & 1 != 0 {
                     let body = bodies.remove(&stream).unwrap_or_default();
-                    if let Some(call) = body.get(5..).map(decode_request) {
-                        calls.lock().unwrap().push(call);
-                    }
-                    respond(&mut s, stream)?;
+                    let call = body.get(5..).map(decode_request).unwrap_or_default();
+                    let statuses = {
+                        let mut st = state.lock().unwrap();
+                        let statuses = st.charge(&call);
+                        st.calls.push(call);
+                        statuses
+                    };
+                    respond(&mut s, stream, &statuses)?;
                 }
             }
             _ => {}
@@ -149,11 +225,46 @@ fn serve(mut s: TcpStream, calls: &Mutex<Vec<RlsCall>>) -> io::Result<()> {
     }
 }
 
-fn respond(s: &mut TcpStream, stream: u32) -> io::Result<()> {
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_bytes(out: &mut Vec<u8>, field: u8, bytes: &[u8]) {
+    out.push(field << 3 | 2);
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+/// RateLimitResponse { Code overall_code = 1; repeated DescriptorStatus statuses = 2 }
+/// DescriptorStatus { Code code = 1; RateLimit current_limit = 2; uint32 limit_remaining = 3 }
+/// RateLimit { uint32 requests_per_unit = 1; Unit unit = 2 (HOUR = 3) }; Code OK = 1, OVER_LIMIT = 2.
+fn response_message(statuses: &[DescriptorStatus]) -> Vec<u8> {
+    let code = |over: bool| if over { 2 } else { 1 };
+    let mut m = vec![0x08, code(statuses.iter().any(|d| d.over))];
+    for d in statuses {
+        let mut st = vec![0x08, code(d.over)];
+        if let Some(limit) = d.limit {
+            let mut rl = vec![0x08];
+            put_varint(&mut rl, limit);
+            rl.extend_from_slice(&[0x10, 3]);
+            put_bytes(&mut st, 2, &rl);
+            st.push(0x18);
+            put_varint(&mut st, d.remaining);
+        }
+        put_bytes(&mut m, 2, &st);
+    }
+    m
+}
+
+fn respond(s: &mut TcpStream, stream: u32, statuses: &[DescriptorStatus]) -> io::Result<()> {
     let mut h = vec![0x88]; // :status 200 (static table index 8)
     h.extend(literal("content-type", "application/grpc"));
     s.write_all(&frame(HEADERS, 0x4, stream, &h))?;
-    let message = [0x08, 0x01]; // RateLimitResponse { overall_code: OK }
+    let message = response_message(statuses);
     let mut grpc = vec![0u8];
     grpc.extend_from_slice(&(message.len() as u32).to_be_bytes());
     grpc.extend_from_slice(&message);
