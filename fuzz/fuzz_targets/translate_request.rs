@@ -1,10 +1,11 @@
-//! Request translation both ways (OpenAI chat → Anthropic, Anthropic → OpenAI chat, OpenAI chat
-//! → Gemini), and the direct translators against the full ones: where a direct path answers, it
+//! Request translation through the hub, every client dialect to every provider wire (strict and
+//! lenient), and the direct translators against the full ones: where a direct path answers, it
 //! writes valid JSON equal to the full translation's.
 #![no_main]
 use libfuzzer_sys::{fuzz_mutator, fuzz_target};
 use serde_json::Value;
-use tollgate::api::translate::{chat_to_gemini, chat_to_messages, messages_to_chat, plain_chat_to_gemini, plain_chat_to_messages};
+use tollgate::api::translate::{chat_to_gemini, chat_to_messages, plain_chat_to_gemini, plain_chat_to_messages, Lenience, Translation, Wire};
+use tollgate::api::Dialect;
 use tollgate_fuzz::mutate;
 
 fn agree(direct: Option<Vec<u8>>, full: &Result<Value, String>, what: &str) {
@@ -20,11 +21,17 @@ fuzz_target!(|data: &[u8]| {
     let parsed = serde_json::from_slice::<Value>(data).map_err(|e| e.to_string());
     let (to_messages, to_gemini) = match &parsed {
         Ok(v) => {
-            if let Ok(chat) = messages_to_chat(v, "gpt-x") {
-                // What the Anthropic client's request becomes goes on to Gemini.
-                let _ = chat_to_gemini(&chat);
+            // Every other client dialect through the hub to every wire, lenient and strict.
+            for client in [Dialect::Anthropic, Dialect::OpenAiResponses] {
+                for provider in [Wire::Chat, Wire::Messages, Wire::Gemini] {
+                    for strict in [false, true] {
+                        let _ = Translation { client, provider }.request(v, "m", &mut Lenience::new(strict));
+                    }
+                }
             }
-            (chat_to_messages(v, "claude-x").map_err(|e| e.message), chat_to_gemini(v).map_err(|e| e.message))
+            let _ = Translation { client: Dialect::OpenAiChat, provider: Wire::Messages }.request(v, "m", &mut Lenience::default());
+            let strict = || Lenience::new(true);
+            (chat_to_messages(v, "claude-x", &mut strict()).map_err(|e| e.message), chat_to_gemini(v, &mut strict()).map_err(|e| e.message))
         }
         Err(e) => (Err(e.clone()), Err(e.clone())),
     };

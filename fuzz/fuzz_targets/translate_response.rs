@@ -4,11 +4,22 @@
 use libfuzzer_sys::{fuzz_mutator, fuzz_target};
 use serde_json::Value;
 use tollgate::api::translate::{
-    completion_to_message, gemini_to_completion, message_to_completion, plain_gemini_to_completion, plain_message_to_completion, ResponseTranslator, Translation,
+    completion_to_message, completion_to_response, gemini_to_completion, message_to_completion, plain_gemini_to_completion, plain_message_to_completion, ResponseTranslator,
+    Translation, Wire,
 };
+use tollgate::api::Dialect;
 use tollgate_fuzz::{mutate, seed_of};
 
-const ALL: [Translation; 4] = [Translation::ChatToAnthropic, Translation::MessagesToOpenAi, Translation::ChatToGemini, Translation::MessagesToGemini];
+/// Every client dialect × every provider wire that translates (the hub's pairs).
+const ALL: [Translation; 7] = [
+    Translation::CHAT_TO_ANTHROPIC,
+    Translation::MESSAGES_TO_OPENAI,
+    Translation::CHAT_TO_GEMINI,
+    Translation::MESSAGES_TO_GEMINI,
+    Translation { client: Dialect::OpenAiResponses, provider: Wire::Chat },
+    Translation { client: Dialect::OpenAiResponses, provider: Wire::Messages },
+    Translation { client: Dialect::OpenAiResponses, provider: Wire::Gemini },
+];
 
 fn agree(direct: Option<Vec<u8>>, full: Result<Value, String>, what: &str) {
     let Some(out) = direct else { return };
@@ -25,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
     agree(plain_message_to_completion(data, "claude-x", 7), full(&|v| message_to_completion(v, "claude-x", 7).map_err(|e| e.message)), "message → completion");
     agree(plain_gemini_to_completion(data, "gemini-x", 7), full(&|v| gemini_to_completion(v, "gemini-x", 7).map_err(|e| e.message)), "gemini → completion");
     let _ = full(&|v| completion_to_message(v, "gpt-x").map_err(|e| e.message));
+    let _ = full(&|v| completion_to_response(v, "gpt-x", 7).map_err(|e| e.message));
     // Every translation on a 200, and one error status per input (drawn from it).
     let status = [400, 401, 404, 413, 429, 500, 503, 529][(seed_of(data) % 8) as usize];
     for t in ALL {

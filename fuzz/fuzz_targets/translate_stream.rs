@@ -2,11 +2,20 @@
 //! sends, the output does not depend on how the stream was cut into chunks.
 #![no_main]
 use libfuzzer_sys::{fuzz_mutator, fuzz_target};
-use tollgate::api::translate::{ResponseTranslator, StreamGuard, Translation};
+use tollgate::api::translate::{ResponseTranslator, StreamGuard, Translation, Wire};
 use tollgate::api::Dialect;
 use tollgate_fuzz::{chunks, mutate, seed_of};
 
-const ALL: [Translation; 4] = [Translation::ChatToAnthropic, Translation::MessagesToOpenAi, Translation::ChatToGemini, Translation::MessagesToGemini];
+/// Every client dialect × every provider wire that translates (the hub's pairs).
+const ALL: [Translation; 7] = [
+    Translation::CHAT_TO_ANTHROPIC,
+    Translation::MESSAGES_TO_OPENAI,
+    Translation::CHAT_TO_GEMINI,
+    Translation::MESSAGES_TO_GEMINI,
+    Translation { client: Dialect::OpenAiResponses, provider: Wire::Chat },
+    Translation { client: Dialect::OpenAiResponses, provider: Wire::Messages },
+    Translation { client: Dialect::OpenAiResponses, provider: Wire::Gemini },
+];
 
 fn translate(t: Translation, pieces: &[&[u8]]) -> Vec<u8> {
     let mut tr = ResponseTranslator::new(t, "m", 7, true, 200, "text/event-stream");
@@ -40,9 +49,9 @@ fuzz_target!(|data: &[u8]| {
     let whole: Vec<&[u8]> = if data.is_empty() { vec![] } else { vec![data] };
     // One translation and one guard per input (drawn from it): a quarter of the work per run.
     let pick = seed_of(data) as usize;
-    let t = ALL[pick % 4];
+    let t = ALL[pick % ALL.len()];
     assert_eq!(translate(t, &split), translate(t, &whole), "{t:?}: chunking changed the translation");
-    let (d, strip) = [(Dialect::OpenAiChat, false), (Dialect::OpenAiChat, true), (Dialect::Anthropic, false), (Dialect::Anthropic, true)][(pick >> 8) % 4];
+    let (d, strip) = [(Dialect::OpenAiChat, false), (Dialect::OpenAiChat, true), (Dialect::Anthropic, false), (Dialect::Anthropic, true), (Dialect::OpenAiResponses, false)][(pick >> 8) % 5];
     assert_eq!(guard(d, strip, &split), guard(d, strip, &whole), "{d:?} guard (strip {strip}): chunking changed the stream");
 });
 

@@ -5,7 +5,7 @@ use libfuzzer_sys::{fuzz_mutator, fuzz_target};
 use tollgate::usage::{estimate_prompt_tokens, estimate_tokens, from_response, ResponseMeter, Usage, UsageDialect};
 use tollgate_fuzz::{chunks, mutate, seed_of};
 
-const ALL: [UsageDialect; 3] = [UsageDialect::OpenAi, UsageDialect::Anthropic, UsageDialect::Gemini];
+const ALL: [UsageDialect; 4] = [UsageDialect::OpenAi, UsageDialect::Anthropic, UsageDialect::Gemini, UsageDialect::OpenAiResponses];
 
 fn metered(d: UsageDialect, parts: &[&[u8]]) -> Option<Usage> {
     let mut m = ResponseMeter::for_response(d, 200, "text/event-stream");
@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = m.json_usage(data);
     }
     // The stream in one dialect per input (drawn from it).
-    let d = ALL[(seed_of(data) % 3) as usize];
+    let d = ALL[(seed_of(data) % ALL.len() as u64) as usize];
     assert_eq!(metered(d, &chunks(data)), metered(d, &[data]), "{d:?}: chunking changed the stream's usage");
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = estimate_tokens(text);
