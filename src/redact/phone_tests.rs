@@ -230,3 +230,11 @@ fn operator_context_words_replace_the_defaults() {
     phone(b"direct line 4567890 or phone: 0958072439", &w.list, &w.bloom, &mut out);
     assert_eq!(out, [Span { start: 12, end: 19 }]);
 }
+
+/// Known ambiguities (docs/redaction.md): other numbers in a phone's exact shape are phones.
+#[test]
+fn known_ambiguities_are_phones() {
+    assert_eq!(found("SIREN 732 829 320"), ["732 829 320"], "a French SIREN in the Spanish grouping");
+    assert_eq!(found("serial 0812-3456-7890"), ["0812-3456-7890"], "a serial in Indonesia's mobile grouping");
+    assert_eq!(found("fax 4711234"), ["4711234"], "any 7–15 digits after a context word");
+}
