@@ -3,7 +3,7 @@
 //! or follow `failure_mode` when it does not answer; in the log phase, send the settlement as a
 //! detached call that the end of the request cannot cancel.
 
-use super::limits::{caller, counter, estimate, rejected};
+use super::limits::{caller, counter, estimate, rejected, LimitGuard};
 use crate::config::Config;
 use crate::error::{ApiError, ErrorKind};
 use crate::gateway::{Admission, Plan};
@@ -80,23 +80,28 @@ impl FleetGuard {
     }
 
     /// The store's answer to callout `token`: `None` when it is not this guard's; otherwise the
-    /// parked plan and body size, with the verdict (`Err`: the reply to send).
-    pub fn answer(&mut self, host: &mut impl Host, config: &Config, token: u32, status: Option<u16>, body: &[u8]) -> Option<(Plan, usize, Result<(), ApiError>)> {
+    /// parked plan and body size, with the verdict (`Err`: the reply to send). The fleet rules'
+    /// states join the local ones in `limits`, for the `x-ratelimit-*` headers.
+    pub fn answer(&mut self, host: &mut impl Host, config: &Config, limits: &mut LimitGuard, token: u32, status: Option<u16>, body: &[u8]) -> Option<(Plan, usize, Result<(), ApiError>)> {
         if self.pending.as_ref().is_none_or(|p| p.token != token) {
             return None;
         }
         let p = self.pending.take()?;
         let fleet = config.limits.fleet.as_ref()?;
         let verdict = match fleet.answer(&p.reservation, status, body) {
-            FleetAnswer::Reserved { shadow_over } => {
+            FleetAnswer::Reserved { statuses, shadow_over } => {
                 for k in shadow_over {
                     host.emit(&counter(&format!("tollgate.limits.{}.shadow_rejected", k.as_str()), 1));
                 }
                 host.emit(&counter("tollgate.limits.fleet.reserved", 1));
+                limits.add_statuses(statuses);
                 self.held = p.reservation.held;
                 Ok(())
             }
-            FleetAnswer::Rejected { kind, rule, retry_after } => Err(rejected(host, kind, &rule, retry_after, false)),
+            FleetAnswer::Rejected { kind, rule, retry_after, status } => {
+                limits.add_statuses(vec![status]);
+                Err(limits.with_headers(rejected(host, kind, &rule, retry_after, false)))
+            }
             FleetAnswer::Failed(why) => unavailable(host, fleet, &why),
         };
         Some((p.plan, p.body_size, verdict))
@@ -168,6 +173,9 @@ mod tests {
         assert!(h.resumed && h.reply.is_none());
         assert_eq!(h.header("x-tollgate-cluster"), Some("c"));
         respond(&mut h, &mut f);
+        let header = |name: &str| h.response_headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        assert_eq!(header("x-ratelimit-limit-tokens").as_deref(), Some("1000"));
+        assert_eq!(header("x-ratelimit-remaining-tokens").as_deref(), Some("892"), "1000 - the 108 the store counted");
         assert_eq!(h.calls.len(), 2);
         let settle = String::from_utf8(h.calls[1].1.clone()).unwrap();
         assert!(h.calls[1].2, "the settlement outlives the request");
@@ -184,6 +192,7 @@ mod tests {
         assert_eq!(reply.0, 429);
         assert_eq!(h.reply_json()["error"]["code"], "rate_limit_exceeded");
         assert!(reply.1.iter().any(|(k, v)| k == "retry-after" && v.parse::<u64>().unwrap() >= 1));
+        assert!(reply.1.iter().any(|(k, v)| k == "x-ratelimit-remaining-tokens" && v == "10"), "{:?}", reply.1);
         assert!(!h.resumed);
         f.on_log(&mut h);
         assert_eq!(h.calls.len(), 1, "nothing was reserved, nothing to settle");

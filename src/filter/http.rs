@@ -246,7 +246,7 @@ impl HttpFilter {
     /// A callout's answer (the fleet limits' reservation): forward and resume, or refuse.
     pub fn on_callout(&mut self, host: &mut impl Host, token: u32, status: Option<u16>, body: &[u8]) {
         let (Some(config), Some(admission)) = (self.config.clone(), self.admission.clone()) else { return };
-        let Some((plan, body_size, verdict)) = self.fleet.answer(host, &config, token, status, body) else { return };
+        let Some((plan, body_size, verdict)) = self.fleet.answer(host, &config, &mut self.limits, token, status, body) else { return };
         if self.phase != Phase::Waiting {
             return;
         }

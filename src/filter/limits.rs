@@ -58,11 +58,20 @@ impl LimitGuard {
         self.held = outcome.held;
         self.statuses = outcome.statuses;
         let Some(r) = outcome.rejected else { return Ok(()) };
-        let mut e = rejected(host, r.kind, &r.rule, r.retry_after, r.contended);
+        Err(self.with_headers(rejected(host, r.kind, &r.rule, r.retry_after, r.contended)))
+    }
+
+    /// More limits' states (the fleet rules'), reported with the local ones.
+    pub fn add_statuses(&mut self, statuses: Vec<Status>) {
+        self.statuses.extend(statuses);
+    }
+
+    /// `e` with the `x-ratelimit-*` headers of the limits' states.
+    pub fn with_headers(&self, mut e: ApiError) -> ApiError {
         for (k, v) in headers(&self.statuses) {
             e = e.with_header(k, v);
         }
-        Err(e)
+        e
     }
 
     /// `x-ratelimit-*` headers on the upstream response.

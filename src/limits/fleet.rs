@@ -4,7 +4,7 @@
 //! the end charges the real figures and refunds the estimate. Keys carry their window's start and
 //! expire with it, so windows roll without resets.
 
-use super::engine::{amount, charge, Amounts};
+use super::engine::{amount, charge, Amounts, Status};
 use super::rules::{Kind, Rule, Who};
 use super::webdis::{self, Reply};
 
@@ -73,10 +73,11 @@ pub struct Reservation {
 /// The store's answer to a reservation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
-    /// Reserved on every counter; the shadow rules that went over.
-    Reserved { shadow_over: Vec<Kind> },
+    /// Reserved on every counter; the enforced rules' states (for `x-ratelimit-*`), the shadow
+    /// rules that went over.
+    Reserved { statuses: Vec<Status>, shadow_over: Vec<Kind> },
     /// A rule had no room; nothing was reserved.
-    Rejected { kind: Kind, rule: String, retry_after: u64 },
+    Rejected { kind: Kind, rule: String, retry_after: u64, status: Status },
     /// No usable answer (timeout, store down, error reply): `failure_mode` decides.
     Failed(String),
 }
@@ -124,28 +125,37 @@ impl Fleet {
         };
         match values.first() {
             Some(0) if values.len() == r.held.len() + 1 => {
-                let shadow_over = r
-                    .rules
-                    .iter()
-                    .zip(values.iter().skip(1))
-                    .filter_map(|((i, limit, _), after)| {
-                        let rule = self.rules.get(*i)?;
-                        (rule.shadow && u64::try_from(*after).unwrap_or(0) > *limit).then_some(rule.kind)
-                    })
-                    .collect();
-                Answer::Reserved { shadow_over }
+                let (mut statuses, mut shadow_over) = (Vec::new(), Vec::new());
+                for ((i, limit, end), after) in r.rules.iter().zip(values.iter().skip(1)) {
+                    let Some(rule) = self.rules.get(*i) else { continue };
+                    let after = u64::try_from(*after).unwrap_or(0);
+                    if rule.shadow {
+                        if after > *limit {
+                            shadow_over.push(rule.kind);
+                        }
+                    } else {
+                        statuses.push(rule_status(rule.kind, *limit, after, *end, r.now));
+                    }
+                }
+                Answer::Reserved { statuses, shadow_over }
             }
             Some(&n) if n >= 1 => {
                 let idx = usize::try_from(n - 1).unwrap_or(usize::MAX);
-                let Some((rule, end)) = r.rules.get(idx).and_then(|(i, _, end)| Some((self.rules.get(*i)?, *end))) else {
+                let Some((rule, limit, end)) = r.rules.get(idx).and_then(|(i, limit, end)| Some((self.rules.get(*i)?, *limit, *end))) else {
                     return Answer::Failed(format!("the store named counter {n} of {}", r.held.len()));
                 };
                 let retry_after = if end == 0 { 1 } else { end.saturating_sub(r.now).max(1) };
-                Answer::Rejected { kind: rule.kind, rule: rule.id.clone(), retry_after }
+                let current = values.get(1).and_then(|c| u64::try_from(*c).ok()).unwrap_or(limit);
+                Answer::Rejected { kind: rule.kind, rule: rule.id.clone(), retry_after, status: rule_status(rule.kind, limit, current, end, r.now) }
             }
             _ => Answer::Failed("unexpected reply to the reservation".to_string()),
         }
     }
+}
+
+/// A rule's state for the `x-ratelimit-*` headers: `used` of `limit`, resetting at `end` (0: never).
+fn rule_status(kind: Kind, limit: u64, used: u64, end: u64, now: u64) -> Status {
+    Status { kind, limit, remaining: limit.saturating_sub(used), reset: end.saturating_sub(now) }
 }
 
 /// The settle command: requests stay counted, tokens and spend are charged `actual` and
@@ -210,11 +220,13 @@ mod tests {
     fn answers_reserve_reject_or_fail() {
         let f = fleet(vec![rule("rpm", Kind::Requests, 10, false), rule("tpm", Kind::Tokens, 1000, false), rule("sh", Kind::Tokens, 100, true)]);
         let r = f.reservation(&WHO, EST, NOW).unwrap();
-        assert_eq!(f.answer(&r, Some(200), br#"{"EVAL":[0,3,500,130]}"#), Answer::Reserved { shadow_over: vec![Kind::Tokens] });
-        assert_eq!(f.answer(&r, Some(200), br#"{"EVAL":[0,3,500,90]}"#), Answer::Reserved { shadow_over: vec![] });
+        let st = |kind, limit, remaining| Status { kind, limit, remaining, reset: 30 };
+        let statuses = vec![st(Kind::Requests, 10, 7), st(Kind::Tokens, 1000, 500)];
+        assert_eq!(f.answer(&r, Some(200), br#"{"EVAL":[0,3,500,130]}"#), Answer::Reserved { statuses: statuses.clone(), shadow_over: vec![Kind::Tokens] });
+        assert_eq!(f.answer(&r, Some(200), br#"{"EVAL":[0,3,500,90]}"#), Answer::Reserved { statuses, shadow_over: vec![] });
         assert_eq!(
             f.answer(&r, Some(200), br#"{"EVAL":[2,950]}"#),
-            Answer::Rejected { kind: Kind::Tokens, rule: "tpm".into(), retry_after: 30 }
+            Answer::Rejected { kind: Kind::Tokens, rule: "tpm".into(), retry_after: 30, status: st(Kind::Tokens, 1000, 50) }
         );
         for (status, body) in [(None, &b""[..]), (Some(503), &b""[..]), (Some(200), &br#"{"EVAL":[false,"ERR x"]}"#[..]), (Some(200), &br#"{"EVAL":[0,1]}"#[..]), (Some(200), &br#"{"EVAL":[9,1]}"#[..])] {
             assert!(matches!(f.answer(&r, status, body), Answer::Failed(_)), "{status:?} {body:?}");
