@@ -188,7 +188,7 @@ $(CARGO_FUZZ):
 	cargo install cargo-fuzz --version 0.13.2 --locked
 
 fuzz: $(CARGO_FUZZ)
-	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" nice -n 19 fuzz/run.sh
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" FUZZ_SANITIZER="$(FUZZ_SANITIZER)" nice -n 19 fuzz/run.sh
 
 keygen:
 	@cargo run -q --example keygen -- $(ARGS)

@@ -5,8 +5,9 @@
 # any target crashed; the crashing input is in fuzz/artifacts/T.
 #
 # cargo-fuzz wants nightly for `-Z` flags; RUSTC_BOOTSTRAP=1 lets the pinned stable toolchain
-# take them. No sanitizer: the crate denies `unsafe`, so AddressSanitizer would only halve the
-# executions. Debug assertions (overflow checks) are on.
+# take them. No sanitizer by default (FUZZ_SANITIZER=address for one): the crate denies
+# `unsafe`, so AddressSanitizer would only halve the executions. Debug assertions (overflow
+# checks) are on.
 set -u
 cd "$(dirname "$0")"
 SECONDS_EACH=${FUZZ_SECONDS:-10}
@@ -17,7 +18,7 @@ for py in ../.venv/bin/python python3; do
   "$py" -c 'import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), open(sys.argv[2], "w"))' \
     ../examples/policy/config.yaml policy-config.json 2>/dev/null && break
 done
-FLAGS="--sanitizer none -O -a"
+FLAGS="--sanitizer ${FUZZ_SANITIZER:-none} -O -a"
 cargo fuzz build $FLAGS || exit 1
 failed=""
 for t in $TARGETS; do
