@@ -3,7 +3,8 @@
 #   make test    - everything CI runs: unit tests (native and wasm32), wasm build, lint,
 #                  envoy --mode validate on every config, the example policy cases through
 #                  the `tollgate` tool, real-Envoy integration tests
-#   make bench   - nginx + wrk: Envoy alone vs a body-reading floor filter vs tollgate
+#   make bench   - nginx + wrk, one run: Envoy alone, the floor, the response-reading floor, the shipped
+#                  default config, the full policy (and, labelled, routing with telemetry off)
 #   make oci     - the module as an OCI image layout Istio pulls (target/oci/tollgate)
 #   make bench-redact - native redaction throughput (MB/s) and added latency per request
 #   make bench-translate - 1 KB JSON and 500-event streams translated to Anthropic and Gemini in Envoy, vs the floor
