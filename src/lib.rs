@@ -6,7 +6,8 @@
 //!
 //! # Layout
 //! - [`config`]: JSON DTOs (`deny_unknown_fields`) compiled into runtime types; errors name the field.
-//! - [`api`]: API dialects and front-door endpoints.
+//! - [`api`]: API dialects and front-door endpoints; `api::translate`, the translation hub (every dialect to and
+//!   from the chat shape) with each dialect's translators.
 //! - [`keys`]: virtual keys: digests, policies, O(1) lookup, SDK header forms.
 //! - [`route`]: model resolution: exact names, aliases, globs, `provider/model`, weights, fallbacks.
 //! - [`sse`]: incremental Server-Sent Events framer (pure parsing; bytes pass through unchanged).
@@ -15,11 +16,13 @@
 //! - [`limits`]: rate limits, token/spend budgets and concurrency caps: CAS counters in shared data, reserve then settle;
 //!   fleet rules do the same on Redis through webdis (`EVAL` commands, webdis's wire form).
 //! - [`redact`]: prompt redaction: detectors, mask/pseudonymize/block/audit, streaming restore.
-//! - [`gateway`]: the decisions (admit on headers, plan on body, per-provider rewrite, failover handoff) over plain data.
+//! - [`gateway`]: the decisions (admit on headers, plan on body, per-provider rewrite, failover handoff, and the plan
+//!   when the route picks the provider) over plain data.
 //! - [`metrics`]: per-request stat updates, tags encoded in Envoy stat names.
 //! - [`error`]: client-facing errors, rendered per dialect at one boundary.
 //! - [`filter`]: the per-request state machines, generic over [`host::Host`]: the listener's `HttpFilter` (roles
-//!   `downstream` and `guard`, the latter redaction and accounting without routing) and the `UpstreamFilter`
+//!   `downstream` and `guard`, the latter redaction and accounting without routing; either without the header
+//!   hold when `hold_headers` is off) and the `UpstreamFilter`
 //!   (role `upstream`) that rewrites each failover attempt.
 //! - [`policy`]: policy cases (request + expected decision) run through the filter over the
 //!   in-memory `host::sim::SimHost`; the `tollgate test` command.
