@@ -5,21 +5,9 @@ use libfuzzer_sys::{fuzz_mutator, fuzz_target};
 use serde_json::Value;
 use tollgate::api::translate::{
     completion_to_message, completion_to_response, gemini_to_completion, message_to_completion, plain_gemini_to_completion, plain_message_to_completion, ResponseTranslator,
-    Translation, Wire,
 };
-use tollgate::api::Dialect;
-use tollgate_fuzz::{mutate, seed_of};
+use tollgate_fuzz::{TRANSLATIONS as ALL, mutate, seed_of};
 
-/// Every client dialect × every provider wire that translates (the hub's pairs).
-const ALL: [Translation; 7] = [
-    Translation::CHAT_TO_ANTHROPIC,
-    Translation::MESSAGES_TO_OPENAI,
-    Translation::CHAT_TO_GEMINI,
-    Translation::MESSAGES_TO_GEMINI,
-    Translation { client: Dialect::OpenAiResponses, provider: Wire::Chat },
-    Translation { client: Dialect::OpenAiResponses, provider: Wire::Messages },
-    Translation { client: Dialect::OpenAiResponses, provider: Wire::Gemini },
-];
 
 fn agree(direct: Option<Vec<u8>>, full: Result<Value, String>, what: &str) {
     let Some(out) = direct else { return };

@@ -2,20 +2,10 @@
 //! sends, the output does not depend on how the stream was cut into chunks.
 #![no_main]
 use libfuzzer_sys::{fuzz_mutator, fuzz_target};
-use tollgate::api::translate::{ResponseTranslator, StreamGuard, Translation, Wire};
+use tollgate::api::translate::{ResponseTranslator, StreamGuard, Translation};
 use tollgate::api::Dialect;
-use tollgate_fuzz::{chunks, mutate, seed_of};
+use tollgate_fuzz::{TRANSLATIONS as ALL, chunks, mutate, seed_of};
 
-/// Every client dialect × every provider wire that translates (the hub's pairs).
-const ALL: [Translation; 7] = [
-    Translation::CHAT_TO_ANTHROPIC,
-    Translation::MESSAGES_TO_OPENAI,
-    Translation::CHAT_TO_GEMINI,
-    Translation::MESSAGES_TO_GEMINI,
-    Translation { client: Dialect::OpenAiResponses, provider: Wire::Chat },
-    Translation { client: Dialect::OpenAiResponses, provider: Wire::Messages },
-    Translation { client: Dialect::OpenAiResponses, provider: Wire::Gemini },
-];
 
 fn translate(t: Translation, pieces: &[&[u8]]) -> Vec<u8> {
     let mut tr = ResponseTranslator::new(t, "m", 7, true, 200, "text/event-stream");

@@ -254,3 +254,18 @@ fn raw_number(out: &mut Vec<u8>, rng: &mut Rng) {
     let raw: &[u8] = [&b"1e400"[..], b"-1e400", b"1E+2", b"-0", b"0.0", b"1e-400", b"18446744073709551616", b"4.2e1", b"100000000000000000000000"][rng.below(9)];
     out.splice(at..end, raw.iter().copied());
 }
+
+/// Every client dialect × provider wire the hub translates between.
+pub const TRANSLATIONS: [tollgate::api::translate::Translation; 7] = {
+    use tollgate::api::translate::{Translation, Wire};
+    use tollgate::api::Dialect;
+    [
+        Translation::CHAT_TO_ANTHROPIC,
+        Translation::MESSAGES_TO_OPENAI,
+        Translation::CHAT_TO_GEMINI,
+        Translation::MESSAGES_TO_GEMINI,
+        Translation { client: Dialect::OpenAiResponses, provider: Wire::Chat },
+        Translation { client: Dialect::OpenAiResponses, provider: Wire::Messages },
+        Translation { client: Dialect::OpenAiResponses, provider: Wire::Gemini },
+    ]
+};

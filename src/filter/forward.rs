@@ -2,7 +2,7 @@
 //! the rewritten body, and the request's filter-state exports.
 
 use super::exports::{export, FilterStateName};
-use crate::config::{Config, ProviderKind, Role};
+use crate::config::{Config, Credential, ProviderKind, Role};
 use crate::gateway::{Admission, Identity, Plan};
 use crate::host::Host;
 
@@ -60,16 +60,22 @@ fn route(host: &mut impl Host, config: &Config, plan: &Plan) {
         handoff.authority = host.request_header(":authority").unwrap_or_default();
         host.set_filter_state(FilterStateName::Handoff.as_str(), &handoff.encode());
     } else {
-        host.set_request_header(":path", Some(&plan.path));
-        if let Some(a) = &plan.authority {
-            host.set_request_header(":authority", Some(a));
-        }
-        if let Some(c) = &plan.credential {
-            host.set_request_header(c.header, Some(&c.value));
-        }
-        if plan.provider_kind == ProviderKind::Anthropic && host.request_header("anthropic-version").is_none() {
-            host.set_request_header("anthropic-version", Some("2023-06-01"));
-        }
+        provider_headers(host, &plan.path, plan.authority.as_deref(), plan.credential.as_ref(), plan.provider_kind);
+    }
+}
+
+/// The headers that reach one provider: its `:path`, `:authority` (when it sets one), the
+/// credential, and (Anthropic) the API version the client did not give.
+pub(super) fn provider_headers(host: &mut impl Host, path: &str, authority: Option<&str>, credential: Option<&Credential>, kind: ProviderKind) {
+    host.set_request_header(":path", Some(path));
+    if let Some(a) = authority {
+        host.set_request_header(":authority", Some(a));
+    }
+    if let Some(c) = credential {
+        host.set_request_header(c.header, Some(&c.value));
+    }
+    if kind == ProviderKind::Anthropic && host.request_header("anthropic-version").is_none() {
+        host.set_request_header("anthropic-version", Some("2023-06-01"));
     }
 }
 

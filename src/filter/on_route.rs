@@ -3,7 +3,7 @@
 //! and the body is planned when it has arrived. A refusal from the body phase is a local reply;
 //! Envoy resets the upstream stream the headers opened, so the provider never gets the body.
 
-use crate::config::{Config, ProviderKind};
+use crate::config::Config;
 use crate::gateway::{Admission, Identity, RouteTarget};
 use crate::host::Host;
 
@@ -13,16 +13,7 @@ use crate::host::Host;
 pub(super) fn send_headers(host: &mut impl Host, config: &Config, admission: &Admission, target: &RouteTarget) {
     let Some(provider) = config.provider(target.provider) else { return };
     host.set_request_header(&config.cluster_header, Some(&provider.cluster));
-    host.set_request_header(":path", Some(&target.path));
-    if let Some(a) = &provider.host {
-        host.set_request_header(":authority", Some(a));
-    }
-    if let Some(c) = &provider.credential {
-        host.set_request_header(c.header, Some(&c.value));
-    }
-    if provider.kind == ProviderKind::Anthropic && host.request_header("anthropic-version").is_none() {
-        host.set_request_header("anthropic-version", Some("2023-06-01"));
-    }
+    super::forward::provider_headers(host, &target.path, provider.host.as_deref(), provider.credential.as_ref(), provider.kind);
     host.set_request_header("content-length", None);
     host.set_request_header("accept-encoding", None);
     if let (Identity::Key(i), Some(h)) = (&admission.identity, &config.auth.tenant_header) {
