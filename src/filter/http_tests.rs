@@ -1,4 +1,5 @@
-//! Unit tests of `HttpFilter` over the fake host (a sibling file: the filter itself stays one concern).
+//! Unit tests of `HttpFilter` over the fake host, in a sibling file so the filter stays one concern;
+//! compiled only in tests (`http.rs` includes this file under `#[cfg(test)]`).
 
 use super::*;
 use crate::config::parse;
