@@ -8,6 +8,7 @@
 //! - [`config`]: JSON DTOs (`deny_unknown_fields`) compiled into runtime types; errors name the field.
 //! - [`api`]: API dialects and front-door endpoints; `api::translate`, the translation hub (every dialect to and
 //!   from the chat shape) with each dialect's translators.
+//! - [`crypto`]: SHA-256, HMAC-SHA256, hex and base64, shared by the features that sign what they send.
 //! - [`keys`]: virtual keys: digests, policies, O(1) lookup, SDK header forms.
 //! - [`route`]: model resolution: exact names, aliases, globs, `provider/model`, weights, fallbacks.
 //! - [`sse`]: incremental Server-Sent Events framer (pure parsing; bytes pass through unchanged).
@@ -34,6 +35,7 @@ pub mod api;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod error;
 pub mod filter;
 pub mod gateway;

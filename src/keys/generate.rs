@@ -8,7 +8,7 @@ pub const KEY_RANDOM_BYTES: usize = 24;
 
 /// The key text for `random`.
 pub fn key_from_random(random: &[u8; KEY_RANDOM_BYTES]) -> String {
-    format!("tg-{}", b64url(random))
+    format!("tg-{}", crate::crypto::base64url(random))
 }
 
 /// The `keys[]` entry (one line of JSON) for `key`: its digest, never the key itself. `id`
@@ -21,19 +21,6 @@ pub fn config_entry(key: &str, id: Option<&str>, tenant: Option<&str>) -> String
     format!("{{\"id\": {}{tenant}, \"digests\": [{}], \"models\": [\"*\"]}}", quote(id.unwrap_or(&default_id)), quote(&digest))
 }
 
-/// Unpadded base64url.
-fn b64url(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().zip([16u32, 8, 0]).fold(0u32, |acc, (&b, shift)| acc | u32::from(b) << shift);
-        for shift in [18u32, 12, 6, 0].into_iter().take(chunk.len() + 1) {
-            out.push(char::from(ABC[(n >> shift & 63) as usize]));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,8 +29,8 @@ mod tests {
 
     #[test]
     fn known_encoding_and_entry() {
-        assert_eq!(b64url(b"\xfb\xff\x00"), "-_8A");
-        assert_eq!(b64url(b"ab"), "YWI");
+        assert_eq!(crate::crypto::base64url(b"\xfb\xff\x00"), "-_8A");
+        assert_eq!(crate::crypto::base64url(b"ab"), "YWI");
         let key = key_from_random(&[0xff; KEY_RANDOM_BYTES]);
         assert_eq!(key, format!("tg-{}", "_".repeat(32)));
         let entry: serde_json::Value = serde_json::from_str(&config_entry(&key, None, Some("acme"))).unwrap();
