@@ -184,3 +184,47 @@ fn telemetry_off_routes_without_exports() {
     let stats = envoy.admin("/stats?filter=tollgate").unwrap_or_default();
     assert!(!stats.contains("tollgate.model."), "{stats}");
 }
+
+/// `telemetry`: by default one record (`wasm.tollgate`) and `total_tokens` alone; `fields: ["*"]`
+/// writes every field as its own `wasm.tollgate.<field>`, and `record: false` drops the record.
+#[test]
+fn telemetry_chooses_the_record_and_the_separate_fields() {
+    let openai = MockProvider::start();
+    let per_field = [
+        "key_id", "tenant", "model", "provider", "upstream_model", "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens",
+        "usage_estimated", "cost_micros", "ttft_ms",
+    ]
+    .map(|f| format!("                  sep_{f}: \"%FILTER_STATE(wasm.tollgate.{f}:PLAIN)%\"\n"))
+    .concat();
+    let start = |telemetry: &str| {
+        let config = format!(
+            r#"{{"providers": [{{"name": "openai", "kind": "openai", "cluster": "openai"}}],
+                "models": [{{"name": "gpt-*", "targets": [{{"provider": "openai"}}]}}],
+                "auth": {{"mode": "none"}}, "pricing": {{"currency": "USD", "models": {{"gpt-*": {{"input": 2.50, "output": 10}}}}}},
+                "telemetry": {telemetry}}}"#
+        );
+        let yaml = Gateway { config: &config, clusters: &[("openai", openai.port())], pre_filters: "", env_keys: &[] }.yaml();
+        let record_line = "                  tollgate: \"%FILTER_STATE(wasm.tollgate:PLAIN)%\"\n";
+        assert!(yaml.contains(record_line));
+        let envoy = Envoy::start(&yaml.replace(record_line, &format!("{record_line}{per_field}")));
+        let r = post_json(envoy.port, "/v1/chat/completions", &[], &serde_json::from_slice(&chat(false, false)).unwrap()).unwrap();
+        assert_eq!(r.status, 200);
+        envoy.wait_access_log(1).remove(0)
+    };
+    let default = start("{}");
+    let record: serde_json::Value = serde_json::from_str(default["tollgate"].as_str().expect("the record")).unwrap();
+    assert_eq!(record["provider"], "openai");
+    assert_eq!(record["prompt_tokens"], OPENAI_PROMPT_TOKENS);
+    assert_eq!(record["usage_estimated"], false);
+    assert!(record["ttft_ms"].is_u64() && record["cost_micros"].is_u64(), "{record}");
+    assert_eq!(num(&default, "total_tokens"), OPENAI_PROMPT_TOKENS + OPENAI_COMPLETION_TOKENS, "total_tokens separately, for hits_addend");
+    assert!(default["sep_provider"].is_null() && default["sep_prompt_tokens"].is_null(), "no other separate value: {default}");
+
+    let every = start(r#"{"fields": ["*"], "record": false}"#);
+    assert!(every["tollgate"].is_null(), "{every}");
+    assert_eq!(every["sep_provider"], "openai");
+    assert_eq!(every["sep_upstream_model"], "gpt-4o-mini");
+    assert_eq!(num(&every, "sep_prompt_tokens"), OPENAI_PROMPT_TOKENS);
+    assert_eq!(every["sep_usage_estimated"], "false");
+    assert!(num(&every, "sep_cost_micros") > 0 && every["sep_ttft_ms"].is_string(), "{every}");
+}

@@ -1,6 +1,6 @@
 //! Parse, validate, compile: JSON text to a `Config`, or a `ConfigError` naming the field.
 
-use super::dto::{ConfigDto, KeyDto, ModelDto, ProviderDto, TargetDto};
+use super::dto::{ConfigDto, KeyDto, ModelDto, ProviderDto, TargetDto, TelemetryDto};
 use super::runtime::{Auth, AuthMode, Config, Credential, Provider, ProviderKind, Role, Telemetry};
 use super::{parse_rfc3339, ConfigError};
 use crate::keys::{Digest, KeyPolicy, KeyStore};
@@ -70,6 +70,7 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
         }
     };
     let redaction = keep(&mut errs, dto.redaction.map(super::redact_compile::redaction).transpose());
+    let telemetry = telemetry(&dto.telemetry, &mut errs);
     let (Some(auth), Some(role), Some(pricing), Some(limits), Some(redaction)) = (auth, role, pricing, limits, redaction) else { return Err(errs) };
     if !errs.is_empty() {
         return Err(errs);
@@ -87,10 +88,27 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
         pricing,
         limits,
         redaction: redaction.flatten(),
-        telemetry: Telemetry { filter_state: dto.telemetry.filter_state, stats: dto.telemetry.stats },
+        telemetry,
         strict_translation: dto.translation.strict,
         hold_headers: dto.hold_headers,
     })
+}
+
+/// `telemetry`, with its field names checked.
+fn telemetry(dto: &TelemetryDto, errs: &mut Vec<ConfigError>) -> Telemetry {
+    use crate::filter::{FilterStateName, EXPORTED_FIELDS as FIELDS};
+    let mut fields = 0;
+    for (i, name) in dto.fields.iter().enumerate() {
+        match (name.as_str(), FilterStateName::by_field(name)) {
+            ("*", _) => fields |= FIELDS.iter().fold(0, |acc, f| acc | f.bit()),
+            (_, Some(f)) => fields |= f.bit(),
+            (_, None) => {
+                let known: Vec<&str> = FIELDS.iter().map(|f| f.field()).collect();
+                errs.push(ConfigError::new(format!("telemetry.fields[{i}]"), format!("unknown field `{name}`; known: {}, or `*`", known.join(", "))));
+            }
+        }
+    }
+    Telemetry { filter_state: dto.filter_state, record: dto.record, fields, stats: dto.stats }
 }
 
 /// The guard role leaves routing and keys to the route: a config that sets them is refused,

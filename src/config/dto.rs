@@ -89,14 +89,27 @@ pub struct TelemetryDto {
     /// rate-limit recipe). The failover handoff is written regardless.
     #[serde(default = "default_true")]
     pub filter_state: bool,
+    /// Write the request's record, `wasm.tollgate` (`%FILTER_STATE(wasm.tollgate:PLAIN)%`): one
+    /// JSON object with every access-log field set, in one host call at the end of the request.
+    #[serde(default = "default_true")]
+    pub record: bool,
+    /// The fields also written as separate values `wasm.tollgate.<field>`, for Envoy filters
+    /// that read one value (the rate-limit recipe's `hits_addend` reads `total_tokens`); `"*"`
+    /// writes every field. Each costs a host call per request.
+    #[serde(default = "default_fields")]
+    pub fields: Vec<String>,
     /// Update the per-model `tollgate.*` stats (and the redaction counters).
     #[serde(default = "default_true")]
     pub stats: bool,
 }
 
+fn default_fields() -> Vec<String> {
+    vec!["total_tokens".to_string()]
+}
+
 impl Default for TelemetryDto {
     fn default() -> Self {
-        TelemetryDto { filter_state: true, stats: true }
+        TelemetryDto { filter_state: true, record: true, fields: default_fields(), stats: true }
     }
 }
 

@@ -38,6 +38,10 @@ pub struct Config {
 pub struct Telemetry {
     /// `wasm.tollgate.*` filter state for access logs.
     pub filter_state: bool,
+    /// The one-per-request record `wasm.tollgate`.
+    pub record: bool,
+    /// The fields also written separately: a bit per field (`filter::exports::FilterStateName::bit`).
+    pub fields: u32,
     /// The per-model stats.
     pub stats: bool,
 }

@@ -1,9 +1,15 @@
-//! Filter-state names the filter publishes for Envoy's access log and rate-limit filter, and
-//! the writes that honour `telemetry.filter_state`.
+//! What the filter publishes as filter state for Envoy's access log and rate-limit filter, and
+//! how `telemetry` chooses it: one record per request (`wasm.tollgate`, a JSON object of every
+//! field set, written once at the end) plus, separately, only the fields the config names
+//! (`telemetry.fields`, by default `total_tokens`, which the rate-limit recipe's `hits_addend`
+//! reads). Each separate field is one more host call per request.
 
-use crate::config::Config;
+use crate::config::{Config, Telemetry};
 use crate::host::Host;
 use crate::usage::Usage;
+
+/// The filter-state name of the per-request record.
+pub const RECORD: &str = "tollgate";
 
 /// A value published as filter state `wasm.<name>` (`%FILTER_STATE(wasm.<name>:PLAIN)%`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,13 +33,34 @@ pub enum FilterStateName {
     /// Milliseconds from the request's start to the first response byte (time to first token
     /// for streams).
     TtftMs,
-    /// The plan the upstream role rewrites each failover attempt from (internal).
-    Handoff,
     /// Prompt matches replaced (masked or pseudonymized) before forwarding.
     Redactions,
+    /// The plan the upstream role rewrites each failover attempt from (internal; never in the
+    /// record, always written).
+    Handoff,
 }
 
+/// Every access-log field, in record order (not [`FilterStateName::Handoff`]).
+pub const FIELDS: [FilterStateName; 15] = [
+    FilterStateName::KeyId,
+    FilterStateName::Tenant,
+    FilterStateName::RequestedModel,
+    FilterStateName::Provider,
+    FilterStateName::UpstreamModel,
+    FilterStateName::PromptTokens,
+    FilterStateName::CompletionTokens,
+    FilterStateName::CachedTokens,
+    FilterStateName::ReasoningTokens,
+    FilterStateName::TotalTokens,
+    FilterStateName::UsageEstimated,
+    FilterStateName::CostMicros,
+    FilterStateName::FailedOver,
+    FilterStateName::TtftMs,
+    FilterStateName::Redactions,
+];
+
 impl FilterStateName {
+    /// The filter-state name of the separate value (`wasm.` is the host's prefix).
     pub fn as_str(self) -> &'static str {
         match self {
             FilterStateName::KeyId => "tollgate.key_id",
@@ -54,32 +81,165 @@ impl FilterStateName {
             FilterStateName::Redactions => "tollgate.redactions",
         }
     }
-}
-/// Writes one access-log field, unless `telemetry.filter_state` is off.
-pub fn export(host: &mut impl Host, config: &Config, name: FilterStateName, value: &str) {
-    if config.telemetry.filter_state {
-        host.set_filter_state(name.as_str(), value);
+
+    /// The field's name in the record and in `telemetry.fields`.
+    pub fn field(self) -> &'static str {
+        self.as_str().trim_start_matches("tollgate.")
+    }
+
+    /// The field named `name` in `telemetry.fields`.
+    pub fn by_field(name: &str) -> Option<FilterStateName> {
+        FIELDS.into_iter().find(|f| f.field() == name)
+    }
+
+    /// The field's bit in [`Telemetry::fields`].
+    pub fn bit(self) -> u32 {
+        1 << FIELDS.iter().position(|f| *f == self).unwrap_or(31)
+    }
+
+    /// Fields whose values are JSON numbers or booleans in the record, not strings.
+    fn is_literal(self) -> bool {
+        !matches!(self, FilterStateName::KeyId | FilterStateName::Tenant | FilterStateName::RequestedModel | FilterStateName::Provider | FilterStateName::UpstreamModel)
     }
 }
 
-/// Writes the usage figures (and the cost, when priced) as access-log fields.
-pub fn export_usage(host: &mut impl Host, config: &Config, u: &Usage, cost_micros: Option<u64>) {
-    if !config.telemetry.filter_state {
-        return;
+/// The request's exports: the record's fields as they become known, the separate values
+/// written at once.
+#[derive(Debug, Default)]
+pub struct Exports {
+    values: [Option<String>; FIELDS.len()],
+}
+
+impl Exports {
+    /// Sets one field, for the record and, if `telemetry.fields` names it, as its own value now.
+    pub fn set(&mut self, host: &mut impl Host, config: &Config, name: FilterStateName, value: &str) {
+        let t = &config.telemetry;
+        if !t.filter_state {
+            return;
+        }
+        if t.fields & name.bit() != 0 {
+            host.set_filter_state(name.as_str(), value);
+        }
+        if t.record {
+            if let Some(slot) = FIELDS.iter().position(|f| *f == name).and_then(|i| self.values.get_mut(i)) {
+                *slot = Some(value.to_string());
+            }
+        }
     }
-    let figures = [
-        (FilterStateName::PromptTokens, u.prompt_tokens),
-        (FilterStateName::CompletionTokens, u.completion_tokens),
-        (FilterStateName::CachedTokens, u.cached_prompt_tokens),
-        (FilterStateName::ReasoningTokens, u.reasoning_tokens),
-        (FilterStateName::TotalTokens, u.total_tokens()),
-    ];
-    for (name, value) in figures {
-        export(host, config, name, &value.to_string());
+
+    /// Sets the usage figures (and the cost, when priced).
+    pub fn set_usage(&mut self, host: &mut impl Host, config: &Config, u: &Usage, cost_micros: Option<u64>) {
+        if !config.telemetry.filter_state {
+            return;
+        }
+        let figures = [
+            (FilterStateName::PromptTokens, u.prompt_tokens),
+            (FilterStateName::CompletionTokens, u.completion_tokens),
+            (FilterStateName::CachedTokens, u.cached_prompt_tokens),
+            (FilterStateName::ReasoningTokens, u.reasoning_tokens),
+            (FilterStateName::TotalTokens, u.total_tokens()),
+        ];
+        for (name, value) in figures {
+            self.set(host, config, name, &value.to_string());
+        }
+        self.set(host, config, FilterStateName::UsageEstimated, if u.estimated { "true" } else { "false" });
+        if let Some(cost) = cost_micros {
+            self.set(host, config, FilterStateName::CostMicros, &cost.to_string());
+        }
     }
-    export(host, config, FilterStateName::UsageEstimated, if u.estimated { "true" } else { "false" });
-    if let Some(cost) = cost_micros {
-        export(host, config, FilterStateName::CostMicros, &cost.to_string());
+
+    /// Writes the record (`wasm.tollgate`), once, at the end of the request; nothing when no
+    /// field was set.
+    pub fn write_record(&self, host: &mut impl Host, telemetry: &Telemetry) {
+        if !(telemetry.filter_state && telemetry.record) {
+            return;
+        }
+        if let Some(record) = self.record() {
+            host.set_filter_state(RECORD, &record);
+        }
+    }
+
+    /// The record as a JSON object: numbers and booleans bare, names as strings.
+    fn record(&self) -> Option<String> {
+        let mut out = String::with_capacity(256);
+        for (name, value) in FIELDS.iter().zip(&self.values) {
+            let Some(v) = value else { continue };
+            out.push(if out.is_empty() { '{' } else { ',' });
+            out.push('"');
+            out.push_str(name.field());
+            out.push_str("\":");
+            if name.is_literal() {
+                out.push_str(v);
+            } else {
+                out.push_str(&serde_json::Value::from(v.as_str()).to_string());
+            }
+        }
+        if out.is_empty() {
+            return None;
+        }
+        out.push('}');
+        Some(out)
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::fake::FakeHost;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn config(telemetry: &str) -> Config {
+        crate::config::parse(format!(r#"{{"telemetry": {telemetry}}}"#).as_bytes(), &|_| None).unwrap()
+    }
+
+    #[test]
+    fn default_writes_one_record_and_total_tokens() {
+        let c = config("{}");
+        let mut host = FakeHost::default();
+        let mut e = Exports::default();
+        e.set(&mut host, &c, FilterStateName::KeyId, "k\"1");
+        e.set_usage(&mut host, &c, &Usage { prompt_tokens: 3, completion_tokens: 4, ..Usage::default() }, Some(12));
+        assert_eq!(host.filter_state.len(), 1, "only total_tokens goes separately: {:?}", host.filter_state);
+        assert_eq!(host.filter_state.get("tollgate.total_tokens").map(String::as_str), Some("7"));
+        e.write_record(&mut host, &c.telemetry);
+        let record: serde_json::Value = serde_json::from_str(&host.filter_state["tollgate"]).unwrap();
+        assert_eq!(record["key_id"], "k\"1");
+        assert_eq!(record["prompt_tokens"], 3);
+        assert_eq!(record["usage_estimated"], false);
+        assert_eq!(record["cost_micros"], 12);
+        assert!(record.get("tenant").is_none());
+    }
+
+    #[test]
+    fn every_field_separately_and_none() {
+        let mut host = FakeHost::default();
+        let all = config(r#"{"fields": ["*"], "record": false}"#);
+        let mut e = Exports::default();
+        for f in FIELDS {
+            e.set(&mut host, &all, f, "1");
+        }
+        e.write_record(&mut host, &all.telemetry);
+        assert_eq!(host.filter_state.len(), FIELDS.len());
+        let off = config(r#"{"filter_state": false}"#);
+        let mut host = FakeHost::default();
+        let mut e = Exports::default();
+        e.set(&mut host, &off, FilterStateName::KeyId, "k");
+        e.write_record(&mut host, &off.telemetry);
+        assert!(host.filter_state.is_empty());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_by_name() {
+        let err = crate::config::parse(br#"{"telemetry": {"fields": ["total_tokens", "tokens"]}}"#, &|_| None).unwrap_err();
+        assert!(err.to_string().contains("telemetry.fields[1]"), "{err}");
+    }
+
+    #[test]
+    fn field_names_round_trip() {
+        for f in FIELDS {
+            assert_eq!(FilterStateName::by_field(f.field()), Some(f));
+        }
+        assert_eq!(FilterStateName::by_field("handoff"), None);
+    }
+}

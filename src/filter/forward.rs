@@ -1,7 +1,7 @@
 //! Sending an admitted, planned request on: cluster, path, authority and credential headers,
 //! the rewritten body, and the request's filter-state exports.
 
-use super::exports::{export, FilterStateName};
+use super::exports::{Exports, FilterStateName};
 use crate::config::{Config, Credential, ProviderKind, Role};
 use crate::gateway::{Admission, Identity, Plan};
 use crate::host::Host;
@@ -9,7 +9,8 @@ use crate::host::Host;
 /// Applies `plan` to the request: its headers when they are `held` (without the hold they went
 /// with the route's provider already) and, when rewritten, its body.
 /// In role `guard` the route's cluster, path, authority and credential stay as they came.
-pub(super) fn apply(host: &mut impl Host, config: &Config, admission: &Admission, plan: &Plan, body_size: usize, restores: bool, held: bool) {
+#[allow(clippy::too_many_arguments)]
+pub(super) fn apply(host: &mut impl Host, config: &Config, exports: &mut Exports, admission: &Admission, plan: &Plan, body_size: usize, restores: bool, held: bool) {
     let guard = config.role == Role::Guard;
     if held && reads_response(config, plan, restores) {
         // The response is parsed here, so it must come uncompressed.
@@ -28,9 +29,9 @@ pub(super) fn apply(host: &mut impl Host, config: &Config, admission: &Admission
     }
     if let Identity::Key(i) = admission.identity {
         if let Some(p) = config.keys.get(i) {
-            export(host, config, FilterStateName::KeyId, &p.id);
+            exports.set(host, config, FilterStateName::KeyId, &p.id);
             if let Some(t) = &p.tenant {
-                export(host, config, FilterStateName::Tenant, t);
+                exports.set(host, config, FilterStateName::Tenant, t);
                 if let (true, Some(h)) = (held, &config.auth.tenant_header) {
                     host.set_request_header(h, Some(t));
                 }
@@ -39,13 +40,13 @@ pub(super) fn apply(host: &mut impl Host, config: &Config, admission: &Admission
     }
     if guard {
         if !plan.requested_model.is_empty() {
-            export(host, config, FilterStateName::RequestedModel, &plan.requested_model);
+            exports.set(host, config, FilterStateName::RequestedModel, &plan.requested_model);
         }
         return;
     }
-    export(host, config, FilterStateName::RequestedModel, &plan.requested_model);
-    export(host, config, FilterStateName::Provider, &plan.provider_name);
-    export(host, config, FilterStateName::UpstreamModel, &plan.upstream_model);
+    exports.set(host, config, FilterStateName::RequestedModel, &plan.requested_model);
+    exports.set(host, config, FilterStateName::Provider, &plan.provider_name);
+    exports.set(host, config, FilterStateName::UpstreamModel, &plan.upstream_model);
 }
 
 /// The request's route to the planned provider: the cluster, and the path, authority,

@@ -94,8 +94,9 @@ mod tests {
         let mut f = filter(GUARD);
         assert_eq!(send(&mut f, &mut h), (Flow::Pause, Flow::Continue));
         assert_eq!((h.request_body.as_slice(), &h.request_headers), (body.as_bytes(), &before));
-        assert_eq!(h.filter_state.get("tollgate.model").map(String::as_str), Some("gpt-4o-mini"));
-        assert!(!h.filter_state.contains_key("tollgate.provider"));
+        f.on_log(&mut h);
+        assert_eq!(h.exported("model").as_deref(), Some("gpt-4o-mini"));
+        assert!(h.exported("provider").is_none());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `HttpFilter`: headers → (hold) → body → plan → forward, or a local reply at any step.
 
-use super::exports::{export, export_usage, FilterStateName};
+use super::exports::{Exports, FilterStateName};
 use crate::api::{Dialect, Endpoint};
 use crate::config::{AuthMode, Config, ProviderKind, Role};
 use crate::error::{ApiError, ErrorKind};
@@ -62,6 +62,8 @@ pub struct HttpFilter {
     fleet: super::fleet::FleetGuard,
     /// Prompt redaction findings and the response-side restore.
     redaction: super::redaction::Redaction,
+    /// The access-log fields as they become known; the record is written at the end.
+    exports: Exports,
     /// Without the header hold: the provider the route reached, whose headers already went.
     on_route: Option<gateway::RouteTarget>,
 }
@@ -80,6 +82,7 @@ impl HttpFilter {
             limits: super::limits::LimitGuard::default(),
             fleet: super::fleet::FleetGuard::default(),
             redaction: super::redaction::Redaction::default(),
+            exports: Exports::default(),
             on_route: None,
         }
     }
@@ -205,7 +208,7 @@ impl HttpFilter {
             Some(t) => gateway::plan_on_route(&config, &admission, t, &body, &mut self.redaction.findings),
             None => gateway::plan_redacted(&config, &admission, &body, seed, &mut self.redaction.findings),
         };
-        self.redaction.publish(host, &config);
+        self.redaction.publish(host, &config, &mut self.exports);
         let plan = match planned {
             Ok(p) => p,
             Err(e) => return self.reply(host, dialect, &e),
@@ -237,7 +240,7 @@ impl HttpFilter {
     }
 
     fn forward(&mut self, host: &mut impl Host, config: &Config, admission: &Admission, plan: Plan, body_size: usize) -> Flow {
-        super::forward::apply(host, config, admission, &plan, body_size, self.redaction.restores(), config.hold_headers);
+        super::forward::apply(host, config, &mut self.exports, admission, &plan, body_size, self.redaction.restores(), config.hold_headers);
         self.plan = Some(plan);
         self.phase = Phase::Forwarded;
         Flow::Continue
@@ -383,7 +386,7 @@ impl HttpFilter {
             first_byte_nanos: self.first_byte_nanos,
         };
         let dropped = self.plan.as_ref().map(|p| p.dropped.as_slice()).unwrap_or_default();
-        super::outcome::report(host, &config, &outcome, || {
+        super::outcome::report(host, &config, &mut self.exports, &outcome, || {
             let mut more = self.redaction.metrics(&config);
             more.extend(crate::metrics::dropped_metrics(dropped));
             more
@@ -412,9 +415,9 @@ impl HttpFilter {
         }
         if plan.provider_name != name {
             plan.provider_name = name;
-            export(host, &config, FilterStateName::Provider, &plan.provider_name);
-            export(host, &config, FilterStateName::UpstreamModel, &plan.upstream_model);
-            export(host, &config, FilterStateName::FailedOver, "true");
+            self.exports.set(host, &config, FilterStateName::Provider, &plan.provider_name);
+            self.exports.set(host, &config, FilterStateName::UpstreamModel, &plan.upstream_model);
+            self.exports.set(host, &config, FilterStateName::FailedOver, "true");
         }
     }
 
@@ -433,7 +436,7 @@ impl HttpFilter {
         self.usage = Some(*u);
         self.cost_micros = super::cost::cost_of(self.config.as_deref(), self.plan.as_ref(), u);
         if let Some(config) = self.config.as_deref() {
-            export_usage(host, config, u, self.cost_micros);
+            self.exports.set_usage(host, config, u, self.cost_micros);
         }
     }
 

@@ -34,7 +34,7 @@ fn run(host: &mut FakeHost) -> (Flow, Flow, HttpFilter) {
 fn forwards_with_provider_credential_and_cluster() {
     let body = br#"{"model":"fast","messages":[]}"#;
     let mut h = FakeHost::request("POST", "/v1/chat/completions", &[("authorization", "Bearer tg-good"), ("content-length", "30"), ("accept-encoding", "gzip")], body);
-    let (a, b, f) = run(&mut h);
+    let (a, b, mut f) = run(&mut h);
     assert_eq!((a, b), (Flow::Pause, Flow::Continue));
     assert!(h.reply.is_none());
     assert_eq!(h.header("x-tollgate-cluster"), Some("mock_cluster"));
@@ -44,8 +44,10 @@ fn forwards_with_provider_credential_and_cluster() {
     assert_eq!(h.header("accept-encoding"), None);
     assert_eq!(h.header("x-tenant"), Some("acme"));
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&h.request_body).unwrap()["model"], "gpt-4o-mini");
-    assert_eq!(h.filter_state["tollgate.key_id"], "team-a");
-    assert_eq!(h.filter_state["tollgate.tenant"], "acme");
+    f.on_log(&mut h);
+    assert_eq!(h.filter_state.keys().collect::<Vec<_>>(), ["tollgate"], "one record, no usage yet: {:?}", h.filter_state);
+    assert_eq!(h.exported("key_id").unwrap(), "team-a");
+    assert_eq!(h.exported("tenant").unwrap(), "acme");
     assert_eq!(f.plan().unwrap().upstream_model, "gpt-4o-mini");
 }
 
@@ -125,11 +127,12 @@ fn json_usage_is_published_at_the_end_of_the_body() {
     assert_eq!(f.on_response_body(&mut h, 10, false), Flow::Pause);
     let n = h.response_body.len();
     assert_eq!(f.on_response_body(&mut h, n, true), Flow::Continue);
-    assert_eq!(h.filter_state["tollgate.prompt_tokens"], "42");
-    assert_eq!(h.filter_state["tollgate.completion_tokens"], "17");
-    assert_eq!(h.filter_state["tollgate.cached_tokens"], "16");
-    assert_eq!(h.filter_state["tollgate.usage_estimated"], "false");
+    assert_eq!(h.exported("total_tokens").unwrap(), "59", "written at once, for hits_addend");
     f.on_log(&mut h);
+    assert_eq!(h.exported("prompt_tokens").unwrap(), "42");
+    assert_eq!(h.exported("completion_tokens").unwrap(), "17");
+    assert_eq!(h.exported("cached_tokens").unwrap(), "16");
+    assert_eq!(h.exported("usage_estimated").unwrap(), "false");
     let names: Vec<&str> = h.metrics.iter().map(|m| m.name.as_str()).collect();
     assert!(names.contains(&"tollgate.model.gpt-4o-mini.provider.mock.tenant.acme.status.2xx.requests"), "{names:?}");
     assert!(h.metrics.iter().any(|m| m.name.ends_with(".tokens.input") && m.value == 42));
@@ -145,10 +148,10 @@ fn streams_pass_through_and_cut_streams_are_estimated_at_log() {
     h.response_body = sse[..sse.len() / 2].to_vec();
     let n = h.response_body.len();
     assert_eq!(f.on_response_body(&mut h, n, false), Flow::Continue, "never held back");
-    assert!(!h.filter_state.contains_key("tollgate.prompt_tokens"));
+    assert!(h.exported("prompt_tokens").is_none());
     f.on_log(&mut h);
-    assert_eq!(h.filter_state["tollgate.usage_estimated"], "true");
-    assert_ne!(h.filter_state["tollgate.prompt_tokens"], "0");
+    assert_eq!(h.exported("usage_estimated").unwrap(), "true");
+    assert_ne!(h.exported("prompt_tokens").unwrap(), "0");
 }
 
 /// A keyless one-provider config with `extra` top-level fields; the request forwarded, the
@@ -175,7 +178,7 @@ fn forwarded_with(extra: &str) -> (FakeHost, HttpFilter) {
 fn accounting_can_be_switched_off() {
     let (mut h, mut f) = forwarded_with(r#""accounting": {"enabled": false}"#);
     assert_eq!(f.on_response_body(&mut h, 5, false), Flow::Continue, "not held when accounting is off");
-    assert!(!h.filter_state.contains_key("tollgate.prompt_tokens"));
+    assert!(h.exported("prompt_tokens").is_none());
 }
 
 #[test]
@@ -198,7 +201,7 @@ fn error_responses_are_not_metered() {
     f.on_response_headers(&mut h);
     assert_eq!(f.on_response_body(&mut h, 5, false), Flow::Continue);
     f.on_log(&mut h);
-    assert!(!h.filter_state.contains_key("tollgate.prompt_tokens"));
+    assert!(h.exported("prompt_tokens").is_none());
 }
 
 #[test]

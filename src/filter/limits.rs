@@ -242,7 +242,8 @@ pub(super) mod tests {
         let (h2, _) = start(&c, &store, "/v1/chat/completions", CHAT);
         assert_eq!(h2.reply_json()["error"]["code"], "budget_exceeded");
         respond(&mut h1, &mut f1);
-        assert_eq!(h1.filter_state["tollgate.cost_micros"], "68000");
+        f1.on_log(&mut h1);
+        assert_eq!(h1.exported("cost_micros").unwrap(), "68000");
         assert!(h1.metrics.iter().any(|m| m.name.ends_with(".cost_micros") && m.value == 68_000));
         let (h3, _) = start(&c, &store, "/v1/chat/completions", CHAT);
         assert!(h3.reply.is_none(), "68_000 spent + ~208_000 reserved fits in 300_000");

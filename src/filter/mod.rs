@@ -12,6 +12,6 @@ mod outcome;
 mod upstream;
 mod redaction;
 
-pub use exports::FilterStateName;
+pub use exports::{FilterStateName, FIELDS as EXPORTED_FIELDS};
 pub use http::{Flow, HttpFilter};
 pub use upstream::UpstreamFilter;

@@ -1,7 +1,7 @@
-//! The end of a request: its timings as the `ttft_ms` access-log field, and its outcome as the
-//! per-model stats.
+//! The end of a request: its timings as the `ttft_ms` access-log field, the access-log record,
+//! and its outcome as the per-model stats.
 
-use super::exports::{export, FilterStateName};
+use super::exports::{Exports, FilterStateName};
 use crate::config::{Config, Role};
 use crate::gateway::{Identity, Plan};
 use crate::host::Host;
@@ -22,7 +22,7 @@ pub struct Outcome<'a> {
 
 /// Exports the outcome as `telemetry` allows; `more` gives further stat updates (redaction's),
 /// made only when stats are on.
-pub fn report(host: &mut impl Host, config: &Config, o: &Outcome<'_>, more: impl FnOnce() -> Vec<Metric>) {
+pub fn report(host: &mut impl Host, config: &Config, exports: &mut Exports, o: &Outcome<'_>, more: impl FnOnce() -> Vec<Metric>) {
     if !(config.telemetry.stats || config.telemetry.filter_state) {
         return;
     }
@@ -30,8 +30,9 @@ pub fn report(host: &mut impl Host, config: &Config, o: &Outcome<'_>, more: impl
     let ms = |from: u64, to: u64| to.checked_sub(from).map(|d| d / 1_000_000);
     let ttft_ms = o.first_byte_nanos.and_then(|t| ms(o.started_nanos, t));
     if let (Some(t), true) = (ttft_ms, o.plan.is_some()) {
-        export(host, config, FilterStateName::TtftMs, &t.to_string());
+        exports.set(host, config, FilterStateName::TtftMs, &t.to_string());
     }
+    exports.write_record(host, &config.telemetry);
     if !config.telemetry.stats {
         return;
     }

@@ -32,9 +32,9 @@ impl Default for Redaction {
 
 impl Redaction {
     /// Publishes the replacement count for the access log, when redaction is on.
-    pub fn publish(&self, host: &mut impl Host, config: &Config) {
-        if config.redaction.is_some() && config.telemetry.filter_state {
-            host.set_filter_state(FilterStateName::Redactions.as_str(), &self.findings.replaced.to_string());
+    pub fn publish(&self, host: &mut impl Host, config: &Config, exports: &mut super::exports::Exports) {
+        if config.redaction.is_some() {
+            exports.set(host, config, FilterStateName::Redactions, &self.findings.replaced.to_string());
         }
     }
 
@@ -123,7 +123,6 @@ mod tests {
         assert_eq!(send(&mut f, &mut h), Flow::Continue);
         let sent: serde_json::Value = serde_json::from_slice(&h.request_body).unwrap();
         assert_eq!(sent["messages"][0]["content"], "mail [EMAIL_1]");
-        assert_eq!(h.filter_state["tollgate.redactions"], "1");
         h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into()), ("content-length".into(), "99".into())];
         f.on_response_headers(&mut h);
         assert!(!h.response_headers.iter().any(|(k, _)| k == "content-length"));
@@ -134,6 +133,7 @@ mod tests {
         let got: serde_json::Value = serde_json::from_slice(&h.response_body).unwrap();
         assert_eq!(got["choices"][0]["message"]["content"], "Wrote to jane@example.com.");
         f.on_log(&mut h);
+        assert_eq!(h.exported("redactions").as_deref(), Some("1"));
         assert!(h.metrics.iter().any(|m| m.name == "tollgate.redaction.detector.email.action.pseudonymize.matches" && m.value == 1));
     }
 

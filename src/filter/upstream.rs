@@ -205,9 +205,10 @@ mod tests {
         assert_eq!(f.on_response_body(&mut h, n, true), Flow::Continue);
         let v: Value = serde_json::from_slice(&h.response_body).unwrap();
         assert_eq!(v["object"], "chat.completion", "translated back to OpenAI");
-        assert_eq!(h.filter_state["tollgate.provider"], "anthropic");
-        assert_eq!(h.filter_state["tollgate.upstream_model"], "claude-sonnet-4-5");
-        assert_eq!(h.filter_state["tollgate.failed_over"], "true");
+        f.on_log(&mut h);
+        assert_eq!(h.exported("provider").unwrap(), "anthropic");
+        assert_eq!(h.exported("upstream_model").unwrap(), "claude-sonnet-4-5");
+        assert_eq!(h.exported("failed_over").unwrap(), "true");
         assert_eq!(f.plan().unwrap().upstream_model, "claude-sonnet-4-5");
     }
 

@@ -35,6 +35,19 @@ impl FakeHost {
         FakeHost { request_headers: h, request_body: body.to_vec(), now_nanos: 1_800_000_000_000_000_000, ..FakeHost::default() }
     }
 
+    /// An access-log field as the access log would read it: its separate value
+    /// `tollgate.<field>`, else the field of the record `tollgate` (written at `on_log`).
+    pub fn exported(&self, field: &str) -> Option<String> {
+        if let Some(v) = self.filter_state.get(&format!("tollgate.{field}")) {
+            return Some(v.clone());
+        }
+        let record: serde_json::Value = serde_json::from_str(self.filter_state.get("tollgate")?).ok()?;
+        match record.get(field)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.request_headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }

@@ -2,7 +2,7 @@
 
 use super::{check, CaseFile, Decision, RequestSpec};
 use crate::config::{parse_rfc3339, Config, ConfigError};
-use crate::filter::{FilterStateName, HttpFilter};
+use crate::filter::HttpFilter;
 use crate::host::sim::{SimHost, SimShared};
 use std::fmt::Write as _;
 use std::rc::Rc;
@@ -36,8 +36,8 @@ pub fn simulate(config: &Rc<Config>, req: &RequestSpec, now_nanos: u64, context_
         (None, Some(plan)) => Decision {
             status: 200,
             forwarded: true,
-            provider: host.filter_state.get(FilterStateName::Provider.as_str()).cloned(),
-            upstream_model: host.filter_state.get(FilterStateName::UpstreamModel.as_str()).cloned(),
+            provider: Some(plan.provider_name.clone()),
+            upstream_model: Some(plan.upstream_model.clone()),
             cluster: host.header(&config.cluster_header).map(str::to_string),
             // A failover route leaves the path to the upstream role, per attempt: report the first.
             path: if plan.failover.is_some() { Some(plan.path.clone()) } else { host.header(":path").map(str::to_string) },

@@ -147,6 +147,7 @@ impl Envoy {
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|v| v.get("status").is_some())
+            .map(expand_record)
             .collect()
     }
 
@@ -161,6 +162,27 @@ impl Envoy {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Spreads the `tollgate` field (the request's record, `%FILTER_STATE(wasm.tollgate:PLAIN)%`, a
+/// JSON object) into the line, each value as the string a separate `wasm.tollgate.<field>` would
+/// hold, so tests read `line["key_id"]` whichever way the field was published.
+fn expand_record(mut line: serde_json::Value) -> serde_json::Value {
+    let record = line.get("tollgate").and_then(|r| r.as_str()).and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok());
+    if let (Some(serde_json::Value::Object(fields)), Some(obj)) = (record, line.as_object_mut()) {
+        for (k, v) in fields {
+            let text = match v {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            obj.entry(k).and_modify(|e| {
+                if e.is_null() {
+                    *e = serde_json::Value::String(text.clone());
+                }
+            }).or_insert(serde_json::Value::String(text));
+        }
+    }
+    line
 }
 
 impl Drop for Envoy {
@@ -252,20 +274,8 @@ static_resources:
                   status: "%RESPONSE_CODE%"
                   path: "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%"
                   upstream_cluster: "%UPSTREAM_CLUSTER%"
-                  key_id: "%FILTER_STATE(wasm.tollgate.key_id:PLAIN)%"
-                  tenant: "%FILTER_STATE(wasm.tollgate.tenant:PLAIN)%"
-                  model: "%FILTER_STATE(wasm.tollgate.model:PLAIN)%"
-                  provider: "%FILTER_STATE(wasm.tollgate.provider:PLAIN)%"
-                  upstream_model: "%FILTER_STATE(wasm.tollgate.upstream_model:PLAIN)%"
-                  prompt_tokens: "%FILTER_STATE(wasm.tollgate.prompt_tokens:PLAIN)%"
-                  completion_tokens: "%FILTER_STATE(wasm.tollgate.completion_tokens:PLAIN)%"
-                  cached_tokens: "%FILTER_STATE(wasm.tollgate.cached_tokens:PLAIN)%"
-                  reasoning_tokens: "%FILTER_STATE(wasm.tollgate.reasoning_tokens:PLAIN)%"
+                  tollgate: "%FILTER_STATE(wasm.tollgate:PLAIN)%"
                   total_tokens: "%FILTER_STATE(wasm.tollgate.total_tokens:PLAIN)%"
-                  usage_estimated: "%FILTER_STATE(wasm.tollgate.usage_estimated:PLAIN)%"
-                  cost_micros: "%FILTER_STATE(wasm.tollgate.cost_micros:PLAIN)%"
-                  ttft_ms: "%FILTER_STATE(wasm.tollgate.ttft_ms:PLAIN)%"
-                  redactions: "%FILTER_STATE(wasm.tollgate.redactions:PLAIN)%"
           route_config:
             virtual_hosts:
             - name: llm
