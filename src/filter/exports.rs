@@ -97,33 +97,60 @@ impl FilterStateName {
         1 << FIELDS.iter().position(|f| *f == self).unwrap_or(31)
     }
 
-    /// Fields whose values are JSON numbers or booleans in the record, not strings.
-    fn is_literal(self) -> bool {
-        !matches!(self, FilterStateName::KeyId | FilterStateName::Tenant | FilterStateName::RequestedModel | FilterStateName::Provider | FilterStateName::UpstreamModel)
-    }
+}
+
+/// One field's value, kept as it came: the record is rendered once, at the end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Value {
+    Text(String),
+    Number(u64),
+    Flag(bool),
 }
 
 /// The request's exports: the record's fields as they become known, the separate values
 /// written at once.
 #[derive(Debug, Default)]
 pub struct Exports {
-    values: [Option<String>; FIELDS.len()],
+    values: [Option<Value>; FIELDS.len()],
 }
 
 impl Exports {
-    /// Sets one field, for the record and, if `telemetry.fields` names it, as its own value now.
+    /// Sets a text field, for the record and, if `telemetry.fields` names it, as its own value now.
     pub fn set(&mut self, host: &mut impl Host, config: &Config, name: FilterStateName, value: &str) {
+        if self.separately(host, config, name, || value.to_string()) {
+            self.put(name, Value::Text(value.to_string()));
+        }
+    }
+
+    /// Sets a numeric field (as [`Exports::set`]).
+    pub fn set_number(&mut self, host: &mut impl Host, config: &Config, name: FilterStateName, value: u64) {
+        if self.separately(host, config, name, || value.to_string()) {
+            self.put(name, Value::Number(value));
+        }
+    }
+
+    /// Sets a boolean field (as [`Exports::set`]).
+    pub fn set_flag(&mut self, host: &mut impl Host, config: &Config, name: FilterStateName, value: bool) {
+        if self.separately(host, config, name, || value.to_string()) {
+            self.put(name, Value::Flag(value));
+        }
+    }
+
+    /// Writes the separate value when the config names the field; `true` when the record wants it.
+    fn separately(&self, host: &mut impl Host, config: &Config, name: FilterStateName, text: impl FnOnce() -> String) -> bool {
         let t = &config.telemetry;
         if !t.filter_state {
-            return;
+            return false;
         }
         if t.fields & name.bit() != 0 {
-            host.set_filter_state(name.as_str(), value);
+            host.set_filter_state(name.as_str(), &text());
         }
-        if t.record {
-            if let Some(slot) = FIELDS.iter().position(|f| *f == name).and_then(|i| self.values.get_mut(i)) {
-                *slot = Some(value.to_string());
-            }
+        t.record
+    }
+
+    fn put(&mut self, name: FilterStateName, value: Value) {
+        if let Some(slot) = FIELDS.iter().position(|f| *f == name).and_then(|i| self.values.get_mut(i)) {
+            *slot = Some(value);
         }
     }
 
@@ -140,11 +167,11 @@ impl Exports {
             (FilterStateName::TotalTokens, u.total_tokens()),
         ];
         for (name, value) in figures {
-            self.set(host, config, name, &value.to_string());
+            self.set_number(host, config, name, value);
         }
-        self.set(host, config, FilterStateName::UsageEstimated, if u.estimated { "true" } else { "false" });
+        self.set_flag(host, config, FilterStateName::UsageEstimated, u.estimated);
         if let Some(cost) = cost_micros {
-            self.set(host, config, FilterStateName::CostMicros, &cost.to_string());
+            self.set_number(host, config, FilterStateName::CostMicros, cost);
         }
     }
 
@@ -161,17 +188,20 @@ impl Exports {
 
     /// The record as a JSON object: numbers and booleans bare, names as strings.
     fn record(&self) -> Option<String> {
-        let mut out = String::with_capacity(256);
+        use std::fmt::Write as _;
+        let mut out = String::with_capacity(320);
         for (name, value) in FIELDS.iter().zip(&self.values) {
             let Some(v) = value else { continue };
             out.push(if out.is_empty() { '{' } else { ',' });
             out.push('"');
             out.push_str(name.field());
             out.push_str("\":");
-            if name.is_literal() {
-                out.push_str(v);
-            } else {
-                out.push_str(&serde_json::Value::from(v.as_str()).to_string());
+            match v {
+                Value::Text(t) => json_string(&mut out, t),
+                Value::Number(n) => {
+                    let _ = write!(out, "{n}");
+                }
+                Value::Flag(b) => out.push_str(if *b { "true" } else { "false" }),
             }
         }
         if out.is_empty() {
@@ -180,6 +210,26 @@ impl Exports {
         out.push('}');
         Some(out)
     }
+}
+
+/// Appends `s` as a JSON string (RFC 8259 escapes).
+fn json_string(out: &mut String, s: &str) {
+    use std::fmt::Write as _;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 #[cfg(test)]
@@ -198,13 +248,13 @@ mod tests {
         let c = config("{}");
         let mut host = FakeHost::default();
         let mut e = Exports::default();
-        e.set(&mut host, &c, FilterStateName::KeyId, "k\"1");
+        e.set(&mut host, &c, FilterStateName::KeyId, "k\"1\\\u{1}");
         e.set_usage(&mut host, &c, &Usage { prompt_tokens: 3, completion_tokens: 4, ..Usage::default() }, Some(12));
         assert_eq!(host.filter_state.len(), 1, "only total_tokens goes separately: {:?}", host.filter_state);
         assert_eq!(host.filter_state.get("tollgate.total_tokens").map(String::as_str), Some("7"));
         e.write_record(&mut host, &c.telemetry);
         let record: serde_json::Value = serde_json::from_str(&host.filter_state["tollgate"]).unwrap();
-        assert_eq!(record["key_id"], "k\"1");
+        assert_eq!(record["key_id"], "k\"1\\\u{1}");
         assert_eq!(record["prompt_tokens"], 3);
         assert_eq!(record["usage_estimated"], false);
         assert_eq!(record["cost_micros"], 12);

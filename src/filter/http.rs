@@ -417,7 +417,7 @@ impl HttpFilter {
             plan.provider_name = name;
             self.exports.set(host, &config, FilterStateName::Provider, &plan.provider_name);
             self.exports.set(host, &config, FilterStateName::UpstreamModel, &plan.upstream_model);
-            self.exports.set(host, &config, FilterStateName::FailedOver, "true");
+            self.exports.set_flag(host, &config, FilterStateName::FailedOver, true);
         }
     }
 

@@ -30,7 +30,7 @@ pub fn report(host: &mut impl Host, config: &Config, exports: &mut Exports, o: &
     let ms = |from: u64, to: u64| to.checked_sub(from).map(|d| d / 1_000_000);
     let ttft_ms = o.first_byte_nanos.and_then(|t| ms(o.started_nanos, t));
     if let (Some(t), true) = (ttft_ms, o.plan.is_some()) {
-        exports.set(host, config, FilterStateName::TtftMs, &t.to_string());
+        exports.set_number(host, config, FilterStateName::TtftMs, t);
     }
     exports.write_record(host, &config.telemetry);
     if !config.telemetry.stats {

@@ -34,7 +34,7 @@ impl Redaction {
     /// Publishes the replacement count for the access log, when redaction is on.
     pub fn publish(&self, host: &mut impl Host, config: &Config, exports: &mut super::exports::Exports) {
         if config.redaction.is_some() {
-            exports.set(host, config, FilterStateName::Redactions, &self.findings.replaced.to_string());
+            exports.set_number(host, config, FilterStateName::Redactions, self.findings.replaced);
         }
     }
 
