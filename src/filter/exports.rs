@@ -84,7 +84,8 @@ impl FilterStateName {
 
     /// The field's name in the record and in `telemetry.fields`.
     pub fn field(self) -> &'static str {
-        self.as_str().trim_start_matches("tollgate.")
+        let name = self.as_str();
+        name.get("tollgate.".len()..).unwrap_or(name)
     }
 
     /// The field named `name` in `telemetry.fields`.
