@@ -266,6 +266,7 @@ static_resources:
                   cost_micros: "%FILTER_STATE(wasm.tollgate.cost_micros:PLAIN)%"
                   ttft_ms: "%FILTER_STATE(wasm.tollgate.ttft_ms:PLAIN)%"
                   redactions: "%FILTER_STATE(wasm.tollgate.redactions:PLAIN)%"
+                  cache: "%FILTER_STATE(wasm.tollgate.cache:PLAIN)%"
           route_config:
             virtual_hosts:
             - name: llm
