@@ -7,7 +7,7 @@ mod support;
 use serde_json::{json, Value};
 use std::time::Duration;
 use support::envoy::{Envoy, Gateway};
-use support::http_client::{post_json, request_streamed};
+use support::http_client::request_streamed;
 use support::mock_provider::*;
 use tollgate::keys::Digest;
 
