@@ -176,3 +176,17 @@ fn entries_expire_after_their_ttl() {
     f.on_request_body(&mut h, CHAT.len(), true);
     assert!(h.reply.is_none(), "expired: forwarded");
 }
+
+#[test]
+fn a_responses_client_translated_to_anthropic_is_replayed_as_responses_events() {
+    let c = config("tenant");
+    let store = MemStore::default();
+    let req = r#"{"model":"claude-x","max_output_tokens":50,"input":"hi"}"#;
+    let req_stream = r#"{"model":"claude-x","max_output_tokens":50,"stream":true,"input":"hi"}"#;
+    send(&c, &store, "tg-a1", "/v1/responses", req, &[]).answer(200, "application/json", ANTHROPIC_JSON);
+    let (_, v) = send(&c, &store, "tg-a1", "/v1/responses", req, &[]).hit();
+    assert_eq!(v["object"], "response", "{v}");
+    let (_, s) = send(&c, &store, "tg-a1", "/v1/responses", req_stream, &[]).hit();
+    let text = s.as_str().unwrap();
+    assert!(text.starts_with("event: response.created") && text.contains("event: response.completed"), "{text}");
+}
