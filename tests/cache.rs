@@ -9,12 +9,18 @@ use std::time::Duration;
 use support::envoy::{Envoy, Gateway};
 use support::http_client::request_streamed;
 use support::mock_provider::*;
+use support::redis::RedisWebdis;
 use tollgate::keys::Digest;
 
 const KEY_A: &str = "tg-acme-1";
 const KEY_B: &str = "tg-bolt-1";
 
 fn gateway(openai: &MockProvider, anthropic: &MockProvider, ttl: u64, store: &str) -> Envoy {
+    gateway_on(openai, anthropic, ttl, store, None)
+}
+
+/// [`gateway`], with a `webdis` cluster on `webdis` when given.
+fn gateway_on(openai: &MockProvider, anthropic: &MockProvider, ttl: u64, store: &str, webdis: Option<u16>) -> Envoy {
     let config = format!(
         r#"{{"providers": [{{"name": "openai", "kind": "openai", "cluster": "openai"}},
                           {{"name": "anthropic", "kind": "anthropic", "cluster": "anthropic"}}],
@@ -25,7 +31,8 @@ fn gateway(openai: &MockProvider, anthropic: &MockProvider, ttl: u64, store: &st
         Digest::of(KEY_A.as_bytes()),
         Digest::of(KEY_B.as_bytes())
     );
-    let clusters = [("openai", openai.port()), ("anthropic", anthropic.port())];
+    let mut clusters = vec![("openai", openai.port()), ("anthropic", anthropic.port())];
+    clusters.extend(webdis.map(|p| ("webdis", p)));
     Envoy::start(&Gateway { config: &config, clusters: &clusters, pre_filters: "", env_keys: &[] }.yaml())
 }
 
@@ -136,4 +143,37 @@ fn ttl_and_the_byte_budget_hold() {
     assert_eq!(send(&envoy, KEY_A, "/v1/messages", &messages("q0", false), &[]).0, "miss", "the oldest was evicted");
     let stats = envoy.admin("/stats?filter=tollgate.cache.evictions").unwrap_or_default();
     assert!(stats.contains("tollgate.cache.evictions"), "{stats}");
+}
+
+#[test]
+fn two_envoys_share_hits_through_redis_and_without_redis_requests_are_misses() {
+    let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
+    let mut redis = RedisWebdis::start();
+    let store = r#", "cache": {"fleet": {"cluster": "webdis", "timeout_ms": 500}}"#;
+    let one = gateway_on(&openai, &anthropic, 300, store, Some(redis.webdis_port));
+    let two = gateway_on(&openai, &anthropic, 300, store, Some(redis.webdis_port));
+    assert_eq!(send(&one, KEY_A, "/v1/chat/completions", &chat("fleet", false), &[]).0, "miss");
+    // The store is written after the answer (a detached call): wait until it lands.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while redis.keys("tgcache-*").is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let keys = redis.keys("tgcache-*");
+    assert_eq!(keys.len(), 1, "{}", one.log());
+    assert!((250..=300).contains(&redis.ttl(&keys[0])), "the route's ttl");
+    let (v, s, body) = send(&two, KEY_A, "/v1/chat/completions", &chat("fleet", true), &[]);
+    assert_eq!((v.as_str(), s), ("hit", 200), "the other Envoy's answer, streamed: {body}");
+    assert!(body.contains(ASSISTANT_TEXT));
+    assert_eq!(openai.request_count(), 1);
+    assert_eq!(send(&two, KEY_B, "/v1/chat/completions", &chat("fleet", false), &[]).0, "miss", "tenants stay apart in the fleet too");
+
+    // Redis stopped (webdis answers errors): every request still succeeds, as a miss.
+    redis.stop_redis();
+    for envoy in [&one, &two] {
+        let (v, s, _) = send(envoy, KEY_A, "/v1/chat/completions", &chat("down", false), &[]);
+        assert_eq!((v.as_str(), s), ("miss", 200));
+    }
+    assert_eq!(openai.request_count(), 4);
+    // The local tier still serves what each Envoy stored itself.
+    assert_eq!(send(&one, KEY_A, "/v1/chat/completions", &chat("down", false), &[]).0, "hit");
 }

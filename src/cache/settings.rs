@@ -41,17 +41,26 @@ pub struct Shape {
     pub bucket_bytes: usize,
 }
 
+/// The fleet tier: an HTTP key-value store (Redis behind webdis) several Envoys share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetTier {
+    pub cluster: String,
+    pub authority: String,
+    pub timeout_ms: u64,
+}
+
 /// Every route's cache rule and the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cache {
     /// By route name (the `models[].name` that matched).
     pub rules: HashMap<String, Rule>,
     pub shape: Shape,
+    pub fleet: Option<FleetTier>,
 }
 
 impl Default for Cache {
     fn default() -> Self {
-        Cache { rules: HashMap::new(), shape: Shape { buckets: 1024, bucket_bytes: 64 * 1024 } }
+        Cache { rules: HashMap::new(), shape: Shape { buckets: 1024, bucket_bytes: 64 * 1024 }, fleet: None }
     }
 }
 

@@ -73,7 +73,8 @@ fn slots(value: &[u8]) -> Vec<Slot<'_>> {
     out
 }
 
-fn encode(digest: &[u8; 32], e: &Entry) -> Vec<u8> {
+/// One entry's bytes, as a bucket (and the fleet tier) holds them.
+pub fn encode(digest: &[u8; 32], e: &Entry) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEAD + e.body.len());
     out.extend_from_slice(digest);
     for n in [e.stored_at, e.expires_at, e.usage.prompt_tokens, e.usage.completion_tokens, e.usage.cached_prompt_tokens] {
@@ -88,10 +89,20 @@ fn encode(digest: &[u8; 32], e: &Entry) -> Vec<u8> {
 pub fn get(store: &impl SharedStore, shape: &super::Shape, digest: &[u8; 32], now: u64) -> Result<Option<Entry>, StoreError> {
     let (value, _) = store.get(&bucket_key(digest, shape.buckets))?;
     let Some(value) = value else { return Ok(None) };
-    let Some(s) = slots(&value).into_iter().find(|s| s.digest == digest && s.expires_at > now) else { return Ok(None) };
+    Ok(slots(&value).into_iter().find(|s| s.digest == digest && s.expires_at > now).map(|s| entry_of(&s)))
+}
+
+fn entry_of(s: &Slot<'_>) -> Entry {
     let r = s.raw;
     let usage = Usage { prompt_tokens: u64_at(r, 48), completion_tokens: u64_at(r, 56), cached_prompt_tokens: u64_at(r, 64), ..Usage::default() };
-    Ok(Some(Entry { stored_at: s.stored_at, expires_at: s.expires_at, usage, body: r[HEAD..].to_vec() }))
+    Entry { stored_at: s.stored_at, expires_at: s.expires_at, usage, body: r[HEAD..].to_vec() }
+}
+
+/// The live entry for `digest` in one entry's bytes (from the fleet tier); `None` when they
+/// are damaged, another key's, or expired.
+pub fn decode(bytes: &[u8], digest: &[u8; 32], now: u64) -> Option<Entry> {
+    let s = slots(bytes).into_iter().next()?;
+    (s.digest == digest && s.expires_at > now && s.raw.len() == bytes.len()).then(|| entry_of(&s))
 }
 
 /// Stores `entry` under `digest`, evicting the bucket's oldest entries to make room. An entry

@@ -2,7 +2,7 @@
 //! cache's configuration, compiled into `crate::cache::Cache`.
 
 use super::ConfigError;
-use crate::cache::{Cache, Rule, Scope, Shape};
+use crate::cache::{Cache, FleetTier, Rule, Scope, Shape};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -20,6 +20,29 @@ pub struct CacheStoreDto {
     /// buckets; each must still hold a route's `max_entry_bytes`).
     #[serde(default = "default_buckets")]
     pub buckets: u32,
+    /// The optional fleet tier: an HTTP key-value store (Redis behind webdis) that several
+    /// Envoys share, asked after a local miss.
+    #[serde(default)]
+    pub fleet: Option<CacheFleetDto>,
+}
+
+/// The fleet tier's store, e.g. `{"cluster": "webdis", "timeout_ms": 100}`.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CacheFleetDto {
+    /// The Envoy cluster of the webdis endpoints.
+    pub cluster: String,
+    /// `:authority` of the calls; default: the cluster name.
+    #[serde(default)]
+    pub authority: Option<String>,
+    /// How long a lookup may hold the request; a slower answer counts as a miss.
+    #[serde(default = "default_fleet_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_fleet_timeout_ms() -> u64 {
+    100
 }
 
 /// A model route's cache rule, e.g. `{"ttl": "10m", "scope": "tenant"}`.
@@ -86,7 +109,13 @@ pub fn rule(i: usize, dto: CacheRuleDto) -> Result<Rule, ConfigError> {
 
 /// The store and the routes' rules (by route name, with each route's index for errors).
 pub fn compile(dto: Option<CacheStoreDto>, rules: Vec<(usize, String, Rule)>) -> Result<Cache, ConfigError> {
-    let dto = dto.unwrap_or(CacheStoreDto { max_bytes: default_max_bytes(), buckets: default_buckets() });
+    let dto = dto.unwrap_or(CacheStoreDto { max_bytes: default_max_bytes(), buckets: default_buckets(), fleet: None });
+    let fleet = match dto.fleet {
+        None => None,
+        Some(f) if f.cluster.is_empty() => return Err(ConfigError::new("cache.fleet.cluster", "must name an Envoy cluster")),
+        Some(f) if f.timeout_ms == 0 => return Err(ConfigError::new("cache.fleet.timeout_ms", "must be at least 1")),
+        Some(f) => Some(FleetTier { authority: f.authority.unwrap_or_else(|| f.cluster.clone()), cluster: f.cluster, timeout_ms: f.timeout_ms }),
+    };
     if dto.buckets == 0 {
         return Err(ConfigError::new("cache.buckets", "must be greater than 0"));
     }
@@ -105,7 +134,7 @@ pub fn compile(dto: Option<CacheStoreDto>, rules: Vec<(usize, String, Rule)>) ->
         }
         by_name.insert(name, r);
     }
-    Ok(Cache { rules: by_name, shape: Shape { buckets: dto.buckets, bucket_bytes } })
+    Ok(Cache { rules: by_name, shape: Shape { buckets: dto.buckets, bucket_bytes }, fleet })
 }
 
 #[cfg(test)]
@@ -136,6 +165,8 @@ mod tests {
             ("", r#"{"ttl": 5, "max_entry_bytes": 0}"#, "models[0].cache.max_entry_bytes"),
             (r#""cache": {"max_bytes": 1048576, "buckets": 1024},"#, r#"{"ttl": 5}"#, "models[0].cache.max_entry_bytes"),
             (r#""cache": {"buckets": 0},"#, r#"{"ttl": 5}"#, "cache.buckets"),
+            (r#""cache": {"fleet": {"cluster": ""}},"#, r#"{"ttl": 5}"#, "cache.fleet.cluster"),
+            (r#""cache": {"fleet": {"cluster": "w", "timeout_ms": 0}},"#, r#"{"ttl": 5}"#, "cache.fleet.timeout_ms"),
             ("", r#"{"ttl": 5, "size": 1}"#, "models[0].cache"),
         ] {
             let e = load(store, rule).unwrap_err();

@@ -10,7 +10,7 @@ use crate::api::{Dialect, Endpoint};
 use crate::cache::{self, Assembler, Entry, KeyInput, Rule, Scope};
 use crate::config::{Config, ProviderKind, Role};
 use crate::gateway::{Admission, Identity, Plan};
-use crate::host::Host;
+use crate::host::{Callout, Host};
 use crate::metrics::{tag, Kind, Metric};
 use crate::usage::Usage;
 
@@ -46,8 +46,26 @@ enum Capture {
     Sse(Option<ResponseTranslator>, Box<Assembler>),
 }
 
+/// What a lookup found.
+pub enum Lookup {
+    /// Answer locally.
+    Hit(Hit),
+    /// Forward (and follow the answer for storing, when allowed).
+    Miss,
+    /// A local miss asked the fleet tier (callout `token`): park the plan until it answers.
+    Wait(u32),
+}
+
+/// A request parked while the fleet tier is asked.
+struct Pending {
+    token: u32,
+    plan: Plan,
+    body_size: usize,
+}
+
 /// One request's cache state.
 pub struct CacheGuard {
+    pending: Option<Pending>,
     verdict: Option<Verdict>,
     digest: Option<[u8; 32]>,
     rule: Option<Rule>,
@@ -60,7 +78,7 @@ pub struct CacheGuard {
 
 impl Default for CacheGuard {
     fn default() -> Self {
-        CacheGuard { verdict: None, digest: None, rule: None, store: false, capture: Capture::Off, labels: String::new() }
+        CacheGuard { pending: None, verdict: None, digest: None, rule: None, store: false, capture: Capture::Off, labels: String::new() }
     }
 }
 
@@ -115,12 +133,12 @@ impl CacheGuard {
         self.verdict
     }
 
-    /// Looks the planned request up. `Some`: a hit, to answer locally (the caller replies).
-    pub fn lookup(&mut self, host: &mut impl Host, config: &Config, admission: &Admission, plan: &Plan, body_size: usize, redaction: &mut Redaction) -> Option<Hit> {
+    /// Looks the planned request up: locally, then (on a local miss) in the fleet tier.
+    pub fn lookup(&mut self, host: &mut impl Host, config: &Config, admission: &Admission, plan: &Plan, body_size: usize, redaction: &mut Redaction) -> Lookup {
         if config.role != Role::Downstream {
-            return None;
+            return Lookup::Miss;
         }
-        let rule = config.cache.rule(plan.route.as_deref())?.clone();
+        let Some(rule) = config.cache.rule(plan.route.as_deref()).cloned() else { return Lookup::Miss };
         let (part, tenant) = partition(config, admission, rule.scope);
         self.labels = format!("model.{}.tenant.{}", tag(plan.route.as_deref().unwrap_or("-")), tenant);
         let control = host.request_header("cache-control").unwrap_or_default().to_ascii_lowercase();
@@ -143,7 +161,7 @@ impl CacheGuard {
         });
         let Some(digest) = digest.filter(|_| !bypass) else {
             self.set_verdict(host, config, Verdict::Bypass);
-            return None;
+            return Lookup::Miss;
         };
         self.digest = Some(digest);
         self.rule = Some(rule);
@@ -153,12 +171,51 @@ impl CacheGuard {
             let found = cache::get(&HostStore(host), &config.cache.shape, &digest, now);
             if let Ok(Some(entry)) = found {
                 if let Some(hit) = self.replay(host, config, admission, plan, &entry, now, redaction) {
-                    return Some(hit);
+                    return Lookup::Hit(hit);
                 }
+            }
+            if let Some(f) = &config.cache.fleet {
+                let body = cache::fleet_get(&digest);
+                let call = Callout { cluster: &f.cluster, authority: &f.authority, path: "/", body: &body, timeout_ms: f.timeout_ms, detached: false };
+                if let Some(token) = host.http_call(&call) {
+                    return Lookup::Wait(token);
+                }
+                host.emit(&counter("tollgate.cache.fleet.unavailable".to_string(), 1));
             }
         }
         self.set_verdict(host, config, Verdict::Miss);
-        None
+        Lookup::Miss
+    }
+
+    /// Keeps the plan while the fleet tier is asked (callout `token`).
+    pub fn park(&mut self, token: u32, plan: Plan, body_size: usize) {
+        self.pending = Some(Pending { token, plan, body_size });
+    }
+
+    /// The fleet tier's answer to callout `token`: `None` when it is not this guard's;
+    /// otherwise the parked plan and body size, with the hit to reply (`None`: a miss, forward).
+    /// A fleet hit is copied into the local store; any failure is a miss.
+    #[allow(clippy::too_many_arguments)]
+    pub fn answer(&mut self, host: &mut impl Host, config: &Config, admission: &Admission, token: u32, status: Option<u16>, body: &[u8], redaction: &mut Redaction) -> Option<(Plan, usize, Option<Hit>)> {
+        if self.pending.as_ref().is_none_or(|p| p.token != token) {
+            return None;
+        }
+        let p = self.pending.take()?;
+        let now = host.now_nanos() / 1_000_000_000;
+        let entry = self.digest.and_then(|d| cache::fleet_reply(status, body, &d, now).map(|e| (d, e)));
+        if status != Some(200) && config.telemetry.stats {
+            host.emit(&counter("tollgate.cache.fleet.unavailable".to_string(), 1));
+        }
+        if let Some((digest, entry)) = entry {
+            if let Some(hit) = self.replay(host, config, admission, &p.plan, &entry, now, redaction) {
+                if let Err(e) = cache::put(&mut HostStore(host), &config.cache.shape, &digest, &entry, now) {
+                    log::warn!("tollgate: response cache store unavailable ({e:?})");
+                }
+                return Some((p.plan, p.body_size, Some(hit)));
+            }
+        }
+        self.set_verdict(host, config, Verdict::Miss);
+        Some((p.plan, p.body_size, None))
     }
 
     fn set_verdict(&mut self, host: &mut impl Host, config: &Config, v: Verdict) {
@@ -281,6 +338,12 @@ impl CacheGuard {
             }
             Ok(_) => {}
             Err(e) => log::warn!("tollgate: response cache store unavailable ({e:?})"),
+        }
+        if let Some(f) = &config.cache.fleet {
+            let body = cache::fleet_set(&digest, &entry, rule.ttl_secs);
+            if host.http_call(&Callout { cluster: &f.cluster, authority: &f.authority, path: "/", body: &body, timeout_ms: f.timeout_ms, detached: true }).is_none() {
+                host.emit(&counter("tollgate.cache.fleet.unavailable".to_string(), 1));
+            }
         }
     }
 }

@@ -190,3 +190,46 @@ fn a_responses_client_translated_to_anthropic_is_replayed_as_responses_events() 
     let text = s.as_str().unwrap();
     assert!(text.starts_with("event: response.created") && text.contains("event: response.completed"), "{text}");
 }
+
+/// The fleet tier: two Envoys (two local stores) share an answer through the store's commands.
+#[test]
+fn the_fleet_tier_shares_hits_and_failures_are_misses() {
+    let json = r#"{"providers": [{"name": "mock", "kind": "openai", "cluster": "c"}],
+        "models": [{"name": "gpt-4o-mini", "targets": [{"provider": "mock"}], "cache": {"ttl": 60}}],
+        "auth": {"mode": "none"}, "cache": {"fleet": {"cluster": "webdis", "timeout_ms": 50}}}"#;
+    let c = Rc::new(parse(json.as_bytes(), &|_| None).unwrap());
+    let start = |store: &MemStore| {
+        let mut h = FakeHost::request("POST", "/v1/chat/completions", &[], CHAT.as_bytes());
+        h.shared = store.clone();
+        let mut f = HttpFilter::new(Some(c.clone()), 1, 0);
+        f.on_request_headers(&mut h, false);
+        let flow = f.on_request_body(&mut h, CHAT.len(), true);
+        assert_eq!(flow, crate::filter::Flow::Pause, "held while the fleet tier is asked");
+        assert!(String::from_utf8_lossy(&h.calls[0].1).starts_with("GET/tgcache-"));
+        Run { h, f }
+    };
+    // Envoy one: the fleet has nothing; forwarded, answered, stored locally and in the fleet.
+    let mut one = start(&MemStore::default());
+    one.f.on_callout(&mut one.h, 1, Some(200), br#"{"GET":null}"#);
+    assert!(one.h.resumed && one.h.reply.is_none());
+    let h = one.answer(200, "application/json", OPENAI_JSON);
+    let (_, set, detached) = h.calls.last().unwrap().clone();
+    let set = String::from_utf8(set).unwrap();
+    assert!(detached && set.starts_with("SETEX/tgcache-") && set.contains("/60/"), "{set}");
+    let value = set.rsplit('/').next().unwrap().to_string();
+    // Envoy two: a local miss, a fleet hit, copied into its own store.
+    let store2 = MemStore::default();
+    let mut two = start(&store2);
+    two.f.on_callout(&mut two.h, 1, Some(200), format!(r#"{{"GET":"{value}"}}"#).as_bytes());
+    assert!(!two.h.resumed);
+    let (_, v) = two.hit();
+    assert_eq!(v, serde_json::from_slice::<Value>(OPENAI_JSON).unwrap());
+    let three = send(&c, &store2, "-", "/v1/chat/completions", CHAT, &[]);
+    assert!(three.h.calls.is_empty(), "now a local hit");
+    three.hit();
+    // The store down (no answer, or an error): a miss, forwarded.
+    let mut four = start(&MemStore::default());
+    four.f.on_callout(&mut four.h, 1, None, b"");
+    assert!(four.h.resumed && four.h.reply.is_none());
+    assert_eq!(four.h.filter_state["tollgate.cache"], "miss");
+}

@@ -241,23 +241,54 @@ impl HttpFilter {
 
     fn forward(&mut self, host: &mut impl Host, config: &Config, admission: &Admission, plan: Plan, body_size: usize) -> Flow {
         // After authorization and the limits: a hit is answered here, charging no tokens.
-        if let Some(hit) = self.cache.lookup(host, config, admission, &plan, body_size, &mut self.redaction) {
-            let headers: Vec<(&str, &str)> = hit.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            host.send_reply(200, &headers, &hit.body);
-            self.plan = Some(plan);
-            self.status = 200;
-            self.phase = Phase::Replied;
-            return Flow::Pause;
+        match self.cache.lookup(host, config, admission, &plan, body_size, &mut self.redaction) {
+            super::cache::Lookup::Hit(hit) => return self.reply_hit(host, plan, &hit),
+            super::cache::Lookup::Wait(token) => {
+                self.cache.park(token, plan, body_size);
+                self.phase = Phase::Waiting;
+                return Flow::Pause;
+            }
+            super::cache::Lookup::Miss => {}
         }
+        self.send_upstream(host, config, admission, plan, body_size)
+    }
+
+    /// A cache hit, answered locally.
+    fn reply_hit(&mut self, host: &mut impl Host, plan: Plan, hit: &super::cache::Hit) -> Flow {
+        let headers: Vec<(&str, &str)> = hit.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        host.send_reply(200, &headers, &hit.body);
+        self.plan = Some(plan);
+        self.status = 200;
+        self.phase = Phase::Replied;
+        Flow::Pause
+    }
+
+    fn send_upstream(&mut self, host: &mut impl Host, config: &Config, admission: &Admission, plan: Plan, body_size: usize) -> Flow {
         super::forward::apply(host, config, admission, &plan, body_size, self.redaction.restores(), config.hold_headers);
         self.plan = Some(plan);
         self.phase = Phase::Forwarded;
         Flow::Continue
     }
 
-    /// A callout's answer (the fleet limits' reservation): forward and resume, or refuse.
+    /// A callout's answer (the fleet limits' reservation, or the cache's fleet tier): forward
+    /// and resume, or refuse, or answer from the cache.
     pub fn on_callout(&mut self, host: &mut impl Host, token: u32, status: Option<u16>, body: &[u8]) {
         let (Some(config), Some(admission)) = (self.config.clone(), self.admission.clone()) else { return };
+        if let Some((plan, body_size, hit)) = self.cache.answer(host, &config, &admission, token, status, body, &mut self.redaction) {
+            if self.phase != Phase::Waiting {
+                return;
+            }
+            match hit {
+                Some(hit) => {
+                    self.reply_hit(host, plan, &hit);
+                }
+                None => {
+                    self.send_upstream(host, &config, &admission, plan, body_size);
+                    host.resume_request();
+                }
+            }
+            return;
+        }
         let Some((plan, body_size, verdict)) = self.fleet.answer(host, &config, &mut self.limits, token, status, body) else { return };
         if self.phase != Phase::Waiting {
             return;
