@@ -233,3 +233,32 @@ fn the_fleet_tier_shares_hits_and_failures_are_misses() {
     assert!(four.h.resumed && four.h.reply.is_none());
     assert_eq!(four.h.filter_state["tollgate.cache"], "miss");
 }
+
+/// The provider's answer is stored with its pseudonyms, and each hit restores its own request's.
+#[test]
+fn pseudonyms_are_stored_as_sent_and_restored_per_request() {
+    let json = r#"{"providers": [{"name": "p", "kind": "openai", "cluster": "c"}],
+        "models": [{"name": "m", "targets": [{"provider": "p"}], "cache": {"ttl": 60}}],
+        "auth": {"mode": "none"}, "redaction": {"enabled": true}}"#;
+    let c = Rc::new(parse(json.as_bytes(), &|_| None).unwrap());
+    let store = MemStore::default();
+    let body = |who: &str| format!(r#"{{"model":"m","messages":[{{"role":"user","content":"mail {who}"}}]}}"#);
+    let answer = br#"{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Wrote to [EMAIL_1]."},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#;
+    let h = send(&c, &store, "-", "/v1/chat/completions", &body("jane@example.com"), &[]).answer(200, "application/json", answer);
+    assert!(String::from_utf8_lossy(&h.response_body).contains("jane@example.com"));
+    let (_, stored) = {
+        let mut s = send(&c, &store, "-", "/v1/chat/completions", &body("jane@example.com"), &[("cache-control", "no-store")]);
+        let reply = s.h.reply.clone().unwrap();
+        s.f.on_log(&mut s.h);
+        (s, reply)
+    };
+    assert!(String::from_utf8_lossy(&stored.2).contains("Wrote to jane@example.com."), "restored on a hit");
+    let (_, v) = send(&c, &store, "-", "/v1/chat/completions", &body("bob@example.org"), &[]).hit();
+    assert_eq!(v["choices"][0]["message"]["content"], "Wrote to bob@example.org.", "the same redacted request: its own value restored");
+    let stored: Vec<u8> = (0..c.cache.shape.buckets)
+        .filter_map(|n| crate::limits::SharedStore::get(&store, &format!("tollgate.cache.{n}")).ok()?.0)
+        .flatten()
+        .collect();
+    let stored = String::from_utf8_lossy(&stored);
+    assert!(stored.contains("Wrote to [EMAIL_1].") && !stored.contains("jane"), "the store holds the provider's answer");
+}
