@@ -7,7 +7,7 @@ mod support;
 use serde_json::{json, Value};
 use std::time::Duration;
 use support::envoy::{Envoy, Gateway};
-use support::http_client::request_streamed;
+use support::http_client::{request_streamed, Conn};
 use support::mock_provider::*;
 use support::redis::RedisWebdis;
 use tollgate::keys::Digest;
@@ -176,4 +176,37 @@ fn two_envoys_share_hits_through_redis_and_without_redis_requests_are_misses() {
     assert_eq!(openai.request_count(), 4);
     // The local tier still serves what each Envoy stored itself.
     assert_eq!(send(&one, KEY_A, "/v1/chat/completions", &chat("down", false), &[]).0, "hit");
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
+}
+
+/// Thousands of distinct ~3 KB answers into a 1 MiB store: Envoy's memory stays flat while the
+/// answers stored, unbounded, would add over 12 MB. (The 100,000-entry bound is checked natively
+/// over the store: `cache::store::tests::memory_stays_bounded_at_100k_distinct_entries`.)
+#[test]
+fn envoy_memory_stays_bounded_under_many_distinct_answers() {
+    let (openai, anthropic) = (MockProvider::start(), MockProvider::start());
+    let envoy = gateway(&openai, &anthropic, 3600, r#", "cache": {"max_bytes": 1048576, "buckets": 64}"#);
+    let mut conn = Conn::open(envoy.port).unwrap();
+    let a = auth(KEY_A);
+    let filler = "x".repeat(3000);
+    let mut send_n = |from: usize, to: usize| {
+        for i in from..to {
+            let body = chat(&format!("{i} {filler}"), false);
+            let r = conn.post_json("/v1/chat/completions", &[("authorization", &a), ("x-mock-echo", "64")], &body).unwrap();
+            assert_eq!((r.status, r.header("x-tollgate-cache")), (200, Some("miss")));
+        }
+    };
+    send_n(0, 400);
+    let before = rss_kib(envoy.pid());
+    send_n(400, 4400);
+    let after = rss_kib(envoy.pid());
+    assert!(before > 0 && after < before + 6 * 1024, "RSS grew from {before} to {after} KiB");
+    let stats = envoy.admin("/stats?filter=tollgate.cache.evictions").unwrap_or_default();
+    let evicted: u64 = stats.lines().find_map(|l| l.strip_prefix("wasmcustom.tollgate.cache.evictions: ")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+    assert!(evicted > 3000, "{stats}");
+    eprintln!("RSS {before} -> {after} KiB over 4000 distinct answers; {evicted} evictions");
 }
