@@ -9,6 +9,7 @@
 #   make bench-redact - native redaction throughput (MB/s) and added latency per request
 #   make bench-translate - 1 KB JSON and 500-event streams translated to Anthropic and Gemini in Envoy, vs the floor
 #   make bench-responses - a 1 KB Responses request translated to Anthropic in Envoy, vs the translation floor
+#   make bench-cache - response cache: every request a hit, then every request a miss (stored), vs the floor and the default
 #   make bench-v8 - the module's own time per callback in Node's V8 (stand-in host; compare builds)
 #   make bench-instructions - instructions and cache misses per request in Envoy under callgrind
 #   make fuzz    - every cargo-fuzz target for FUZZ_SECONDS each (FUZZ_TARGETS="scan sse" for some); FUZZING.md
@@ -37,7 +38,7 @@ LISTEN_PORT ?= 10000
 ADMIN_PORT  ?= 9901
 MOCK_PORT   ?= 18080
 
-.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-stream bench-translate bench-responses bench-request bench-limits bench-redact bench-v8 bench-instructions keygen oci fuzz clean
+.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-stream bench-translate bench-responses bench-request bench-limits bench-cache bench-redact bench-v8 bench-instructions keygen oci fuzz clean
 
 all: build
 
@@ -126,6 +127,18 @@ bench-limits: build envoy
 	$(PYTHON) bench/run.py --workers 2 --rounds 3 --duration 5 --baseline limits-off --out bench/results/limits-w2.md \
 	  --variant name=limits-off,wasm=$(WASM),config=bench/tollgate-config-limits-off.json,root_id=tollgate \
 	  --variant name=limits-on,wasm=$(WASM),config=bench/tollgate-config-limits.json,root_id=tollgate
+
+# Response cache: every request a hit (one fixed body), then every request a miss stored with
+# eviction (BENCH_VARY_BODY=1 makes each body unique), beside the floor and the uncached default.
+bench-cache: build envoy
+	$(PYTHON) bench/run.py --rounds 3 --duration 5 --baseline tollgate --out bench/results/cache-hit.md \
+	  --variant name=floor,wasm=bench/floor/target/wasm32-wasip1/release/tollgate_floor.wasm \
+	  --variant name=tollgate,wasm=$(WASM),config=bench/tollgate-config.json,root_id=tollgate \
+	  --variant name=cache-hit,wasm=$(WASM),config=bench/tollgate-config-cache.json,root_id=tollgate
+	BENCH_VARY_BODY=1 $(PYTHON) bench/run.py --rounds 3 --duration 5 --baseline tollgate --out bench/results/cache-miss.md \
+	  --variant name=floor,wasm=bench/floor/target/wasm32-wasip1/release/tollgate_floor.wasm \
+	  --variant name=tollgate,wasm=$(WASM),config=bench/tollgate-config.json,root_id=tollgate \
+	  --variant name=cache-miss,wasm=$(WASM),config=bench/tollgate-config-cache.json,root_id=tollgate
 
 bench-stream:
 	cargo run --release --example stream_bench

@@ -720,8 +720,21 @@ def wrk_script(tmp: Path, body: str) -> Path:
         'wrk.headers["content-type"] = "application/json"\n'
         f'wrk.headers["authorization"] = "Bearer {API_KEY}"\n'
         f"wrk.body = [[{body}]]\n"
+        # BENCH_VARY_BODY=1 (`make bench-cache`'s miss run): every request's first message is
+        # made unique (a per-thread prefix and a counter), so a response cache never hits.
+        + (VARY_BODY_LUA if os.environ.get("BENCH_VARY_BODY") == "1" else "")
     )
     return p
+
+
+VARY_BODY_LUA = (
+    "local prefix, n = tostring({}), 0\n"
+    "request = function()\n"
+    "  n = n + 1\n"
+    "  local b = string.gsub(wrk.body, '\"content\":\"', '\"content\":\"' .. prefix .. n .. ' ', 1)\n"
+    "  return wrk.format(nil, nil, nil, b)\n"
+    "end\n"
+)
 
 
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}

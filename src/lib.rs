@@ -8,6 +8,7 @@
 //! - [`config`]: JSON DTOs (`deny_unknown_fields`) compiled into runtime types; errors name the field.
 //! - [`api`]: API dialects and front-door endpoints; `api::translate`, the translation hub (every dialect to and
 //!   from the chat shape) with each dialect's translators.
+//! - [`cache`]: the response cache: the key, the bounded store in shared data, the hub form answers are kept in.
 //! - [`crypto`]: SHA-256, HMAC-SHA256, hex and base64, shared by the features that sign what they send.
 //! - [`keys`]: virtual keys: digests, policies, O(1) lookup, SDK header forms.
 //! - [`route`]: model resolution: exact names, aliases, globs, `provider/model`, weights, fallbacks.
@@ -32,6 +33,7 @@
 //! - `cli` (feature `cli`): the `tollgate` command-line tool (validate, keygen, test, schema).
 
 pub mod api;
+pub mod cache;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;

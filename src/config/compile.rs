@@ -41,10 +41,14 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
     let providers: Vec<Provider> = dto.providers.into_iter().enumerate().filter_map(|(i, p)| keep(&mut errs, provider(i, p, env))).collect();
     let mut routes = Vec::with_capacity(dto.models.len());
     let mut seen = HashSet::new();
-    for (i, m) in dto.models.into_iter().enumerate() {
+    let mut cache_rules = Vec::new();
+    for (i, mut m) in dto.models.into_iter().enumerate() {
         if !seen.insert(m.name.clone()) {
             errs.push(ConfigError::new(format!("models[{i}].name"), format!("duplicate model route `{}`", m.name)));
             continue;
+        }
+        if let Some(c) = m.cache.take() {
+            cache_rules.extend(keep(&mut errs, super::cache_dto::rule(i, c).map(|r| (i, m.name.clone(), r))));
         }
         routes.extend(keep(&mut errs, route(i, m, &by_name)));
     }
@@ -71,7 +75,8 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
     };
     let redaction = keep(&mut errs, dto.redaction.map(super::redact_compile::redaction).transpose());
     let telemetry = telemetry(&dto.telemetry, &mut errs);
-    let (Some(auth), Some(role), Some(pricing), Some(limits), Some(redaction)) = (auth, role, pricing, limits, redaction) else { return Err(errs) };
+    let cache = keep(&mut errs, super::cache_dto::compile(dto.cache, cache_rules));
+    let (Some(auth), Some(role), Some(pricing), Some(limits), Some(redaction), Some(cache)) = (auth, role, pricing, limits, redaction, cache) else { return Err(errs) };
     if !errs.is_empty() {
         return Err(errs);
     }
@@ -91,6 +96,7 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
         telemetry,
         strict_translation: dto.translation.strict,
         hold_headers: dto.hold_headers,
+        cache,
     })
 }
 

@@ -66,6 +66,9 @@ pub struct ConfigDto {
     /// body and the response. `models` (body-based routing) is refused then.
     #[serde(default = "default_true")]
     pub hold_headers: bool,
+    /// The response cache's local store (see `cache_dto`); routes opt in with `models[].cache`.
+    #[serde(default)]
+    pub cache: Option<super::cache_dto::CacheStoreDto>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -179,6 +182,9 @@ pub struct ModelDto {
     /// clusters, with a retry policy) and let the `upstream` role rewrite each attempt.
     #[serde(default)]
     pub failover_cluster: Option<String>,
+    /// Answer identical requests from the response cache (see `cache_dto`).
+    #[serde(default)]
+    pub cache: Option<super::cache_dto::CacheRuleDto>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,5 +1,6 @@
 //! Configuration: JSON DTOs (`dto`), compiled into validated runtime types (`runtime`) at load.
 
+mod cache_dto;
 mod check;
 mod compile;
 mod dto;

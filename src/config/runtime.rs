@@ -31,6 +31,8 @@ pub struct Config {
     /// Hold the request headers until the body is read (body-based routing); `false`: the
     /// route picks the provider, and the headers go on at once.
     pub hold_headers: bool,
+    /// The response cache: per-route rules and the store's shape (no rules: off).
+    pub cache: crate::cache::Cache,
 }
 
 /// Per-request exports (`telemetry` in the config).

@@ -35,13 +35,15 @@ pub enum FilterStateName {
     TtftMs,
     /// Prompt matches replaced (masked or pseudonymized) before forwarding.
     Redactions,
+    /// The response cache's verdict (`hit`, `miss`, `bypass`) on routes that cache.
+    Cache,
     /// The plan the upstream role rewrites each failover attempt from (internal; never in the
     /// record, always written).
     Handoff,
 }
 
 /// Every access-log field, in record order (not [`FilterStateName::Handoff`]).
-pub const FIELDS: [FilterStateName; 15] = [
+pub const FIELDS: [FilterStateName; 16] = [
     FilterStateName::KeyId,
     FilterStateName::Tenant,
     FilterStateName::RequestedModel,
@@ -57,6 +59,7 @@ pub const FIELDS: [FilterStateName; 15] = [
     FilterStateName::FailedOver,
     FilterStateName::TtftMs,
     FilterStateName::Redactions,
+    FilterStateName::Cache,
 ];
 
 impl FilterStateName {
@@ -79,6 +82,7 @@ impl FilterStateName {
             FilterStateName::Handoff => "tollgate.handoff",
             FilterStateName::TtftMs => "tollgate.ttft_ms",
             FilterStateName::Redactions => "tollgate.redactions",
+            FilterStateName::Cache => "tollgate.cache",
         }
     }
 

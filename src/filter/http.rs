@@ -66,6 +66,8 @@ pub struct HttpFilter {
     exports: Exports,
     /// Without the header hold: the provider the route reached, whose headers already went.
     on_route: Option<gateway::RouteTarget>,
+    /// The response cache's lookup and capture.
+    cache: super::cache::CacheGuard,
 }
 
 impl HttpFilter {
@@ -84,6 +86,7 @@ impl HttpFilter {
             redaction: super::redaction::Redaction::default(),
             exports: Exports::default(),
             on_route: None,
+            cache: super::cache::CacheGuard::default(),
         }
     }
 
@@ -240,23 +243,64 @@ impl HttpFilter {
     }
 
     fn forward(&mut self, host: &mut impl Host, config: &Config, admission: &Admission, plan: Plan, body_size: usize) -> Flow {
+        // After authorization and the limits: a hit is answered here, charging no tokens.
+        match self.cache.lookup(host, config, admission, &plan, body_size, &mut self.redaction) {
+            super::cache::Lookup::Hit(hit) => return self.reply_hit(host, plan, &hit),
+            super::cache::Lookup::Wait(token) => {
+                self.cache.park(token, plan, body_size);
+                self.phase = Phase::Waiting;
+                return Flow::Pause;
+            }
+            super::cache::Lookup::Miss => {}
+        }
+        self.send_upstream(host, config, admission, plan, body_size)
+    }
+
+    /// A cache hit, answered locally.
+    fn reply_hit(&mut self, host: &mut impl Host, plan: Plan, hit: &super::cache::Hit) -> Flow {
+        let headers: Vec<(&str, &str)> = hit.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        host.send_reply(200, &headers, &hit.body);
+        self.plan = Some(plan);
+        self.status = 200;
+        self.phase = Phase::Replied;
+        Flow::Pause
+    }
+
+    fn send_upstream(&mut self, host: &mut impl Host, config: &Config, admission: &Admission, plan: Plan, body_size: usize) -> Flow {
         super::forward::apply(host, config, &mut self.exports, admission, &plan, body_size, self.redaction.restores(), config.hold_headers);
         self.plan = Some(plan);
         self.phase = Phase::Forwarded;
         Flow::Continue
     }
 
-    /// A callout's answer (the fleet limits' reservation): forward and resume, or refuse.
+    /// A callout's answer (the fleet limits' reservation, or the cache's fleet tier): forward
+    /// and resume, or refuse, or answer from the cache.
     pub fn on_callout(&mut self, host: &mut impl Host, token: u32, status: Option<u16>, body: &[u8]) {
         let (Some(config), Some(admission)) = (self.config.clone(), self.admission.clone()) else { return };
+        if let Some((plan, body_size, hit)) = self.cache.answer(host, &config, &admission, token, status, body, &mut self.redaction) {
+            if self.phase != Phase::Waiting {
+                return;
+            }
+            match hit {
+                Some(hit) => {
+                    self.reply_hit(host, plan, &hit);
+                }
+                None => {
+                    self.send_upstream(host, &config, &admission, plan, body_size);
+                    host.resume_request();
+                }
+            }
+            return;
+        }
         let Some((plan, body_size, verdict)) = self.fleet.answer(host, &config, &mut self.limits, token, status, body) else { return };
         if self.phase != Phase::Waiting {
             return;
         }
         match verdict {
             Ok(()) => {
-                self.forward(host, &config, &admission, plan, body_size);
-                host.resume_request();
+                if self.forward(host, &config, &admission, plan, body_size) == Flow::Continue {
+                    host.resume_request();
+                }
             }
             Err(e) => {
                 self.reply(host, admission.endpoint.dialect(), &e);
@@ -265,6 +309,10 @@ impl HttpFilter {
     }
 
     pub fn on_response_headers(&mut self, host: &mut impl Host) -> Flow {
+        if self.phase == Phase::Replied {
+            // The filter's own local reply (a cache hit) passes back through here.
+            return Flow::Continue;
+        }
         if self.plan.as_ref().is_some_and(|p| p.failover.is_some()) {
             self.note_attempt(host);
         }
@@ -282,7 +330,7 @@ impl HttpFilter {
                 host.set_response_header("x-tollgate-model", Some(&plan.upstream_model));
             }
         }
-        if !super::forward::reads_response(&config, plan, self.redaction.restores()) {
+        if !super::forward::reads_response(&config, plan, self.redaction.restores()) && self.cache.verdict().is_none() {
             // Nothing below would look at this response: spare the header-map read.
             return Flow::Continue;
         }
@@ -305,6 +353,9 @@ impl HttpFilter {
             }
             self.guard = Some(guard);
         }
+        if let Some(a) = &self.admission {
+            self.cache.on_response_headers(host, a, plan, status, &content_type);
+        }
         let dialect = self.admission.as_ref().map_or(Dialect::OpenAiChat, |a| a.endpoint.dialect());
         if self.redaction.on_response_headers(dialect, status, &content_type) {
             host.set_response_header("content-length", None);
@@ -320,21 +371,26 @@ impl HttpFilter {
     /// Meters (and, across dialects, translates) the response: JSON bodies are held to their end
     /// and read once; SSE chunks are framed as they pass and never held back.
     pub fn on_response_body(&mut self, host: &mut impl Host, body_size: usize, end_of_stream: bool) -> Flow {
+        if self.phase == Phase::Replied {
+            return Flow::Continue;
+        }
         let timed = self.config.as_ref().is_some_and(|c| c.telemetry.stats || c.telemetry.filter_state);
         if body_size > 0 && self.first_byte_nanos.is_none() && self.plan.is_some() && timed {
             self.first_byte_nanos = Some(host.now_nanos());
         }
-        if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() && !self.redaction.active() {
+        if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() && !self.redaction.active() && !self.cache.active() {
             return Flow::Continue;
         }
         let hold = self.meter.as_ref().is_some_and(ResponseMeter::buffers_body)
             || self.translator.as_ref().is_some_and(ResponseTranslator::buffers_body)
-            || self.redaction.buffers_body();
+            || self.redaction.buffers_body()
+            || self.cache.buffers_body();
         if hold {
             if !end_of_stream {
                 return Flow::Pause;
             }
             let body = host.response_body(body_size).unwrap_or_default();
+            self.cache.whole(&body);
             if let Some(u) = self.meter.as_ref().and_then(|m| m.json_usage(&body)) {
                 self.publish(host, &u);
             }
@@ -349,6 +405,7 @@ impl HttpFilter {
         if let Some(m) = self.meter.as_mut() {
             m.feed(&chunk);
         }
+        self.cache.chunk(&chunk, end_of_stream);
         // Provider bytes → translated (or guarded, in the client's own dialect) → restored.
         let mut out = None;
         if let Some(t) = self.translator.as_mut() {
@@ -371,10 +428,14 @@ impl HttpFilter {
     pub fn on_log(&mut self, host: &mut impl Host) {
         self.finish_stream(host);
         let Some(config) = self.config.clone() else { return };
+        self.cache.finish(host, &config, self.usage.as_ref());
         self.limits.settle(host, &config, self.usage.as_ref(), self.cost_micros);
         self.fleet.settle(host, &config, self.usage.as_ref(), self.cost_micros);
         if self.phase == Phase::Start {
             return;
+        }
+        if let Some(v) = self.cache.verdict() {
+            self.exports.set(host, &config, FilterStateName::Cache, v.as_str());
         }
         let outcome = super::outcome::Outcome {
             identity: self.admission.as_ref().map(|a| &a.identity),
