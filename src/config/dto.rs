@@ -66,6 +66,10 @@ pub struct ConfigDto {
     /// body and the response. `models` (body-based routing) is refused then.
     #[serde(default = "default_true")]
     pub hold_headers: bool,
+    /// Circuit breaker per target (provider + upstream model), shared by all workers; off when
+    /// absent (see `routing_dto` and `docs/routing.md`).
+    #[serde(default)]
+    pub breaker: Option<super::routing_dto::BreakerDto>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -166,6 +170,25 @@ pub struct ModelDto {
     /// clusters, with a retry policy) and let the `upstream` role rewrite each attempt.
     #[serde(default)]
     pub failover_cluster: Option<String>,
+    /// How the first target is picked: `weighted` (default), `priority`, `latency`,
+    /// `least_busy` or `cost` (see `docs/routing.md`).
+    #[serde(default = "default_strategy")]
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["weighted", "priority", "latency", "least_busy", "cost"])))]
+    pub strategy: String,
+    /// Settings of `strategy: latency`.
+    #[serde(default)]
+    pub latency: Option<super::routing_dto::LatencyDto>,
+    /// `strategy: cost`: targets whose input plus output price per million tokens is above this
+    /// (or unpriced) are left out.
+    #[serde(default)]
+    pub max_price: Option<serde_json::Value>,
+    /// Conditional routes: the first rule whose `when` holds picks the target list.
+    #[serde(default)]
+    pub rules: Vec<super::routing_dto::RuleDto>,
+}
+
+fn default_strategy() -> String {
+    "weighted".to_string()
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,6 +203,9 @@ pub struct TargetDto {
     /// Relative share of traffic among the route's targets.
     #[serde(default = "default_weight")]
     pub weight: u32,
+    /// Prompt plus output tokens the target takes; a longer request skips it.
+    #[serde(default)]
+    pub context_window: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
