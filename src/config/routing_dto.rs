@@ -145,8 +145,11 @@ pub struct RouteRouting {
     pub rules: Vec<RuleDto>,
 }
 
-/// Compiles a route's policy; `at` is `models[i]`, `targets` compiles a target list at a path.
-pub fn policy(at: &str, r: RouteRouting, targets: &dyn Fn(&str, Vec<TargetDto>) -> Result<Vec<Target>, ConfigError>) -> Result<Policy, ConfigError> {
+/// Compiles a target list found at a path (the route compiler's own).
+pub type TargetsOf<'a> = &'a dyn Fn(&str, Vec<TargetDto>) -> Result<Vec<Target>, ConfigError>;
+
+/// Compiles a route's policy; `at` is `models[i]`.
+pub fn policy(at: &str, r: RouteRouting, targets: TargetsOf<'_>) -> Result<Policy, ConfigError> {
     if r.latency.is_some() && r.strategy != "latency" {
         return Err(ConfigError::new(format!("{at}.latency"), "is only used by `strategy: latency`"));
     }

@@ -64,6 +64,8 @@ pub struct HttpFilter {
     redaction: super::redaction::Redaction,
     /// Without the header hold: the provider the route reached, whose headers already went.
     on_route: Option<gateway::RouteTarget>,
+    /// Steered routing: the target's breaker outcome, latency sample and in-flight count.
+    steering: super::steering::Steering,
 }
 
 impl HttpFilter {
@@ -81,6 +83,7 @@ impl HttpFilter {
             fleet: super::fleet::FleetGuard::default(),
             redaction: super::redaction::Redaction::default(),
             on_route: None,
+            steering: super::steering::Steering::default(),
         }
     }
 
@@ -203,7 +206,7 @@ impl HttpFilter {
         let seed = mix(self.started_nanos ^ u64::from(self.context_id) ^ (self.loaded_at as u64).rotate_left(32));
         let planned = match &self.on_route {
             Some(t) => gateway::plan_on_route(&config, &admission, t, &body, &mut self.redaction.findings),
-            None => gateway::plan_redacted(&config, &admission, &body, seed, &mut self.redaction.findings),
+            None => gateway::plan_steered(&config, &admission, &body, seed, &mut self.redaction.findings, &mut super::steering::HostSignals::new(host, &config)),
         };
         self.redaction.publish(host, &config);
         let plan = match planned {
@@ -238,6 +241,7 @@ impl HttpFilter {
 
     fn forward(&mut self, host: &mut impl Host, config: &Config, admission: &Admission, plan: Plan, body_size: usize) -> Flow {
         super::forward::apply(host, config, admission, &plan, body_size, self.redaction.restores(), config.hold_headers);
+        self.steering.forwarded(host, config, &plan);
         self.plan = Some(plan);
         self.phase = Phase::Forwarded;
         Flow::Continue
@@ -268,6 +272,7 @@ impl HttpFilter {
         let Some(plan) = &self.plan else { return Flow::Continue };
         self.limits.response_headers(host);
         let Some(config) = self.config.clone() else { return Flow::Continue };
+        self.steering.response_headers(host, &config);
         if !plan.dropped.is_empty() {
             host.set_response_header("x-tollgate-dropped", Some(&plan.dropped.join(",")));
         }
@@ -321,6 +326,9 @@ impl HttpFilter {
         if body_size > 0 && self.first_byte_nanos.is_none() && self.plan.is_some() && timed {
             self.first_byte_nanos = Some(host.now_nanos());
         }
+        if body_size > 0 {
+            self.steering.body(host);
+        }
         if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() && !self.redaction.active() {
             return Flow::Continue;
         }
@@ -370,6 +378,7 @@ impl HttpFilter {
         let Some(config) = self.config.clone() else { return };
         self.limits.settle(host, &config, self.usage.as_ref(), self.cost_micros);
         self.fleet.settle(host, &config, self.usage.as_ref(), self.cost_micros);
+        self.steering.settle(host, self.usage.as_ref());
         if self.phase == Phase::Start {
             return;
         }

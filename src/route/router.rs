@@ -75,6 +75,8 @@ pub struct Router {
     providers: HashMap<String, usize>,
     /// The circuit breaker of every target of a route with more than one, when configured.
     breaker: Option<Breaker>,
+    /// Some route is steered (see [`Route::steered`]).
+    any_steered: bool,
 }
 
 impl Router {
@@ -89,12 +91,14 @@ impl Router {
                 globs.push(i);
             }
         }
-        Router { routes, exact, globs, providers, breaker: None }
+        let any_steered = routes.iter().any(|r| r.steered(false));
+        Router { routes, exact, globs, providers, breaker: None, any_steered }
     }
 
     /// This router with the circuit breaker on.
     pub fn with_breaker(mut self, breaker: Option<Breaker>) -> Router {
         self.breaker = breaker;
+        self.any_steered = self.routes.iter().any(|r| r.steered(breaker.is_some()));
         self
     }
 
@@ -104,6 +108,9 @@ impl Router {
 
     /// The route `requested` resolves to when it needs steering (see [`Route::steered`]).
     pub fn steered_route(&self, requested: &str) -> Option<&Route> {
+        if !self.any_steered {
+            return None;
+        }
         self.route_of(requested).filter(|r| r.steered(self.breaker.is_some()))
     }
 

@@ -1,0 +1,244 @@
+//! The filter's side of steered routing: the signals selection reads (breaker health, latency
+//! averages, in-flight counts, all in shared data so every worker sees them; prices; request
+//! headers), and what one request writes back (its outcome, latency sample and in-flight count).
+//!
+//! Shared-data keys, one value per target (provider name + upstream model):
+//! `tg:rt:brk:<provider>:<model>` (breaker, see `route::health`), `tg:rt:lat:<provider>:<model>`
+//! (moving average and sample count, 2 × u64 LE) and `tg:rt:busy:<provider>:<model>` (u64 LE).
+
+use crate::config::Config;
+use crate::gateway::Plan;
+use crate::host::Host;
+use crate::limits::CREATE_CAS;
+use crate::metrics::{Kind, Metric};
+use crate::route::health::{retry_after_ms, Failure, Health, Outcome, State, Transition};
+use crate::route::select::Signals;
+use crate::route::strategy::{average, LatencyMetric, Strategy};
+use crate::route::Attempt;
+use crate::usage::Usage;
+
+/// CAS attempts per update before giving up (the update is then lost, never blocking).
+const MAX_ATTEMPTS: u32 = 16;
+
+/// Envoy's details of its own replies (connect failure, reset, timeout).
+const CODE_DETAILS: [&str; 2] = ["response", "code_details"];
+
+fn key(kind: &str, provider: &str, model: &str) -> String {
+    format!("tg:rt:{kind}:{provider}:{model}")
+}
+
+fn word(b: &[u8], i: usize) -> Option<u64> {
+    b.get(i * 8..i * 8 + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()).map(u64::from_le_bytes)
+}
+
+/// Read-modify-write of one shared value with compare-and-swap; `f` gets the current bytes
+/// (`None`: missing) and returns the new ones (`None`: leave it). Returns what `f` was last given
+/// and what was written.
+fn update(host: &mut impl Host, key: &str, mut f: impl FnMut(Option<&[u8]>) -> Option<Vec<u8>>) -> Option<(Option<Vec<u8>>, Vec<u8>)> {
+    for _ in 0..MAX_ATTEMPTS {
+        let (value, cas) = host.shared_get(key).ok()?;
+        let next = f(value.as_deref())?;
+        match host.shared_set(key, &next, cas.unwrap_or(CREATE_CAS)) {
+            Ok(()) => return Some((value, next)),
+            Err(crate::limits::StoreError::CasMismatch) => continue,
+            Err(crate::limits::StoreError::Unavailable) => return None,
+        }
+    }
+    None
+}
+
+/// Stat names of a target's breaker: `tollgate.breaker.provider.<p>.model.<m>.<name>`.
+fn breaker_metric(kind: Kind, provider: &str, model: &str, name: &str, value: u64) -> Metric {
+    let (p, m) = (crate::metrics::tag(provider), crate::metrics::tag(model));
+    Metric { kind, name: format!("tollgate.breaker.provider.{p}.model.{m}.{name}"), value }
+}
+
+fn transition(host: &mut impl Host, provider: &str, model: &str, t: Transition, state: State) {
+    log::info!("breaker {provider}/{model}: {}", t.as_str());
+    host.emit(&breaker_metric(Kind::Counter, provider, model, t.as_str(), 1));
+    host.emit(&breaker_metric(Kind::Gauge, provider, model, "state", state.gauge()));
+}
+
+/// Records one attempt's outcome on the breaker of `provider`/`model`.
+pub fn record(host: &mut impl Host, config: &Config, provider: &str, model: &str, outcome: Outcome) {
+    let Some(b) = config.router.breaker().copied() else { return };
+    if outcome == Outcome::Neutral {
+        return;
+    }
+    let now = host.now_nanos() / 1_000_000;
+    let mut made = None;
+    let written = update(host, &key("brk", provider, model), |v| {
+        let current = Health::decode(v.unwrap_or_default());
+        let (next, t) = current.record(&b, outcome, now);
+        made = t;
+        // A success on a closed breaker with no count changes nothing: spare the write.
+        (next != current).then(|| next.encode().to_vec())
+    });
+    if let (Some((_, next)), Some(t)) = (written, made) {
+        transition(host, provider, model, t, Health::decode(&next).state(now));
+    }
+}
+
+/// The breaker outcome of a response whose headers just arrived.
+pub fn outcome(host: &mut impl Host, status: u16) -> Outcome {
+    match status {
+        200..=399 => Outcome::Success,
+        429 => Outcome::Failure(Failure::RateLimited, host.response_header("retry-after").as_deref().and_then(retry_after_ms)),
+        500..=599 => {
+            let details = host.property_strings(&CODE_DETAILS).into_iter().next().unwrap_or_default();
+            Failure::classify(status, &details).map_or(Outcome::Neutral, |f| Outcome::Failure(f, None))
+        }
+        _ => Outcome::Neutral,
+    }
+}
+
+/// [`Signals`] over a host's shared data, the config's prices and the request headers.
+pub struct HostSignals<'a, H: Host> {
+    pub host: &'a mut H,
+    pub config: &'a Config,
+    now_ms: Option<u64>,
+}
+
+impl<'a, H: Host> HostSignals<'a, H> {
+    pub fn new(host: &'a mut H, config: &'a Config) -> Self {
+        HostSignals { host, config, now_ms: None }
+    }
+
+    fn name(&self, a: &Attempt) -> &str {
+        self.config.provider(a.provider).map_or("", |p| p.name.as_str())
+    }
+
+    fn get(&self, kind: &str, a: &Attempt) -> Option<Vec<u8>> {
+        self.host.shared_get(&key(kind, self.name(a), &a.model)).ok().and_then(|(v, _)| v)
+    }
+}
+
+impl<H: Host> Signals for HostSignals<'_, H> {
+    fn now_ms(&mut self) -> u64 {
+        *self.now_ms.get_or_insert_with(|| self.host.now_nanos() / 1_000_000)
+    }
+    fn health(&mut self, a: &Attempt) -> Health {
+        self.get("brk", a).map_or_else(Health::default, |v| Health::decode(&v))
+    }
+    fn claim_probe(&mut self, a: &Attempt, seen: Health) -> bool {
+        let now = self.now_ms();
+        let provider = self.name(a).to_string();
+        let claimed = update(self.host, &key("brk", &provider, &a.model), |v| {
+            let h = Health::decode(v.unwrap_or_default());
+            (h == seen).then(|| h.probing(now).encode().to_vec())
+        });
+        if claimed.is_some() {
+            transition(self.host, &provider, &a.model, Transition::HalfOpened, State::HalfOpen);
+        }
+        claimed.is_some()
+    }
+    fn latency(&mut self, a: &Attempt) -> Option<u64> {
+        let v = self.get("lat", a)?;
+        (word(&v, 1)? > 0).then(|| word(&v, 0)).flatten()
+    }
+    fn in_flight(&mut self, a: &Attempt) -> u64 {
+        self.get("busy", a).and_then(|v| word(&v, 0)).unwrap_or(0)
+    }
+    fn price(&mut self, a: &Attempt) -> Option<u64> {
+        self.config.pricing.price(&[&a.model]).map(|p| p.input.saturating_add(p.output))
+    }
+    fn header(&mut self, name: &str) -> Option<String> {
+        self.host.request_header(name)
+    }
+}
+
+/// What one request tracks for its target.
+#[derive(Debug, Default)]
+pub struct Steering {
+    /// Provider name and upstream model the request was sent to.
+    target: Option<(String, String)>,
+    breaker: bool,
+    latency: Option<LatencyMetric>,
+    busy: bool,
+    sent_ms: u64,
+    first_byte_ms: Option<u64>,
+    status: u16,
+    settled: bool,
+}
+
+impl Steering {
+    /// The plan was forwarded: note its target, and count it in flight for `least_busy`.
+    pub fn forwarded(&mut self, host: &mut impl Host, config: &Config, plan: &Plan) {
+        let Some(route) = config.router.steered_route(&plan.requested_model) else { return };
+        let candidates = route.targets.len() + route.fallbacks.len() + route.policy.rules.iter().map(|r| r.targets.len()).sum::<usize>();
+        self.breaker = config.router.breaker().is_some() && candidates > 1 && plan.failover.is_none();
+        self.latency = match route.policy.strategy {
+            Strategy::Latency { metric, .. } => Some(metric),
+            _ => None,
+        };
+        self.busy = route.policy.strategy == Strategy::LeastBusy;
+        self.target = Some((plan.provider_name.clone(), plan.upstream_model.clone()));
+        if self.latency.is_some() {
+            self.sent_ms = host.now_nanos() / 1_000_000;
+        }
+        if self.busy {
+            self.add_busy(host, 1);
+        }
+    }
+
+    /// The response headers: the breaker's outcome (a failover route's attempts are recorded
+    /// by the upstream role instead).
+    pub fn response_headers(&mut self, host: &mut impl Host, config: &Config) {
+        if !self.breaker && self.latency.is_none() {
+            return;
+        }
+        let Some((provider, model)) = self.target.clone() else { return };
+        self.status = host.response_header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
+        if self.breaker {
+            let o = outcome(host, self.status);
+            record(host, config, &provider, &model, o);
+        }
+    }
+
+    /// A response body chunk arrived.
+    pub fn body(&mut self, host: &mut impl Host) {
+        if self.latency.is_some() && self.first_byte_ms.is_none() {
+            self.first_byte_ms = Some(host.now_nanos() / 1_000_000);
+        }
+    }
+
+    /// The end of the request: the latency sample, and the in-flight count settled.
+    pub fn settle(&mut self, host: &mut impl Host, usage: Option<&Usage>) {
+        if std::mem::replace(&mut self.settled, true) {
+            return;
+        }
+        if self.busy {
+            self.add_busy(host, -1);
+        }
+        let (Some(metric), Some((provider, model))) = (self.latency, self.target.clone()) else { return };
+        if !(200..300).contains(&self.status) {
+            return;
+        }
+        let sample = match metric {
+            LatencyMetric::Ttft => self.first_byte_ms.map(|t| t.saturating_sub(self.sent_ms)),
+            LatencyMetric::PerToken => {
+                let tokens = usage.map_or(0, |u| u.completion_tokens);
+                let micros = (host.now_nanos() / 1_000).saturating_sub(self.sent_ms.saturating_mul(1_000));
+                (tokens > 0).then(|| micros / tokens)
+            }
+        };
+        let Some(sample) = sample else { return };
+        update(host, &key("lat", &provider, &model), |v| {
+            let (avg, n) = v.map_or((None, 0), |v| (word(v, 0), word(v, 1).unwrap_or(0)));
+            let next = average(avg.filter(|_| n > 0), sample);
+            Some([next.to_le_bytes(), n.saturating_add(1).to_le_bytes()].concat())
+        });
+    }
+
+    fn add_busy(&self, host: &mut impl Host, delta: i64) {
+        let Some((provider, model)) = &self.target else { return };
+        update(host, &key("busy", provider, model), |v| {
+            let n = v.and_then(|v| word(v, 0)).unwrap_or(0);
+            Some(n.saturating_add_signed(delta).to_le_bytes().to_vec())
+        });
+    }
+}
+
+#[cfg(test)]
+#[path = "steering_tests.rs"]
+mod tests;
