@@ -269,10 +269,15 @@ impl HttpFilter {
         if self.plan.as_ref().is_some_and(|p| p.failover.is_some()) {
             self.note_attempt(host);
         }
+        if let (Some(config), Some(plan), Some(a)) = (self.config.clone(), self.plan.as_mut(), self.admission.as_ref()) {
+            if self.steering.response_headers(host, &config) && plan.translation.is_none() {
+                // Envoy's own plain-text reply, rewritten as an error in the client's dialect.
+                plan.translation = Some(crate::api::translate::Translation { client: a.endpoint.dialect(), provider: crate::api::translate::Wire::Chat });
+            }
+        }
         let Some(plan) = &self.plan else { return Flow::Continue };
         self.limits.response_headers(host);
         let Some(config) = self.config.clone() else { return Flow::Continue };
-        self.steering.response_headers(host, &config);
         if !plan.dropped.is_empty() {
             host.set_response_header("x-tollgate-dropped", Some(&plan.dropped.join(",")));
         }

@@ -182,17 +182,21 @@ impl Steering {
     }
 
     /// The response headers: the breaker's outcome (a failover route's attempts are recorded
-    /// by the upstream role instead).
-    pub fn response_headers(&mut self, host: &mut impl Host, config: &Config) {
+    /// by the upstream role instead). `true` when the answer is Envoy's own (connect failure,
+    /// reset, timeout: every target was tried and failed), whose plain-text body the filter then
+    /// rewrites into the client's dialect.
+    pub fn response_headers(&mut self, host: &mut impl Host, config: &Config) -> bool {
         if !self.breaker && self.latency.is_none() {
-            return;
+            return false;
         }
-        let Some((provider, model)) = self.target.clone() else { return };
+        let Some((provider, model)) = self.target.clone() else { return false };
         self.status = host.response_header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
-        if self.breaker {
-            let o = outcome(host, self.status);
-            record(host, config, &provider, &model, o);
+        if !self.breaker {
+            return false;
         }
+        let o = outcome(host, self.status);
+        record(host, config, &provider, &model, o);
+        matches!(o, Outcome::Failure(Failure::ConnectFailure | Failure::Reset | Failure::Timeout, _))
     }
 
     /// A response body chunk arrived.
