@@ -190,3 +190,38 @@ fn long_prompt_goes_to_the_long_context_target_and_rules_pick_lists() {
     assert_eq!(served(&r), "c", "the header rule");
     assert_eq!(long.last_request().unwrap().json()["model"], "m-b");
 }
+
+/// `envoy/routing.yaml`: Envoy retries a failing replica's request on the other replica (the
+/// provider stays up); when the whole provider fails, tollgate's breaker moves `chat` to backup.
+#[test]
+fn shipped_routing_config_layers_envoy_retries_under_the_breaker() {
+    let path = support::envoy::repo().join("envoy/routing.yaml");
+    support::envoy::validate(&path).unwrap();
+    let replica1 = MockProvider::start_with(Behavior { status: Some(503), ..Behavior::default() });
+    let replica2 = MockProvider::start();
+    let backup = MockProvider::start();
+    let yaml = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("port_value: 10000", "port_value: 0")
+        .replace("port_value: 9901", "port_value: 0")
+        .replace("port_value: 18081", &format!("port_value: {}", replica1.port()))
+        .replace("port_value: 18082", &format!("port_value: {}", replica2.port()))
+        .replace("port_value: 18083", &format!("port_value: {}", backup.port()));
+    let envoy = Envoy::start_with_workers(&yaml, 2);
+    let body = json!({"model": "chat", "messages": [{"role": "user", "content": "Hello"}]});
+    for _ in 0..4 {
+        let r = ask(&envoy, &body);
+        assert_eq!((r.status, served(&r)), (200, "self-hosted".to_string()), "Envoy retried on the healthy replica: {}", r.text());
+    }
+    assert_eq!(backup.request_count(), 0);
+    // The whole provider fails: two failed requests cool it, then backup answers.
+    replica2.set_behavior(Behavior { status: Some(503), ..Behavior::default() });
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let r = ask(&envoy, &body);
+        statuses.push((r.status, served(&r)));
+    }
+    assert!(statuses[..2].iter().all(|(s, p)| *s == 503 && p == "self-hosted"), "{statuses:?}");
+    assert!(statuses[2..].iter().all(|(s, p)| *s == 200 && p == "backup"), "{statuses:?}");
+    assert_eq!(backup.last_request().unwrap().json()["model"], "gpt-4o-mini");
+}

@@ -79,16 +79,19 @@ pub fn record(host: &mut impl Host, config: &Config, provider: &str, model: &str
     }
 }
 
-/// The breaker outcome of a response whose headers just arrived.
-pub fn outcome(host: &mut impl Host, status: u16) -> Outcome {
+/// The breaker outcome of a response whose headers just arrived, and whether the response is
+/// Envoy's own (a 5xx whose `response.code_details` is not `via_upstream`: connect failure,
+/// reset, timeout, no healthy host).
+pub fn outcome(host: &mut impl Host, status: u16) -> (Outcome, bool) {
     match status {
-        200..=399 => Outcome::Success,
-        429 => Outcome::Failure(Failure::RateLimited, host.response_header("retry-after").as_deref().and_then(retry_after_ms)),
+        200..=399 => (Outcome::Success, false),
+        429 => (Outcome::Failure(Failure::RateLimited, host.response_header("retry-after").as_deref().and_then(retry_after_ms)), false),
         500..=599 => {
             let details = host.property_strings(&CODE_DETAILS).into_iter().next().unwrap_or_default();
-            Failure::classify(status, &details).map_or(Outcome::Neutral, |f| Outcome::Failure(f, None))
+            let envoys = !details.is_empty() && details != "via_upstream";
+            (Failure::classify(status, &details).map_or(Outcome::Neutral, |f| Outcome::Failure(f, None)), envoys)
         }
-        _ => Outcome::Neutral,
+        _ => (Outcome::Neutral, false),
     }
 }
 
@@ -194,9 +197,9 @@ impl Steering {
         if !self.breaker {
             return false;
         }
-        let o = outcome(host, self.status);
+        let (o, envoys) = outcome(host, self.status);
         record(host, config, &provider, &model, o);
-        matches!(o, Outcome::Failure(Failure::ConnectFailure | Failure::Reset | Failure::Timeout, _))
+        envoys
     }
 
     /// A response body chunk arrived.

@@ -108,7 +108,7 @@ impl UpstreamFilter {
             // Each attempt's answer feeds its target's breaker.
             if let (Some(config), Some((_, model))) = (self.config.clone().filter(|c| c.router.breaker().is_some()), &self.target) {
                 let status = host.response_header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
-                let outcome = super::steering::outcome(host, status);
+                let (outcome, _) = super::steering::outcome(host, status);
                 super::steering::record(host, &config, &name, model, outcome);
             }
         }
