@@ -5,6 +5,8 @@
 //! Shared-data keys, one value per target (provider name + upstream model):
 //! `tg:rt:brk:<provider>:<model>` (breaker, see `route::health`), `tg:rt:lat:<provider>:<model>`
 //! (moving average and sample count, 2 × u64 LE) and `tg:rt:busy:<provider>:<model>` (u64 LE).
+//! Only targets that name their upstream model in the config are tracked: a glob route's target
+//! that keeps the client's model name would let clients grow the store without bound.
 
 use crate::config::Config;
 use crate::gateway::Plan;
@@ -62,7 +64,8 @@ fn transition(host: &mut impl Host, provider: &str, model: &str, t: Transition, 
 /// Records one attempt's outcome on the breaker of `provider`/`model`.
 pub fn record(host: &mut impl Host, config: &Config, provider: &str, model: &str, outcome: Outcome) {
     let Some(b) = config.router.breaker().copied() else { return };
-    if outcome == Outcome::Neutral {
+    let tracked = config.providers.iter().position(|p| p.name == provider).is_some_and(|i| config.router.tracks(i, model));
+    if outcome == Outcome::Neutral || !tracked {
         return;
     }
     let now = host.now_nanos() / 1_000_000;
@@ -112,6 +115,9 @@ impl<'a, H: Host> HostSignals<'a, H> {
     }
 
     fn get(&self, kind: &str, a: &Attempt) -> Option<Vec<u8>> {
+        if !self.config.router.tracks(a.provider, &a.model) {
+            return None;
+        }
         self.host.shared_get(&key(kind, self.name(a), &a.model)).ok().and_then(|(v, _)| v)
     }
 }
@@ -124,6 +130,9 @@ impl<H: Host> Signals for HostSignals<'_, H> {
         self.get("brk", a).map_or_else(Health::default, |v| Health::decode(&v))
     }
     fn claim_probe(&mut self, a: &Attempt, seen: Health) -> bool {
+        if !self.config.router.tracks(a.provider, &a.model) {
+            return true;
+        }
         let now = self.now_ms();
         let provider = self.name(a).to_string();
         let claimed = update(self.host, &key("brk", &provider, &a.model), |v| {
@@ -175,6 +184,10 @@ impl Steering {
             _ => None,
         };
         self.busy = route.policy.strategy == Strategy::LeastBusy;
+        if !config.router.tracks(plan.provider, &plan.upstream_model) {
+            // A name the client chose (a glob route's target without a model): not tracked.
+            return;
+        }
         self.target = Some((plan.provider_name.clone(), plan.upstream_model.clone()));
         if self.latency.is_some() {
             self.sent_ms = host.now_nanos() / 1_000_000;

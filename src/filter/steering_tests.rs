@@ -114,3 +114,22 @@ fn breaker_stats() {
     let names: Vec<_> = h.metrics.iter().map(|m| (m.name.as_str(), m.value)).collect();
     assert_eq!(names, vec![("tollgate.breaker.provider.a.model.m-a.opened", 1), ("tollgate.breaker.provider.a.model.m-a.state", 1)]);
 }
+
+#[test]
+fn client_chosen_names_are_not_tracked() {
+    let json = r#"{"providers": [{"name": "a", "kind": "openai", "cluster": "a"}, {"name": "b", "kind": "openai", "cluster": "b"}],
+        "breaker": {"failures": 1}, "models": [{"name": "g*", "strategy": "priority", "targets": [{"provider": "a"}, {"provider": "b"}]}], "auth": {"mode": "none"}}"#;
+    let c = Rc::new(parse(json.as_bytes(), &|_| None).unwrap());
+    let shared = crate::limits::MemStore::default();
+    let mut h = FakeHost::request("POST", "/v1/chat/completions", &[], br#"{"model": "g-1", "messages": []}"#);
+    h.shared = shared.clone();
+    let mut f = HttpFilter::new(Some(c.clone()), 1, 0);
+    f.on_request_headers(&mut h, false);
+    let n = h.request_body.len();
+    f.on_request_body(&mut h, n, true);
+    h.response_headers = vec![(":status".into(), "503".into())];
+    f.on_response_headers(&mut h);
+    f.on_log(&mut h);
+    assert!(h.metrics.iter().all(|m| !m.name.contains("breaker")));
+    assert_eq!(crate::limits::SharedStore::get(&shared, "tg:rt:brk:a:g-1").unwrap().0, None);
+}

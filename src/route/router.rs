@@ -77,6 +77,9 @@ pub struct Router {
     breaker: Option<Breaker>,
     /// Some route is steered (see [`Route::steered`]).
     any_steered: bool,
+    /// Provider indexes per upstream model named in some target: the targets whose health,
+    /// latency and load are tracked (a name a client chose, on a glob route, is not: unbounded).
+    tracked: HashMap<String, Vec<usize>>,
 }
 
 impl Router {
@@ -92,7 +95,15 @@ impl Router {
             }
         }
         let any_steered = routes.iter().any(|r| r.steered(false));
-        Router { routes, exact, globs, providers, breaker: None, any_steered }
+        let mut tracked: HashMap<String, Vec<usize>> = HashMap::new();
+        for r in &routes {
+            for t in r.targets.iter().chain(&r.fallbacks).chain(r.policy.rules.iter().flat_map(|x| &x.targets)) {
+                if let Some(m) = &t.model {
+                    tracked.entry(m.clone()).or_default().push(t.provider);
+                }
+            }
+        }
+        Router { routes, exact, globs, providers, breaker: None, any_steered, tracked }
     }
 
     /// This router with the circuit breaker on.
@@ -100,6 +111,11 @@ impl Router {
         self.breaker = breaker;
         self.any_steered = self.routes.iter().any(|r| r.steered(breaker.is_some()));
         self
+    }
+
+    /// Whether `provider`'s `model` is a configured target, whose state is tracked.
+    pub fn tracks(&self, provider: usize, model: &str) -> bool {
+        self.tracked.get(model).is_some_and(|ps| ps.contains(&provider))
     }
 
     pub fn breaker(&self) -> Option<&Breaker> {
