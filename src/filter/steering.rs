@@ -2,9 +2,8 @@
 //! averages, in-flight counts, all in shared data so every worker sees them; prices; request
 //! headers), and what one request writes back (its outcome, latency sample and in-flight count).
 //!
-//! Shared-data keys, one value per target (provider name + upstream model):
-//! `tg:rt:brk:<provider>:<model>` (breaker, see `route::health`), `tg:rt:lat:<provider>:<model>`
-//! (moving average and sample count, 2 × u64 LE) and `tg:rt:busy:<provider>:<model>` (u64 LE).
+//! One shared-data value per target (provider name + upstream model), `tg:rt:<provider>:<model>`,
+//! holds all three (see `route::record`); planning reads each target's value once.
 //! Only targets that name their upstream model in the config are tracked: a glob route's target
 //! that keeps the client's model name would let clients grow the store without bound.
 
@@ -14,6 +13,7 @@ use crate::host::Host;
 use crate::limits::CREATE_CAS;
 use crate::metrics::{Kind, Metric};
 use crate::route::health::{retry_after_ms, Failure, Health, Outcome, State, Transition};
+use crate::route::record::Record;
 use crate::route::select::Signals;
 use crate::route::strategy::{average, LatencyMetric, Strategy};
 use crate::route::Attempt;
@@ -25,12 +25,14 @@ const MAX_ATTEMPTS: u32 = 16;
 /// Envoy's details of its own replies (connect failure, reset, timeout).
 const CODE_DETAILS: [&str; 2] = ["response", "code_details"];
 
-fn key(kind: &str, provider: &str, model: &str) -> String {
-    format!("tg:rt:{kind}:{provider}:{model}")
+fn key(provider: &str, model: &str) -> String {
+    format!("tg:rt:{provider}:{model}")
 }
 
-fn word(b: &[u8], i: usize) -> Option<u64> {
-    b.get(i * 8..i * 8 + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()).map(u64::from_le_bytes)
+/// Read-modify-write of one target's record; `f` returns `None` to leave it.
+fn update_record(host: &mut impl Host, provider: &str, model: &str, mut f: impl FnMut(Record) -> Option<Record>) -> Option<Record> {
+    let (_, next) = update(host, &key(provider, model), |v| f(Record::decode(v.unwrap_or_default())).map(|r| r.encode().to_vec()))?;
+    Some(Record::decode(&next))
 }
 
 /// Read-modify-write of one shared value with compare-and-swap; `f` gets the current bytes
@@ -70,15 +72,14 @@ pub fn record(host: &mut impl Host, config: &Config, provider: &str, model: &str
     }
     let now = host.now_nanos() / 1_000_000;
     let mut made = None;
-    let written = update(host, &key("brk", provider, model), |v| {
-        let current = Health::decode(v.unwrap_or_default());
-        let (next, t) = current.record(&b, outcome, now);
+    let written = update_record(host, provider, model, |r| {
+        let (health, t) = r.health.record(&b, outcome, now);
         made = t;
         // A success on a closed breaker with no count changes nothing: spare the write.
-        (next != current).then(|| next.encode().to_vec())
+        (health != r.health).then_some(Record { health, ..r })
     });
-    if let (Some((_, next)), Some(t)) = (written, made) {
-        transition(host, provider, model, t, Health::decode(&next).state(now));
+    if let (Some(next), Some(t)) = (written, made) {
+        transition(host, provider, model, t, next.health.state(now));
     }
 }
 
@@ -103,22 +104,31 @@ pub struct HostSignals<'a, H: Host> {
     pub host: &'a mut H,
     pub config: &'a Config,
     now_ms: Option<u64>,
+    /// Records read while planning this request, by provider index and model.
+    read: Vec<(usize, String, Record)>,
 }
 
 impl<'a, H: Host> HostSignals<'a, H> {
     pub fn new(host: &'a mut H, config: &'a Config) -> Self {
-        HostSignals { host, config, now_ms: None }
+        HostSignals { host, config, now_ms: None, read: Vec::new() }
     }
 
     fn name(&self, a: &Attempt) -> &str {
         self.config.provider(a.provider).map_or("", |p| p.name.as_str())
     }
 
-    fn get(&self, kind: &str, a: &Attempt) -> Option<Vec<u8>> {
+    /// The target's record, read from shared data once per request.
+    fn get(&mut self, a: &Attempt) -> Record {
         if !self.config.router.tracks(a.provider, &a.model) {
-            return None;
+            return Record::default();
         }
-        self.host.shared_get(&key(kind, self.name(a), &a.model)).ok().and_then(|(v, _)| v)
+        if let Some((_, _, r)) = self.read.iter().find(|(p, m, _)| *p == a.provider && *m == a.model) {
+            return *r;
+        }
+        let value = self.host.shared_get(&key(self.name(a), &a.model)).ok().and_then(|(v, _)| v);
+        let r = value.map_or_else(Record::default, |v| Record::decode(&v));
+        self.read.push((a.provider, a.model.clone(), r));
+        r
     }
 }
 
@@ -127,7 +137,7 @@ impl<H: Host> Signals for HostSignals<'_, H> {
         *self.now_ms.get_or_insert_with(|| self.host.now_nanos() / 1_000_000)
     }
     fn health(&mut self, a: &Attempt) -> Health {
-        self.get("brk", a).map_or_else(Health::default, |v| Health::decode(&v))
+        self.get(a).health
     }
     fn claim_probe(&mut self, a: &Attempt, seen: Health) -> bool {
         if !self.config.router.tracks(a.provider, &a.model) {
@@ -135,21 +145,17 @@ impl<H: Host> Signals for HostSignals<'_, H> {
         }
         let now = self.now_ms();
         let provider = self.name(a).to_string();
-        let claimed = update(self.host, &key("brk", &provider, &a.model), |v| {
-            let h = Health::decode(v.unwrap_or_default());
-            (h == seen).then(|| h.probing(now).encode().to_vec())
-        });
+        let claimed = update_record(self.host, &provider, &a.model, |r| (r.health == seen).then(|| Record { health: r.health.probing(now), ..r }));
         if claimed.is_some() {
             transition(self.host, &provider, &a.model, Transition::HalfOpened, State::HalfOpen);
         }
         claimed.is_some()
     }
     fn latency(&mut self, a: &Attempt) -> Option<u64> {
-        let v = self.get("lat", a)?;
-        (word(&v, 1)? > 0).then(|| word(&v, 0)).flatten()
+        self.get(a).average()
     }
     fn in_flight(&mut self, a: &Attempt) -> u64 {
-        self.get("busy", a).and_then(|v| word(&v, 0)).unwrap_or(0)
+        self.get(a).in_flight
     }
     fn price(&mut self, a: &Attempt) -> Option<u64> {
         self.config.pricing.price(&[&a.model]).map(|p| p.input.saturating_add(p.output))
@@ -243,19 +249,12 @@ impl Steering {
             }
         };
         let Some(sample) = sample else { return };
-        update(host, &key("lat", &provider, &model), |v| {
-            let (avg, n) = v.map_or((None, 0), |v| (word(v, 0), word(v, 1).unwrap_or(0)));
-            let next = average(avg.filter(|_| n > 0), sample);
-            Some([next.to_le_bytes(), n.saturating_add(1).to_le_bytes()].concat())
-        });
+        update_record(host, &provider, &model, |r| Some(Record { latency: average(r.average(), sample), samples: r.samples.saturating_add(1), ..r }));
     }
 
     fn add_busy(&self, host: &mut impl Host, delta: i64) {
         let Some((provider, model)) = &self.target else { return };
-        update(host, &key("busy", provider, model), |v| {
-            let n = v.and_then(|v| word(v, 0)).unwrap_or(0);
-            Some(n.saturating_add_signed(delta).to_le_bytes().to_vec())
-        });
+        update_record(host, provider, model, |r| Some(Record { in_flight: r.in_flight.saturating_add_signed(delta), ..r }));
     }
 }
 

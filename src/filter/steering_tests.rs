@@ -73,8 +73,8 @@ fn cost_picks_the_cheapest_and_least_busy_settles() {
     let got: std::collections::BTreeSet<String> = (0..12).map(|i| exchange(&c, &shared, i, 200, None)).collect();
     assert_eq!(got.len(), 3, "idle ties spread");
     for p in ["a", "b", "c"] {
-        let (v, _) = crate::limits::SharedStore::get(&shared, &format!("tg:rt:busy:{p}:m-{p}")).unwrap();
-        assert_eq!(v.map(|v| word(&v, 0)), Some(Some(0)), "settled at the end");
+        let (v, _) = crate::limits::SharedStore::get(&shared, &format!("tg:rt:{p}:m-{p}")).unwrap();
+        assert_eq!(v.map(|v| Record::decode(&v).in_flight), Some(0), "settled at the end");
     }
 }
 
@@ -131,5 +131,5 @@ fn client_chosen_names_are_not_tracked() {
     f.on_response_headers(&mut h);
     f.on_log(&mut h);
     assert!(h.metrics.iter().all(|m| !m.name.contains("breaker")));
-    assert_eq!(crate::limits::SharedStore::get(&shared, "tg:rt:brk:a:g-1").unwrap().0, None);
+    assert_eq!(crate::limits::SharedStore::get(&shared, "tg:rt:a:g-1").unwrap().0, None);
 }

@@ -3,6 +3,7 @@
 
 mod glob;
 pub mod health;
+pub mod record;
 mod router;
 pub mod rules;
 pub mod select;
