@@ -223,6 +223,12 @@ mod tests {
     }
 
     #[test]
+    fn the_guard_role_refuses_a_breaker() {
+        let e = parse(br#"{"role": "guard", "breaker": {}}"#, &|_| None).unwrap_err();
+        assert_eq!(e.field, "breaker");
+    }
+
+    #[test]
     fn errors_name_the_field() {
         assert_eq!(field(r#""breaker": {"failures": 0},"#, ""), "breaker.failures");
         assert_eq!(field(r#""breaker": {"on": ["4xx"]},"#, ""), "breaker.on[0]");
