@@ -1,6 +1,6 @@
 //! The filter's side of steered routing: the signals selection reads (breaker health, latency
-//! averages, in-flight counts, all in shared data so every worker sees them; prices; request
-//! headers), and what one request writes back (its outcome, latency sample and in-flight count).
+//! averages, in-flight counts, all in shared data so every worker sees them; request headers),
+//! and what one request writes back (its outcome, latency sample and in-flight count).
 //!
 //! One shared-data value per target (provider name + upstream model), `tg:rt:<provider>:<model>`,
 //! holds all three (see `route::record`); planning reads each target's value once.
@@ -156,9 +156,6 @@ impl<H: Host> Signals for HostSignals<'_, H> {
     }
     fn in_flight(&mut self, a: &Attempt) -> u64 {
         self.get(a).in_flight
-    }
-    fn price(&mut self, a: &Attempt) -> Option<u64> {
-        self.config.pricing.price(&[&a.model]).map(|p| p.input.saturating_add(p.output))
     }
     fn header(&mut self, name: &str) -> Option<String> {
         self.host.request_header(name)

@@ -5,6 +5,7 @@ use super::rules::Facts;
 use super::select::{Policy, Signals};
 use super::strategy::Strategy;
 use super::Glob;
+use crate::usage::cost::PriceTable;
 use std::collections::HashMap;
 
 /// One place a route can send a request.
@@ -137,8 +138,9 @@ impl Router {
     /// Resolves through a steered `route`: rules, context windows, strategy and breaker (see
     /// [`super::select`]). With a failover cluster, the aggregate keeps the request only when the
     /// route's first target goes first; otherwise the request goes straight to the chosen one.
-    pub fn steer(&self, route: &Route, requested: &str, facts: &Facts<'_>, seed: u64, signals: &mut dyn Signals) -> Resolution {
-        let attempts = super::select::order(&route.policy, &route.targets, &route.fallbacks, self.breaker.as_ref(), requested, facts, seed, signals);
+    /// `prices` rank targets for the cost strategy.
+    pub fn steer(&self, route: &Route, requested: &str, facts: &Facts<'_>, seed: u64, prices: &PriceTable, signals: &mut dyn Signals) -> Resolution {
+        let attempts = super::select::order(&route.policy, &route.targets, &route.fallbacks, self.breaker.as_ref(), prices, requested, facts, seed, signals);
         let first = route.targets.first().map(|t| attempt(t, requested));
         let failover_cluster = route.failover_cluster.clone().filter(|_| attempts.first() == first.as_ref());
         Resolution { route: Some(route.name.as_string()), attempts, failover_cluster }

@@ -15,6 +15,7 @@ use super::health::{Admit, Breaker, Health};
 use super::rules::{Facts, Rule};
 use super::strategy::{choose, Candidate, Strategy};
 use super::{Attempt, Target};
+use crate::usage::cost::PriceTable;
 
 /// A route's routing policy beyond plain weights.
 #[derive(Debug, Clone, Default)]
@@ -24,8 +25,8 @@ pub struct Policy {
     pub rules: Vec<Rule>,
 }
 
-/// What selection reads from outside: shared data (health, latency, in-flight counts), the
-/// price table, the clock and the request headers.
+/// What selection reads from the host: shared data (health, latency, in-flight counts), the
+/// clock and the request headers.
 pub trait Signals {
     fn now_ms(&mut self) -> u64;
     fn health(&mut self, a: &Attempt) -> Health;
@@ -33,12 +34,11 @@ pub trait Signals {
     fn claim_probe(&mut self, a: &Attempt, seen: Health) -> bool;
     fn latency(&mut self, a: &Attempt) -> Option<u64>;
     fn in_flight(&mut self, a: &Attempt) -> u64;
-    fn price(&mut self, a: &Attempt) -> Option<u64>;
     fn header(&mut self, name: &str) -> Option<String>;
 }
 
-/// Signals for a host without shared state (policy cases, tools): everything healthy, idle,
-/// unmeasured and unpriced.
+/// Signals for a host without shared state (policy cases, tools): everything healthy, idle and
+/// unmeasured.
 #[derive(Debug, Default)]
 pub struct NoSignals;
 
@@ -57,9 +57,6 @@ impl Signals for NoSignals {
     }
     fn in_flight(&mut self, _: &Attempt) -> u64 {
         0
-    }
-    fn price(&mut self, _: &Attempt) -> Option<u64> {
-        None
     }
     fn header(&mut self, _: &str) -> Option<String> {
         None
@@ -81,6 +78,7 @@ pub fn order(
     targets: &[Target],
     fallbacks: &[Target],
     breaker: Option<&Breaker>,
+    prices: &PriceTable,
     requested: &str,
     facts: &Facts<'_>,
     seed: u64,
@@ -103,14 +101,14 @@ pub fn order(
     let mut primary: Vec<Slot> = primary.into_iter().map(|t| slot(t, signals)).collect();
     let mut backup: Vec<Slot> = backup.into_iter().map(|t| slot(t, signals)).collect();
     if let Strategy::Cost { max_price: Some(cap) } = policy.strategy {
-        primary.retain(|s| signals.price(&s.attempt).is_some_and(|p| p <= cap));
-        backup.retain(|s| signals.price(&s.attempt).is_some_and(|p| p <= cap));
+        primary.retain(|s| price(prices, &s.attempt).is_some_and(|p| p <= cap));
+        backup.retain(|s| price(prices, &s.attempt).is_some_and(|p| p <= cap));
     }
     let mut out = Vec::with_capacity(primary.len() + backup.len());
     // Pick among the eligible targets; a half-open one is eligible if this request wins its probe.
     loop {
         let eligible: Vec<usize> = (0..primary.len()).filter(|&i| primary[i].admit != Admit::Cooled).collect();
-        let candidates: Vec<Candidate> = eligible.iter().map(|&i| candidate(policy.strategy, &primary[i], signals)).collect();
+        let candidates: Vec<Candidate> = eligible.iter().map(|&i| candidate(policy.strategy, &primary[i], prices, signals)).collect();
         let Some(pick) = choose(policy.strategy, &candidates, seed).and_then(|c| eligible.get(c).copied()) else { break };
         let s = &mut primary[pick];
         if s.admit == Admit::Probe && !signals.claim_probe(&s.attempt, s.health) {
@@ -133,12 +131,18 @@ pub fn order(
     out
 }
 
-fn candidate(strategy: Strategy, s: &Slot, signals: &mut dyn Signals) -> Candidate {
+/// A target's price for the cost strategy: its upstream model's `pricing` entry (else `*`),
+/// input plus output per million tokens.
+pub fn price(prices: &PriceTable, a: &Attempt) -> Option<u64> {
+    prices.price(&[&a.model]).map(|p| p.input.saturating_add(p.output))
+}
+
+fn candidate(strategy: Strategy, s: &Slot, prices: &PriceTable, signals: &mut dyn Signals) -> Candidate {
     let mut c = Candidate { weight: s.weight, ..Candidate::default() };
     match strategy {
         Strategy::Latency { .. } => c.latency = signals.latency(&s.attempt),
         Strategy::LeastBusy => c.in_flight = signals.in_flight(&s.attempt),
-        Strategy::Cost { .. } => c.price = signals.price(&s.attempt),
+        Strategy::Cost { .. } => c.price = price(prices, &s.attempt),
         Strategy::Weighted | Strategy::Priority => {}
     }
     c
@@ -149,6 +153,7 @@ mod tests {
     use super::super::health::{Classes, Outcome, Failure};
     use super::super::rules::When;
     use super::super::strategy::LatencyMetric;
+    use crate::usage::cost::Price;
     use super::*;
     use std::collections::HashMap;
     #[cfg(target_arch = "wasm32")]
@@ -162,7 +167,6 @@ mod tests {
         health: HashMap<usize, Health>,
         latency: HashMap<usize, u64>,
         busy: HashMap<usize, u64>,
-        price: HashMap<usize, u64>,
         probe_taken: bool,
         claimed: Vec<usize>,
     }
@@ -184,9 +188,6 @@ mod tests {
         fn in_flight(&mut self, a: &Attempt) -> u64 {
             self.busy.get(&a.provider).copied().unwrap_or(0)
         }
-        fn price(&mut self, a: &Attempt) -> Option<u64> {
-            self.price.get(&a.provider).copied()
-        }
         fn header(&mut self, n: &str) -> Option<String> {
             (n == "x-tier").then(|| "batch".to_string())
         }
@@ -197,7 +198,11 @@ mod tests {
     }
 
     fn providers(policy: &Policy, targets: &[Target], fallbacks: &[Target], facts: &Facts<'_>, s: &mut Fake) -> Vec<usize> {
-        order(policy, targets, fallbacks, Some(&B), "req", facts, 0, s).iter().map(|a| a.provider).collect()
+        let mut prices = PriceTable::default();
+        for (m, p) in [("m0", 900), ("m1", 500), ("m2", 100)] {
+            prices.models.insert(m.to_string(), Price { input: p, output: 0, cached_input: 0, cache_write_input: 0, cache_write_input_1h: 0 });
+        }
+        order(policy, targets, fallbacks, Some(&B), &prices, "req", facts, 0, s).iter().map(|a| a.provider).collect()
     }
 
     fn opened(at: u64) -> Health {
@@ -234,7 +239,6 @@ mod tests {
         let mut s = Fake::default();
         s.latency.extend([(0, 300), (1, 20), (2, 90)]);
         s.busy.extend([(0, 0), (1, 5), (2, 3)]);
-        s.price.extend([(0, 900), (1, 500), (2, 100)]);
         let latency = Policy { strategy: Strategy::Latency { metric: LatencyMetric::Ttft, exploration_permille: 0 }, rules: vec![] };
         assert_eq!(providers(&latency, &ts, &[], &Facts::default(), &mut s), vec![1, 0, 2]);
         let busy = Policy { strategy: Strategy::LeastBusy, rules: vec![] };
