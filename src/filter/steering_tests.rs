@@ -133,3 +133,23 @@ fn client_chosen_names_are_not_tracked() {
     assert!(h.metrics.iter().all(|m| !m.name.contains("breaker")));
     assert_eq!(crate::limits::SharedStore::get(&shared, "tg:rt:a:g-1").unwrap().0, None);
 }
+
+#[test]
+fn the_upstream_role_records_each_failover_attempt() {
+    let json = r#"{"role": "upstream", "providers": [{"name": "a", "kind": "openai", "cluster": "a"}, {"name": "b", "kind": "openai", "cluster": "b"}],
+        "breaker": {"failures": 1}, "models": [{"name": "m", "targets": [{"provider": "a", "model": "m-a"}], "fallbacks": [{"provider": "b", "model": "m-b"}], "failover_cluster": "agg"}],
+        "auth": {"mode": "none"}}"#;
+    let c = Rc::new(parse(json.as_bytes(), &|_| None).unwrap());
+    let handoff = crate::gateway::Handoff::new("/v1/chat/completions", "gw", [("a", "m-a"), ("b", "m-b")].into_iter());
+    let mut h = FakeHost::request("POST", "/v1/chat/completions", &[], br#"{"model": "m", "messages": []}"#);
+    h.properties.insert(crate::filter::upstream::PROVIDER_METADATA.join("/"), vec!["a".into()]);
+    h.properties.insert(crate::filter::upstream::HANDOFF_PROPERTY.join("/"), vec![handoff.encode()]);
+    h.now_nanos = 5_000_000_000;
+    let mut u = crate::filter::UpstreamFilter::new(Some(c), 2);
+    u.on_request_headers(&mut h, false);
+    h.response_headers = vec![(":status".into(), "503".into())];
+    u.on_response_headers(&mut h);
+    let (v, _) = crate::limits::SharedStore::get(&h.shared, "tg:rt:a:m-a").unwrap();
+    let health = Record::decode(&v.unwrap()).health;
+    assert_eq!(health.state(5_000), State::Open);
+}
