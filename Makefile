@@ -38,7 +38,7 @@ LISTEN_PORT ?= 10000
 ADMIN_PORT  ?= 9901
 MOCK_PORT   ?= 18080
 
-.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-stream bench-translate bench-responses bench-request bench-limits bench-cache bench-redact bench-v8 bench-instructions keygen oci fuzz clean
+.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-stream bench-translate bench-responses bench-request bench-limits bench-cache bench-route bench-redact bench-v8 bench-instructions keygen oci fuzz clean
 
 all: build
 
@@ -139,6 +139,16 @@ bench-cache: build envoy
 	  --variant name=floor,wasm=bench/floor/target/wasm32-wasip1/release/tollgate_floor.wasm \
 	  --variant name=tollgate,wasm=$(WASM),config=bench/tollgate-config.json,root_id=tollgate \
 	  --variant name=cache-miss,wasm=$(WASM),config=bench/tollgate-config-cache.json,root_id=tollgate
+
+# Steered routing's selection cost: a 10-target route (latency strategy, breaker: ten health
+# and ten latency reads per request) against the same route with one target (docs/routing.md).
+bench-route: build envoy
+	$(PYTHON) bench/run.py --workers 1 --rounds 3 --duration 5 --baseline route-1 --out bench/results/route.md \
+	  --variant name=route-1,wasm=$(WASM),config=bench/tollgate-config-route-1.json,root_id=tollgate \
+	  --variant name=route-10,wasm=$(WASM),config=bench/tollgate-config-route-10.json,root_id=tollgate
+	$(PYTHON) bench/instructions.py --out bench/results/route-instructions.md \
+	  --variant name=route-1,wasm=$(WASM),config=bench/tollgate-config-route-1.json,root_id=tollgate \
+	  --variant name=route-10,wasm=$(WASM),config=bench/tollgate-config-route-10.json,root_id=tollgate
 
 bench-stream:
 	cargo run --release --example stream_bench

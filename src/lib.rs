@@ -11,7 +11,8 @@
 //! - [`cache`]: the response cache: the key, the bounded store in shared data, the hub form answers are kept in.
 //! - [`crypto`]: SHA-256, HMAC-SHA256, hex and base64, shared by the features that sign what they send.
 //! - [`keys`]: virtual keys: digests, policies, O(1) lookup, SDK header forms.
-//! - [`route`]: model resolution: exact names, aliases, globs, `provider/model`, weights, fallbacks.
+//! - [`route`]: model resolution: exact names, aliases, globs, `provider/model`, weights, fallbacks; steering
+//!   (`health`: the circuit breaker per target; `strategy`; `rules`: conditional routes; `select`: their composition).
 //! - [`sse`]: incremental Server-Sent Events framer (pure parsing; bytes pass through unchanged).
 //! - [`scan`]: a validating JSON scanner that builds nothing, for the fast paths that read a body without parsing it.
 //! - [`usage`]: token usage from JSON bodies and SSE streams per provider, and estimates when it is missing.

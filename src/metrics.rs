@@ -4,11 +4,13 @@
 
 use crate::usage::Usage;
 
-/// Counter or histogram.
+/// Counter, histogram or gauge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Counter,
     Histogram,
+    /// Set to the value (a state, such as a circuit breaker's).
+    Gauge,
 }
 
 /// One stat update.

@@ -58,6 +58,7 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
     if dto.cluster_header.is_empty() || !is_header_name(&dto.cluster_header) {
         errs.push(ConfigError::new("cluster_header", "must be a lower-case HTTP header name"));
     }
+    let breaker = keep(&mut errs, super::routing_dto::breaker(dto.breaker));
     let pricing = keep(&mut errs, super::pricing_dto::compile(dto.pricing));
     let priced = pricing.as_ref().is_some_and(|p| !p.models.is_empty());
     let limits = keep(&mut errs, super::limits_dto::compile(dto.limits, dto.accounting.enabled, priced));
@@ -83,7 +84,7 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
     Ok(Config {
         role,
         providers,
-        router: Router::new(routes, by_name),
+        router: Router::new(routes, by_name).with_breaker(breaker.flatten()),
         auth,
         keys,
         cluster_header: dto.cluster_header,
@@ -121,7 +122,7 @@ fn telemetry(dto: &TelemetryDto, errs: &mut Vec<ConfigError>) -> Telemetry {
 /// naming the field, rather than ignored.
 fn guard_fields(dto: &ConfigDto, errs: &mut Vec<ConfigError>) {
     let why = "is not used by role `guard` (it keeps the route's upstream and the client's credential); remove it or use role `downstream`";
-    for (set, field) in [(!dto.providers.is_empty(), "providers"), (!dto.models.is_empty(), "models"), (!dto.keys.is_empty(), "keys"), (dto.auth.mode == "jwt", "auth.mode")] {
+    for (set, field) in [(!dto.providers.is_empty(), "providers"), (!dto.models.is_empty(), "models"), (!dto.keys.is_empty(), "keys"), (dto.auth.mode == "jwt", "auth.mode"), (dto.breaker.is_some(), "breaker")] {
         if set {
             errs.push(ConfigError::new(field, why));
         }
@@ -209,7 +210,9 @@ fn route(i: usize, m: ModelDto, providers: &HashMap<String, usize>) -> Result<Ro
     if m.failover_cluster.as_deref() == Some("") {
         return Err(ConfigError::new(format!("models[{i}].failover_cluster"), "must name an Envoy cluster"));
     }
-    Ok(Route { name: Glob::new(&m.name), targets, fallbacks, failover_cluster: m.failover_cluster })
+    let routing = super::routing_dto::RouteRouting { strategy: m.strategy, latency: m.latency, max_price: m.max_price, rules: m.rules };
+    let policy = super::routing_dto::policy(&format!("models[{i}]"), routing, &|at, ts| targets_of(at, ts, providers))?;
+    Ok(Route { name: Glob::new(&m.name), targets, fallbacks, failover_cluster: m.failover_cluster, policy })
 }
 
 fn targets_of(at: &str, ts: Vec<TargetDto>, providers: &HashMap<String, usize>) -> Result<Vec<Target>, ConfigError> {
@@ -222,7 +225,10 @@ fn targets_of(at: &str, ts: Vec<TargetDto>, providers: &HashMap<String, usize>) 
             if t.model.as_deref() == Some("") {
                 return Err(ConfigError::new(format!("{at}[{j}].model"), "must not be empty"));
             }
-            Ok(Target { provider, model: t.model, weight: t.weight })
+            if t.context_window == Some(0) {
+                return Err(ConfigError::new(format!("{at}[{j}].context_window"), "must be above 0"));
+            }
+            Ok(Target { provider, model: t.model, weight: t.weight, context_window: t.context_window })
         })
         .collect()
 }

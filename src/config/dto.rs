@@ -69,6 +69,10 @@ pub struct ConfigDto {
     /// The response cache's local store (see `cache_dto`); routes opt in with `models[].cache`.
     #[serde(default)]
     pub cache: Option<super::cache_dto::CacheStoreDto>,
+    /// Circuit breaker per target (provider + upstream model), shared by all workers; off when
+    /// absent (see `routing_dto` and `docs/routing.md`).
+    #[serde(default)]
+    pub breaker: Option<super::routing_dto::BreakerDto>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -185,6 +189,25 @@ pub struct ModelDto {
     /// Answer identical requests from the response cache (see `cache_dto`).
     #[serde(default)]
     pub cache: Option<super::cache_dto::CacheRuleDto>,
+    /// How the first target is picked: `weighted` (default), `priority`, `latency`,
+    /// `least_busy` or `cost` (see `docs/routing.md`).
+    #[serde(default = "default_strategy")]
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["weighted", "priority", "latency", "least_busy", "cost"])))]
+    pub strategy: String,
+    /// Settings of `strategy: latency`.
+    #[serde(default)]
+    pub latency: Option<super::routing_dto::LatencyDto>,
+    /// `strategy: cost`: targets whose input plus output price per million tokens is above this
+    /// (or unpriced) are left out.
+    #[serde(default)]
+    pub max_price: Option<serde_json::Value>,
+    /// Conditional routes: the first rule whose `when` holds picks the target list.
+    #[serde(default)]
+    pub rules: Vec<super::routing_dto::RuleDto>,
+}
+
+fn default_strategy() -> String {
+    "weighted".to_string()
 }
 
 #[derive(Debug, Deserialize)]
@@ -199,6 +222,9 @@ pub struct TargetDto {
     /// Relative share of traffic among the route's targets.
     #[serde(default = "default_weight")]
     pub weight: u32,
+    /// Prompt plus output tokens the target takes; a longer request skips it.
+    #[serde(default)]
+    pub context_window: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -11,6 +11,7 @@ mod lint;
 pub mod pricing_dto;
 mod redact_compile;
 mod redact_dto;
+pub mod routing_dto;
 mod runtime;
 #[cfg(feature = "schema")]
 mod schema;

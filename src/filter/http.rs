@@ -68,6 +68,8 @@ pub struct HttpFilter {
     on_route: Option<gateway::RouteTarget>,
     /// The response cache's lookup and capture.
     cache: super::cache::CacheGuard,
+    /// Steered routing: the target's breaker outcome, latency sample and in-flight count.
+    steering: super::steering::Steering,
 }
 
 impl HttpFilter {
@@ -87,6 +89,7 @@ impl HttpFilter {
             exports: Exports::default(),
             on_route: None,
             cache: super::cache::CacheGuard::default(),
+            steering: super::steering::Steering::default(),
         }
     }
 
@@ -209,7 +212,7 @@ impl HttpFilter {
         let seed = mix(self.started_nanos ^ u64::from(self.context_id) ^ (self.loaded_at as u64).rotate_left(32));
         let planned = match &self.on_route {
             Some(t) => gateway::plan_on_route(&config, &admission, t, &body, &mut self.redaction.findings),
-            None => gateway::plan_redacted(&config, &admission, &body, seed, &mut self.redaction.findings),
+            None => gateway::plan_steered(&config, &admission, &body, seed, &mut self.redaction.findings, &mut super::steering::HostSignals::new(host, &config)),
         };
         self.redaction.publish(host, &config, &mut self.exports);
         let plan = match planned {
@@ -268,6 +271,7 @@ impl HttpFilter {
 
     fn send_upstream(&mut self, host: &mut impl Host, config: &Config, admission: &Admission, plan: Plan, body_size: usize) -> Flow {
         super::forward::apply(host, config, &mut self.exports, admission, &plan, body_size, self.redaction.restores(), config.hold_headers);
+        self.steering.forwarded(host, config, &plan);
         self.plan = Some(plan);
         self.phase = Phase::Forwarded;
         Flow::Continue
@@ -315,6 +319,12 @@ impl HttpFilter {
         }
         if self.plan.as_ref().is_some_and(|p| p.failover.is_some()) {
             self.note_attempt(host);
+        }
+        if let (Some(config), Some(plan), Some(a)) = (self.config.clone(), self.plan.as_mut(), self.admission.as_ref()) {
+            if self.steering.response_headers(host, &config) && plan.translation.is_none() {
+                // Envoy's own plain-text reply, rewritten as an error in the client's dialect.
+                plan.translation = Some(crate::api::translate::Translation { client: a.endpoint.dialect(), provider: crate::api::translate::Wire::Chat });
+            }
         }
         let Some(plan) = &self.plan else { return Flow::Continue };
         self.limits.response_headers(host);
@@ -378,6 +388,9 @@ impl HttpFilter {
         if body_size > 0 && self.first_byte_nanos.is_none() && self.plan.is_some() && timed {
             self.first_byte_nanos = Some(host.now_nanos());
         }
+        if body_size > 0 {
+            self.steering.body(host);
+        }
         if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() && !self.redaction.active() && !self.cache.active() {
             return Flow::Continue;
         }
@@ -431,6 +444,7 @@ impl HttpFilter {
         self.cache.finish(host, &config, self.usage.as_ref());
         self.limits.settle(host, &config, self.usage.as_ref(), self.cost_micros);
         self.fleet.settle(host, &config, self.usage.as_ref(), self.cost_micros);
+        self.steering.settle(host, self.usage.as_ref());
         if self.phase == Phase::Start {
             return;
         }

@@ -10,6 +10,7 @@ mod http;
 mod limits;
 mod on_route;
 mod outcome;
+mod steering;
 mod upstream;
 mod redaction;
 

@@ -105,6 +105,12 @@ impl UpstreamFilter {
         let name = self.target.as_ref().and_then(|(i, _)| self.config.as_ref().and_then(|c| c.provider(*i))).map(|p| p.name.clone());
         if let Some(name) = name {
             host.set_response_header(gateway::ATTEMPT_HEADER, Some(&name));
+            // Each attempt's answer feeds its target's breaker.
+            if let (Some(config), Some((_, model))) = (self.config.clone().filter(|c| c.router.breaker().is_some()), &self.target) {
+                let status = host.response_header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
+                let (outcome, _) = super::steering::outcome(host, status);
+                super::steering::record(host, &config, &name, model, outcome);
+            }
         }
         Flow::Continue
     }

@@ -6,6 +6,7 @@ use super::rewrite::{rewrite, Rewrite};
 use crate::api::translate::Translation;
 use crate::api::Endpoint;
 use crate::config::{Config, Credential, ProviderKind, Role};
+use crate::route::select::Signals;
 use crate::route::Attempt;
 use crate::error::{ApiError, ErrorKind};
 use crate::redact::node::{Node, Shape};
@@ -95,6 +96,11 @@ pub fn plan(config: &Config, admission: &Admission, body: &[u8], seed: u64) -> R
 
 /// [`plan`], recording what redaction found (counts, pseudonyms, the blocking rule) in `findings`.
 pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: u64, findings: &mut Findings) -> Result<Plan, ApiError> {
+    plan_steered(config, admission, body, seed, findings, &mut crate::route::select::NoSignals)
+}
+
+/// [`plan_redacted`], steering routes with a strategy, rules or the breaker by `signals`.
+pub fn plan_steered(config: &Config, admission: &Admission, body: &[u8], seed: u64, findings: &mut Findings, signals: &mut dyn Signals) -> Result<Plan, ApiError> {
     let invalid = |m: &str| ApiError::new(ErrorKind::InvalidRequest, m);
     if body.is_empty() {
         return Err(invalid("The request body is empty; send a JSON object."));
@@ -136,7 +142,7 @@ pub fn plan_redacted(config: &Config, admission: &Admission, body: &[u8], seed: 
     let not_allowed = || {
         ApiError::new(ErrorKind::ModelNotAllowed, format!("This API key is not allowed to use the model `{requested}`.")).with_param("model")
     };
-    let Some(resolution) = config.router.resolve(&requested, seed) else {
+    let Some(resolution) = super::steer::resolve(config, &requested, seed, policy, body, &mut parsed, signals)? else {
         if policy.is_some_and(|p| !p.allows(&requested, None)) {
             return Err(not_allowed());
         }

@@ -296,6 +296,7 @@ impl Host for WasmHost {
             let kind = match metric.kind {
                 Kind::Counter => MetricType::Counter,
                 Kind::Histogram => MetricType::Histogram,
+                Kind::Gauge => MetricType::Gauge,
             };
             match hostcalls::define_metric(kind, &metric.name) {
                 Ok(id) => {
@@ -318,7 +319,7 @@ impl Host for WasmHost {
         }
         let result = match metric.kind {
             Kind::Counter => hostcalls::increment_metric(id, i64::try_from(metric.value).unwrap_or(i64::MAX)),
-            Kind::Histogram => hostcalls::record_metric(id, metric.value),
+            Kind::Histogram | Kind::Gauge => hostcalls::record_metric(id, metric.value),
         };
         if let Err(s) = result {
             warn("update_metric", s);
