@@ -35,6 +35,8 @@ pub enum ErrorKind {
     ContentBlocked,
     /// Redaction could not inspect the body (too large, or text in an unknown shape) and fails closed.
     NotInspectable,
+    /// A spend or token anomaly rule with action `block` fired for the caller in this window.
+    AnomalyDetected,
 }
 
 impl ErrorKind {
@@ -48,7 +50,7 @@ impl ErrorKind {
             ErrorKind::ModelNotFound | ErrorKind::UnknownEndpoint => 404,
             ErrorKind::MethodNotAllowed => 405,
             ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured | ErrorKind::LimitsUnavailable => 503,
-            ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded => 429,
+            ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded | ErrorKind::AnomalyDetected => 429,
         }
     }
 
@@ -70,6 +72,7 @@ impl ErrorKind {
             ErrorKind::ConcurrencyLimitExceeded => "concurrency_limit_exceeded",
             ErrorKind::ContentBlocked => "content_blocked",
             ErrorKind::NotInspectable => "content_not_inspectable",
+            ErrorKind::AnomalyDetected => "anomaly_detected",
         }
     }
 
@@ -79,7 +82,7 @@ impl ErrorKind {
             ErrorKind::InvalidApiKey => "authentication_error",
             ErrorKind::ModelNotAllowed => "permission_error",
             ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured | ErrorKind::LimitsUnavailable => "api_error",
-            ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded => "rate_limit_error",
+            ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded | ErrorKind::AnomalyDetected => "rate_limit_error",
             _ => "invalid_request_error",
         }
     }
@@ -92,7 +95,7 @@ impl ErrorKind {
             ErrorKind::ModelNotFound | ErrorKind::UnknownEndpoint => "not_found_error",
             ErrorKind::BodyTooLarge => "request_too_large",
             ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured | ErrorKind::LimitsUnavailable => "api_error",
-            ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded => "rate_limit_error",
+            ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded | ErrorKind::AnomalyDetected => "rate_limit_error",
             _ => "invalid_request_error",
         }
     }

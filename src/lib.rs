@@ -31,6 +31,7 @@
 //!   and the root/HTTP context glue; `sim`, a pure in-memory host; a fake host for native tests.
 //! - `cli` (feature `cli`): the `tollgate` command-line tool (validate, keygen, test, schema).
 
+pub mod alerts;
 pub mod api;
 #[cfg(feature = "cli")]
 pub mod cli;

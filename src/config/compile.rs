@@ -57,6 +57,7 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
     let pricing = keep(&mut errs, super::pricing_dto::compile(dto.pricing));
     let priced = pricing.as_ref().is_some_and(|p| !p.models.is_empty());
     let limits = keep(&mut errs, super::limits_dto::compile(dto.limits, dto.accounting.enabled, priced));
+    let alerts = keep(&mut errs, super::alerts_dto::compile(dto.alerts, env, dto.accounting.enabled, priced));
     if dto.max_request_bytes == 0 {
         errs.push(ConfigError::new("max_request_bytes", "must be greater than 0"));
     }
@@ -70,7 +71,7 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
         }
     };
     let redaction = keep(&mut errs, dto.redaction.map(super::redact_compile::redaction).transpose());
-    let (Some(auth), Some(role), Some(pricing), Some(limits), Some(redaction)) = (auth, role, pricing, limits, redaction) else { return Err(errs) };
+    let (Some(auth), Some(role), Some(pricing), Some(limits), Some(redaction), Some(alerts)) = (auth, role, pricing, limits, redaction, alerts) else { return Err(errs) };
     if !errs.is_empty() {
         return Err(errs);
     }
@@ -86,6 +87,7 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
         accounting: dto.accounting.enabled,
         pricing,
         limits,
+        alerts,
         redaction: redaction.flatten(),
         telemetry: Telemetry { filter_state: dto.telemetry.filter_state, stats: dto.telemetry.stats },
         strict_translation: dto.translation.strict,

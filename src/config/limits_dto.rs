@@ -98,6 +98,10 @@ pub struct RuleDto {
     #[serde(default = "default_store")]
     #[cfg_attr(feature = "schema", schemars(extend("enum" = ["local", "fleet"])))]
     pub store: String,
+    /// Budget alert thresholds, as shares of `limit` (e.g. `[0.5, 0.8, 1.0]`; token and spend
+    /// rules of the local store): each fires once per window per subject (see docs/alerts.md).
+    #[serde(default)]
+    pub alerts: Vec<f64>,
 }
 
 fn default_completion_tokens() -> u64 {
@@ -157,7 +161,8 @@ pub fn compile(dto: Option<LimitsDto>, accounting: bool, priced: bool) -> Result
         if r.model.as_deref() == Some("") {
             return Err(ConfigError::new(at("model"), "must not be empty"));
         }
-        let rule = Rule { id: r.id, scope, subjects: r.subjects, model: r.model, kind, window, limit, shadow: r.shadow };
+        let alerts = super::alerts_dto::thresholds(&at("alerts"), &r.alerts, kind, &r.store)?;
+        let rule = Rule { id: r.id, scope, subjects: r.subjects, model: r.model, kind, window, limit, shadow: r.shadow, alerts };
         match r.store.as_str() {
             "local" => rules.push(rule),
             "fleet" if rolling => return Err(ConfigError::new(at("align"), "fleet limits use calendar windows")),

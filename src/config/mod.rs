@@ -1,5 +1,6 @@
 //! Configuration: JSON DTOs (`dto`), compiled into validated runtime types (`runtime`) at load.
 
+pub mod alerts_dto;
 mod check;
 mod compile;
 mod dto;

@@ -223,6 +223,9 @@ impl HttpFilter {
         if admission.endpoint == Endpoint::CountTokens {
             return self.forward(host, &config, &admission, plan, body_size);
         }
+        if let Err(e) = super::alerts::admit(host, &config, &admission) {
+            return self.reply(host, dialect, &e);
+        }
         if let Err(e) = self.limits.reserve(host, &config, &admission, &plan, &body) {
             return self.reply(host, dialect, &e);
         }
@@ -370,6 +373,9 @@ impl HttpFilter {
         let Some(config) = self.config.clone() else { return };
         self.limits.settle(host, &config, self.usage.as_ref(), self.cost_micros);
         self.fleet.settle(host, &config, self.usage.as_ref(), self.cost_micros);
+        if let (Some(a), Some(_)) = (self.admission.as_ref(), self.plan.as_ref()) {
+            super::alerts::anomalies(host, &config, a, self.usage.as_ref(), self.cost_micros);
+        }
         if self.phase == Phase::Start {
             return;
         }

@@ -1,5 +1,6 @@
 //! The per-request state machine, generic over the host so it runs natively in tests.
 
+mod alerts;
 mod cost;
 mod exports;
 mod fleet;

@@ -26,6 +26,8 @@ pub struct FakeHost {
     pub no_callouts: bool,
     /// `resume_request` was called.
     pub resumed: bool,
+    /// Alert events queued for the webhook: message id, body.
+    pub delivered: Vec<(String, Vec<u8>)>,
 }
 
 impl FakeHost {
@@ -107,5 +109,8 @@ impl Host for FakeHost {
     }
     fn resume_request(&mut self) {
         self.resumed = true;
+    }
+    fn deliver(&mut self, id: String, body: Vec<u8>) {
+        self.delivered.push((id, body));
     }
 }

@@ -1,0 +1,149 @@
+//! The filter's side of alerts: budget thresholds checked as each reservation settles, anomaly
+//! detectors fed with each request's settled amount, `block` anomalies refused at admission.
+//! Every event goes three ways: a counter, a log line (no secret), and the worker's webhook
+//! outbox, which the root context drains on its tick (never on the request's path).
+
+use super::limits::{caller, counter};
+use crate::alerts::{crossed, message_id, Event, EventKind};
+use crate::config::Config;
+use crate::error::{ApiError, ErrorKind};
+use crate::gateway::Admission;
+use crate::host::Host;
+use crate::limits::{Cell, Held, Kind, SharedStore, StoreError};
+use crate::usage::Usage;
+
+/// A `Host`'s shared data as a [`SharedStore`].
+struct Store<'a, H: Host>(&'a mut H);
+
+impl<H: Host> SharedStore for Store<'_, H> {
+    fn get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), StoreError> {
+        self.0.shared_get(key)
+    }
+    fn set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), StoreError> {
+        self.0.shared_set(key, value, cas)
+    }
+}
+
+/// Counts, logs and queues one event for the webhook.
+fn raise(host: &mut impl Host, config: &Config, e: &Event) {
+    let name = match e.kind {
+        EventKind::Budget { .. } => "tollgate.alerts.budget_fired",
+        EventKind::Anomaly { .. } => "tollgate.alerts.anomaly_fired",
+    };
+    host.emit(&counter(name, 1));
+    log::warn!("{}", e.log_line());
+    if config.alerts.webhook.is_some() {
+        host.deliver(message_id(&e.identity()), e.payload(&config.pricing.currency));
+    }
+}
+
+/// After the settlement of `held`: the thresholds of each token or spend rule its counter now
+/// reaches for the first time in the window fire (the count includes reservations still in
+/// flight, as the rule's own admission check does).
+pub fn budgets(host: &mut impl Host, config: &Config, held: &[Held], now: u64) {
+    for h in held {
+        let Some(rule) = held_rule(config, h) else { continue };
+        let (Some(window), Some(subject)) = (rule.window, h.key.strip_prefix(&format!("tg:lim:{}:", rule.id))) else { continue };
+        let start = window.start(now);
+        let Ok((Some(bytes), _)) = host.shared_get(&h.key) else { continue };
+        let cell = Cell::decode(&bytes).rolled(Some(window), start);
+        let used = window.effective(cell.start, now, cell.current, cell.previous);
+        let fired = match crossed(&mut Store(host), &format!("tg:alert:{}:{subject}", rule.id), start, used, rule.limit, &rule.alerts) {
+            Ok(f) => f,
+            Err(_) => {
+                host.emit(&counter("tollgate.alerts.marker_unavailable", 1));
+                continue;
+            }
+        };
+        for threshold in fired {
+            let e = Event {
+                kind: EventKind::Budget { threshold, limit: rule.limit },
+                rule: rule.id.clone(),
+                scope: rule.scope,
+                subject: subject.to_string(),
+                measure: rule.kind,
+                window_start: start,
+                window_end: window.end(start),
+                amount: used,
+                at: now,
+            };
+            raise(host, config, &e);
+        }
+    }
+}
+
+/// The rule of a held reservation, when it carries alert thresholds.
+fn held_rule<'a>(config: &'a Config, h: &Held) -> Option<&'a crate::limits::Rule> {
+    if !matches!(h.kind, Kind::Tokens | Kind::Spend) {
+        return None;
+    }
+    config.limits.rules.get(h.rule_index()).filter(|r| !r.alerts.is_empty())
+}
+
+/// Feeds every anomaly rule that watches the caller with the request's settled amount.
+pub fn anomalies(host: &mut impl Host, config: &Config, admission: &Admission, usage: Option<&Usage>, cost_micros: Option<u64>) {
+    if config.alerts.anomalies.is_empty() {
+        return;
+    }
+    let (key, tenant) = caller(config, admission);
+    let now = host.now_nanos() / 1_000_000_000;
+    for rule in &config.alerts.anomalies {
+        let Some(subject) = rule.subject(key, tenant) else { continue };
+        let amount = match rule.kind {
+            Kind::Tokens => usage.map_or(0, Usage::total_tokens),
+            Kind::Spend => cost_micros.unwrap_or(0),
+            _ => 1,
+        };
+        if amount == 0 {
+            continue;
+        }
+        let verdict = match rule.add(&mut Store(host), subject, amount, now) {
+            Ok(v) => v,
+            Err(_) => {
+                host.emit(&counter("tollgate.alerts.anomaly_unavailable", 1));
+                continue;
+            }
+        };
+        if verdict.fired {
+            let c = verdict.cell;
+            let e = Event {
+                kind: EventKind::Anomaly { baseline: c.baseline, factor_pct: rule.factor_pct, floor: rule.floor, blocking: rule.action == crate::alerts::Action::Block },
+                rule: rule.id.clone(),
+                scope: rule.scope,
+                subject: subject.to_string(),
+                measure: rule.kind,
+                window_start: c.start,
+                window_end: c.start.saturating_add(rule.window_seconds),
+                amount: c.amount,
+                at: now,
+            };
+            raise(host, config, &e);
+        }
+    }
+}
+
+/// At admission: a `block` anomaly rule whose window fired refuses the caller (429
+/// `anomaly_detected`, `retry-after` the end of the window).
+pub fn admit(host: &mut impl Host, config: &Config, admission: &Admission) -> Result<(), ApiError> {
+    if config.alerts.anomalies.is_empty() {
+        return Ok(());
+    }
+    let (key, tenant) = caller(config, admission);
+    let now = host.now_nanos() / 1_000_000_000;
+    for rule in &config.alerts.anomalies {
+        let Some(subject) = rule.subject(key, tenant) else { continue };
+        if let Some(wait) = rule.blocked(&Store(host), subject, now) {
+            host.emit(&counter("tollgate.alerts.anomaly_blocked", 1));
+            let msg = format!("Unusual {} for this {} (anomaly rule `{}`); requests are paused until the window ends in {wait} seconds.", rule.kind.as_str(), scope_name(rule.scope), rule.id);
+            return Err(ApiError::new(ErrorKind::AnomalyDetected, msg).with_header("retry-after", wait.to_string()));
+        }
+    }
+    Ok(())
+}
+
+fn scope_name(s: crate::limits::Scope) -> &'static str {
+    match s {
+        crate::limits::Scope::Key => "key",
+        crate::limits::Scope::Tenant => "tenant",
+    }
+}
