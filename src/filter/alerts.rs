@@ -147,3 +147,83 @@ fn scope_name(s: crate::limits::Scope) -> &'static str {
         crate::limits::Scope::Tenant => "tenant",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{parse, Config};
+    use crate::filter::limits::tests::respond;
+    use crate::filter::HttpFilter;
+    use crate::host::fake::FakeHost;
+    use crate::keys::Digest;
+    use crate::limits::MemStore;
+    use std::rc::Rc;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn config(extra: &str) -> Rc<Config> {
+        let json = format!(
+            r#"{{"providers": [{{"name": "mock", "kind": "openai", "cluster": "c"}}],
+                "models": [{{"name": "gpt-4o-mini", "targets": [{{"provider": "mock"}}]}}],
+                "keys": [{{"id": "team-a", "tenant": "acme", "digests": ["{}"]}}],
+                "pricing": {{"models": {{"gpt-4o-mini": {{"input": 1000, "output": 2000, "cached_input": 500}}}}}},
+                {extra}}}"#,
+            Digest::of(b"tg-good")
+        );
+        Rc::new(parse(json.as_bytes(), &|_| None).unwrap())
+    }
+
+    const CHAT: &str = r#"{"model":"gpt-4o-mini","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}"#;
+
+    /// One whole request (the mock's 59-token answer) at `now` seconds on a host sharing `store`.
+    fn run(c: &Rc<Config>, store: &MemStore, now: u64) -> FakeHost {
+        let mut h = FakeHost::request("POST", "/v1/chat/completions", &[("authorization", "Bearer tg-good")], CHAT.as_bytes());
+        h.shared = store.clone();
+        h.now_nanos = now * 1_000_000_000;
+        let mut f = HttpFilter::new(Some(c.clone()), 1, 0);
+        f.on_request_headers(&mut h, false);
+        f.on_request_body(&mut h, CHAT.len(), true);
+        if h.reply.is_none() {
+            respond(&mut h, &mut f);
+        }
+        h
+    }
+
+    #[test]
+    fn budget_thresholds_fire_once_each_with_a_payload_and_a_counter() {
+        let c = config(
+            r#""alerts": {"webhook": {"cluster": "hooks"}},
+               "limits": {"rules": [{"id": "tpd", "scope": "tenant", "kind": "tokens", "window": "day", "limit": 1000, "alerts": [0.1, 0.15, 0.5]}]}"#,
+        );
+        let store = MemStore::default();
+        let now = 1_800_000_000;
+        let fired: Vec<Vec<serde_json::Value>> =
+            (0..3).map(|_| run(&c, &store, now).delivered.iter().map(|(_, b)| serde_json::from_slice(b).unwrap()).collect()).collect();
+        // 59, 118, 177 tokens settled: 0.1 fires on the 2nd, 0.15 on the 3rd, 0.5 never.
+        assert_eq!(fired.iter().map(Vec::len).collect::<Vec<_>>(), vec![0, 1, 1]);
+        let e = &fired[1][0];
+        assert_eq!((e["type"].as_str(), e["data"]["threshold"].as_f64(), e["data"]["subject"].as_str()), (Some("budget.threshold_crossed"), Some(0.1), Some("acme")));
+        assert_eq!(e["data"]["amount"], 118);
+        assert!(!e.to_string().contains("hi") && !e.to_string().contains("tg-good"), "no prompt, no key");
+        let h = run(&c, &store, now + 86_400);
+        assert!(h.delivered.is_empty(), "a new day: 59 of 1000 is under every threshold");
+    }
+
+    #[test]
+    fn a_block_anomaly_refuses_until_the_window_ends() {
+        let c = config(r#""alerts": {"anomalies": [{"id": "spike", "scope": "key", "kind": "tokens", "window_seconds": 60, "factor": 3, "floor": 100, "min_windows": 1, "action": "block"}]}"#);
+        let store = MemStore::default();
+        let t0 = 1_800_000_000 - 1_800_000_000 % 60;
+        run(&c, &store, t0); // born: not learned
+        run(&c, &store, t0 + 60); // learned: baseline 59
+        let mut last = None;
+        for i in 0..5 {
+            last = Some(run(&c, &store, t0 + 120 + i));
+        }
+        let h = last.unwrap();
+        let reply = h.reply.as_ref().expect("the 4th settles 236 tokens, over 3 x 59 and the floor: the 5th is refused");
+        assert_eq!(reply.0, 429);
+        assert_eq!(h.reply_json()["error"]["code"], "anomaly_detected");
+        assert!(reply.1.iter().any(|(k, v)| k == "retry-after" && v == "56"));
+        assert!(run(&c, &store, t0 + 180).reply.is_none(), "the next window admits");
+    }
+}
