@@ -212,7 +212,7 @@ mod tests {
     fn a_block_anomaly_refuses_until_the_window_ends() {
         let c = config(r#""alerts": {"anomalies": [{"id": "spike", "scope": "key", "kind": "tokens", "window_seconds": 60, "factor": 3, "floor": 100, "min_windows": 1, "action": "block"}]}"#);
         let store = MemStore::default();
-        let t0 = 1_800_000_000 - 1_800_000_000 % 60;
+        let t0 = 1_800_000_000; // a minute boundary
         run(&c, &store, t0); // born: not learned
         run(&c, &store, t0 + 60); // learned: baseline 59
         let mut last = None;
