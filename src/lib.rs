@@ -40,6 +40,7 @@ pub mod crypto;
 pub mod error;
 pub mod filter;
 pub mod gateway;
+pub mod hooks;
 pub mod host;
 pub mod keys;
 pub mod limits;

@@ -58,6 +58,7 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
     let priced = pricing.as_ref().is_some_and(|p| !p.models.is_empty());
     let limits = keep(&mut errs, super::limits_dto::compile(dto.limits, dto.accounting.enabled, priced));
     let alerts = keep(&mut errs, super::alerts_dto::compile(dto.alerts, env, dto.accounting.enabled, priced));
+    let hooks = keep(&mut errs, super::hooks_dto::compile(dto.policy_hooks));
     if dto.max_request_bytes == 0 {
         errs.push(ConfigError::new("max_request_bytes", "must be greater than 0"));
     }
@@ -71,7 +72,7 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
         }
     };
     let redaction = keep(&mut errs, dto.redaction.map(super::redact_compile::redaction).transpose());
-    let (Some(auth), Some(role), Some(pricing), Some(limits), Some(redaction), Some(alerts)) = (auth, role, pricing, limits, redaction, alerts) else { return Err(errs) };
+    let (Some(auth), Some(role), Some(pricing), Some(limits), Some(redaction), Some(alerts), Some(hooks)) = (auth, role, pricing, limits, redaction, alerts, hooks) else { return Err(errs) };
     if !errs.is_empty() {
         return Err(errs);
     }
@@ -88,6 +89,7 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
         pricing,
         limits,
         alerts,
+        hooks,
         redaction: redaction.flatten(),
         telemetry: Telemetry { filter_state: dto.telemetry.filter_state, stats: dto.telemetry.stats },
         strict_translation: dto.translation.strict,

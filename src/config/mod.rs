@@ -6,6 +6,7 @@ mod compile;
 mod dto;
 mod error;
 mod error_path;
+pub mod hooks_dto;
 pub mod limits_dto;
 mod lint;
 pub mod pricing_dto;

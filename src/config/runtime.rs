@@ -24,6 +24,8 @@ pub struct Config {
     pub limits: crate::limits::Limits,
     /// Alert delivery and anomaly rules.
     pub alerts: crate::alerts::Alerts,
+    /// Policy webhooks, by stage.
+    pub hooks: crate::hooks::Hooks,
     /// Prompt redaction, when enabled.
     pub redaction: Option<crate::redact::Redactor>,
     /// Per-request exports that are on.

@@ -26,6 +26,8 @@ enum Phase {
     Body,
     /// Planned; held until the fleet limits' store answers (`on_callout`).
     Waiting,
+    /// Read; held until the pre policy hook answers (`on_callout`).
+    Hook,
     /// Sent upstream with a plan.
     Forwarded,
     /// Answered locally; nothing more to do.
@@ -64,6 +66,11 @@ pub struct HttpFilter {
     redaction: super::redaction::Redaction,
     /// Without the header hold: the provider the route reached, whose headers already went.
     on_route: Option<gateway::RouteTarget>,
+    /// Policy webhook calls (pre and post).
+    hooks: super::hooks::PolicyHooks,
+    /// The post hook that applies to the response, and the length of the answer held for it.
+    post_hook: Option<usize>,
+    post_held: Option<usize>,
 }
 
 impl HttpFilter {
@@ -81,6 +88,9 @@ impl HttpFilter {
             fleet: super::fleet::FleetGuard::default(),
             redaction: super::redaction::Redaction::default(),
             on_route: None,
+            hooks: super::hooks::PolicyHooks::default(),
+            post_hook: None,
+            post_held: None,
         }
     }
 
@@ -199,6 +209,21 @@ impl HttpFilter {
             return Flow::Pause;
         }
         let body = if body_size == 0 { Vec::new() } else { host.request_body(body_size).unwrap_or_default() };
+        let body = match self.hooks.start_pre(host, &config, &admission, body, body_size) {
+            (super::hooks::PreStart::None, Some(b)) => b,
+            (super::hooks::PreStart::Refuse(e), _) => return self.reply(host, dialect, &e),
+            _ => {
+                self.phase = Phase::Hook;
+                return Flow::Pause;
+            }
+        };
+        self.plan_and_send(host, config, admission, body, body_size, false)
+    }
+
+    /// Plans the (read, and when a pre hook ran, checked) body, reserves the limits and forwards;
+    /// `modified`: a pre hook replaced the messages, so the body goes on rewritten.
+    fn plan_and_send(&mut self, host: &mut impl Host, config: Rc<Config>, admission: Admission, body: Vec<u8>, body_size: usize, modified: bool) -> Flow {
+        let dialect = admission.endpoint.dialect();
         // Context ids count up per VM; the load time and (when read) the clock vary the sequence.
         let seed = mix(self.started_nanos ^ u64::from(self.context_id) ^ (self.loaded_at as u64).rotate_left(32));
         let planned = match &self.on_route {
@@ -206,10 +231,13 @@ impl HttpFilter {
             None => gateway::plan_redacted(&config, &admission, &body, seed, &mut self.redaction.findings),
         };
         self.redaction.publish(host, &config);
-        let plan = match planned {
+        let mut plan = match planned {
             Ok(p) => p,
             Err(e) => return self.reply(host, dialect, &e),
         };
+        if modified && plan.body.is_none() {
+            plan.body = Some(body.clone());
+        }
         if let Some(answer) = &plan.answer {
             host.send_reply(200, &[("content-type", "application/json"), ("x-tollgate", crate::VERSION), ("x-tollgate-estimated", "true")], answer);
             self.status = 200;
@@ -246,9 +274,35 @@ impl HttpFilter {
         Flow::Continue
     }
 
-    /// A callout's answer (the fleet limits' reservation): forward and resume, or refuse.
+    /// A callout's answer (a policy hook's, or the fleet limits' reservation): forward and
+    /// resume, or refuse.
     pub fn on_callout(&mut self, host: &mut impl Host, token: u32, status: Option<u16>, body: &[u8]) {
         let (Some(config), Some(admission)) = (self.config.clone(), self.admission.clone()) else { return };
+        if let Some(v) = self.hooks.answer_pre(host, &config, &admission, token, status, body) {
+            if self.phase != Phase::Hook {
+                return;
+            }
+            match v {
+                super::hooks::PreVerdict::Go { body, body_size, modified } => {
+                    self.phase = Phase::Body;
+                    let flow = self.plan_and_send(host, config, admission, body, body_size, modified);
+                    if flow == Flow::Continue && self.phase == Phase::Forwarded {
+                        host.resume_request();
+                    }
+                }
+                super::hooks::PreVerdict::Refuse(e) => {
+                    self.reply(host, admission.endpoint.dialect(), &e);
+                }
+            }
+            return;
+        }
+        if let Some(v) = self.hooks.answer_post(host, &config, token, status, body) {
+            if let (super::hooks::PostVerdict::Deny(e), Some(len)) = (v, self.post_held.take()) {
+                self.status = super::hooks::deny_answer(host, len, &e, admission.endpoint.dialect());
+            }
+            host.resume_response();
+            return;
+        }
         let Some((plan, body_size, verdict)) = self.fleet.answer(host, &config, &mut self.limits, token, status, body) else { return };
         if self.phase != Phase::Waiting {
             return;
@@ -282,7 +336,10 @@ impl HttpFilter {
                 host.set_response_header("x-tollgate-model", Some(&plan.upstream_model));
             }
         }
-        if !super::forward::reads_response(&config, plan, self.redaction.restores()) {
+        if let Some(a) = self.admission.as_ref() {
+            self.post_hook = super::hooks::PolicyHooks::post_hook(&config, a, &super::cost::model_names(plan));
+        }
+        if self.post_hook.is_none() && !super::forward::reads_response(&config, plan, self.redaction.restores()) {
             // Nothing below would look at this response: spare the header-map read.
             return Flow::Continue;
         }
@@ -309,10 +366,21 @@ impl HttpFilter {
         if self.redaction.on_response_headers(dialect, status, &content_type) {
             host.set_response_header("content-length", None);
         }
+        let held_for_hook = self.post_hook.is_some() && !content_type.trim_start().starts_with("text/event-stream");
+        if held_for_hook {
+            host.set_response_header("content-length", None);
+        } else {
+            // A stream's post hook is not held for (audit only; not sent yet, see docs/policy-webhooks.md).
+            self.post_hook = None;
+        }
         if config.accounting {
             let native_responses = plan.translation.is_none() && self.admission.as_ref().is_some_and(|a| a.endpoint == Endpoint::Responses);
             let dialect = if native_responses { UsageDialect::OpenAiResponses } else { usage_dialect(plan.provider_kind) };
             self.meter = Some(ResponseMeter::for_response(dialect, status, &content_type));
+        }
+        if held_for_hook {
+            // Held (with the body) until the post hook answers: it may still change the status.
+            return Flow::Pause;
         }
         Flow::Continue
     }
@@ -324,10 +392,11 @@ impl HttpFilter {
         if body_size > 0 && self.first_byte_nanos.is_none() && self.plan.is_some() && timed {
             self.first_byte_nanos = Some(host.now_nanos());
         }
-        if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() && !self.redaction.active() {
+        if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() && !self.redaction.active() && self.post_hook.is_none() {
             return Flow::Continue;
         }
-        let hold = self.meter.as_ref().is_some_and(ResponseMeter::buffers_body)
+        let hold = self.post_hook.is_some()
+            || self.meter.as_ref().is_some_and(ResponseMeter::buffers_body)
             || self.translator.as_ref().is_some_and(ResponseTranslator::buffers_body)
             || self.redaction.buffers_body();
         if hold {
@@ -340,8 +409,23 @@ impl HttpFilter {
             }
             let translated = self.translator.as_ref().map(|t| t.whole(&body));
             let restored = self.redaction.whole(translated.as_deref().unwrap_or(&body));
-            if let Some(out) = restored.or(translated) {
-                host.replace_response_body(body_size, &out);
+            let out = restored.or(translated);
+            if let Some(out) = &out {
+                host.replace_response_body(body_size, out);
+            }
+            if let (Some(i), Some(config), Some(admission)) = (self.post_hook.take(), self.config.clone(), self.admission.clone()) {
+                let model = self.plan.as_ref().map(|p| p.requested_model.clone()).unwrap_or_default();
+                let answer = out.as_deref().unwrap_or(&body);
+                match self.hooks.start_post(host, &config, &admission, i, &model, self.status, Some(answer), None) {
+                    Ok(true) => {
+                        self.post_held = Some(answer.len());
+                        return Flow::Pause;
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        self.status = super::hooks::deny_answer(host, answer.len(), &e, admission.endpoint.dialect());
+                    }
+                }
             }
             return Flow::Continue;
         }

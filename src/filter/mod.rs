@@ -6,6 +6,7 @@ mod exports;
 mod fleet;
 mod forward;
 mod guard;
+mod hooks;
 mod http;
 mod limits;
 mod on_route;

@@ -69,6 +69,8 @@ pub trait Host {
     }
     /// Resumes a request held (`Flow::Pause`) while a callout was pending.
     fn resume_request(&mut self) {}
+    /// Resumes a response held (`Flow::Pause`) while a callout was pending.
+    fn resume_response(&mut self) {}
     /// Queues an alert event for the webhook: message id and JSON body. The host sends it
     /// later, off the request's path (the root context's tick), with bounded retries.
     fn deliver(&mut self, _id: String, _body: Vec<u8>) {}
@@ -85,4 +87,6 @@ pub struct Callout<'a> {
     /// The call outlives the request that sends it (a charge sent from the log phase): the host
     /// sends it on behalf of the plugin, not of the request, so the request's end cannot cancel it.
     pub detached: bool,
+    /// The body's `content-type`.
+    pub content_type: &'a str,
 }

@@ -355,7 +355,7 @@ impl Host for WasmHost {
     }
 
     fn http_call(&mut self, call: &super::Callout<'_>) -> Option<u32> {
-        let headers = vec![(":method", "POST"), (":path", call.path), (":authority", call.authority), ("content-type", "text/plain")];
+        let headers = vec![(":method", "POST"), (":path", call.path), (":authority", call.authority), ("content-type", call.content_type)];
         let timeout = std::time::Duration::from_millis(call.timeout_ms);
         // A detached call belongs to the root context, so the end of this request cannot cancel it.
         let detached = call.detached
@@ -378,6 +378,13 @@ impl Host for WasmHost {
                 warn("dispatch_http_call", s);
                 None
             }
+        }
+    }
+
+    fn resume_response(&mut self) {
+        self.flush();
+        if let Err(s) = hostcalls::resume_http_response() {
+            warn("resume_http_response", s);
         }
     }
 
