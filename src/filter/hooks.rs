@@ -141,7 +141,7 @@ impl PolicyHooks {
         }
         let p = self.pending.take()?;
         let hook = config.hooks.pre.get(p.hook)?;
-        observe_latency(host, hook, p.sent_nanos);
+        let status = observe_latency(host, hook, p.sent_nanos, status, answer);
         let go = |body: Vec<u8>, modified| PreVerdict::Go { body, body_size: p.body_size, modified };
         Some(match decide(Stage::Pre, status, answer) {
             Ok(Decision::Allow) => go(p.body, false),
@@ -194,7 +194,7 @@ impl PolicyHooks {
         }
         let p = self.pending.take()?;
         let hook = config.hooks.post.get(p.hook)?;
-        observe_latency(host, hook, p.sent_nanos);
+        let status = observe_latency(host, hook, p.sent_nanos, status, answer);
         Some(match decide(Stage::Post, status, answer) {
             Ok(Decision::Deny { status, message }) => PostVerdict::Deny(denied(host, hook, status, message)),
             Ok(_) => PostVerdict::Pass,
@@ -214,9 +214,14 @@ pub fn deny_answer(host: &mut impl Host, len: usize, e: &ApiError, dialect: crat
     e.status()
 }
 
-fn observe_latency(host: &mut impl Host, hook: &Hook, sent_nanos: u64) {
+/// Records the call's latency; returns the answer's status, `None` for a timeout. Envoy
+/// answers a callout that ran out of time with its own 504 `upstream request timeout`; its
+/// clock is the event loop's, so a timeout can measure a little under the configured time.
+fn observe_latency(host: &mut impl Host, hook: &Hook, sent_nanos: u64, status: Option<u16>, answer: &[u8]) -> Option<u16> {
     let ms = host.now_nanos().saturating_sub(sent_nanos) / 1_000_000;
     host.emit(&metric(hook, "latency_ms", MetricKind::Histogram, ms));
+    let timed_out = |s: &u16| !(200..300).contains(s) && (answer.starts_with(b"upstream request timeout") || ms.saturating_mul(10) >= hook.timeout_ms.saturating_mul(9));
+    status.filter(|s| !timed_out(s))
 }
 
 #[cfg(test)]
