@@ -39,7 +39,7 @@ LISTEN_PORT ?= 10000
 ADMIN_PORT  ?= 9901
 MOCK_PORT   ?= 18080
 
-.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-stream bench-translate bench-responses bench-request bench-limits bench-redact bench-v8 bench-instructions keygen oci fuzz clean
+.PHONY: all build envoy envoy-oldest py-tools tools test prometheus-rules unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-stream bench-translate bench-responses bench-request bench-limits bench-redact bench-v8 bench-instructions keygen oci fuzz clean
 
 all: build
 
@@ -106,7 +106,13 @@ validate-bench: build envoy
 	$(PYTHON) bench/run.py --validate-only
 	$(PYTHON) bench/instructions.py --help > /dev/null
 
-test: unit wasm-test lint policy validate-bench integration integration-compat
+# The Prometheus recording and alerting rules: syntax (check) and behaviour (the rules' unit tests).
+prometheus-rules:
+	@command -v promtool >/dev/null || { echo "promtool missing: apt-get install prometheus (.ci/run does)"; exit 1; }
+	promtool check rules deploy/prometheus/tollgate-rules.yml
+	promtool test rules deploy/prometheus/tollgate-rules.test.yml
+
+test: unit wasm-test lint policy prometheus-rules validate-bench integration integration-compat
 
 run: build envoy
 	cargo build --example mock_provider
