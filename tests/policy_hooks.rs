@@ -149,4 +149,13 @@ fn a_post_hook_sees_the_json_answer_and_may_deny_it() {
     assert_eq!(posts.len(), 2);
     assert_eq!(posts[0].json()["response"]["choices"][0]["message"]["content"], ASSISTANT_TEXT);
     assert_eq!(stat(&s.envoy, "tollgate.hook.audit.denials"), 1);
+    // A stream is not held (even for a key whose answers the service denies): its assembled text goes
+    // to the hook at the end, as audit only.
+    let body = json!({"model": "gpt-4o-mini", "max_tokens": 50, "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    let r = post_json(s.envoy.port, "/v1/chat/completions", &[("authorization", "Bearer sk-post-deny")], &body).unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("data: [DONE]"));
+    let got = s.service.wait_for(5, Duration::from_secs(5));
+    let audit = got.iter().rev().find(|r| r.path == "/post").unwrap().json();
+    assert_eq!((audit["stream"].as_bool(), audit["text"].as_str()), (Some(true), Some(STREAM_TEXT_PIECES.concat().as_str())));
 }

@@ -176,13 +176,19 @@ impl PolicyHooks {
         let (key, tenant) = caller(config, admission);
         let json = response.and_then(|r| serde_json::from_slice::<Value>(r).ok());
         let payload = post_payload(hook, endpoint_name(admission.endpoint), model, (key != "-").then_some(key), tenant, status, json.as_ref(), text);
-        let Some(token) = send(host, hook, &payload) else {
-            // Nothing to wait for: a closed hook still denies a JSON answer it could not check.
-            return if text.is_some() { Ok(false) } else { failed(host, hook, Failure::Invalid).map(|()| false) };
-        };
         if text.is_some() {
+            // Audit only: the stream has ended, so the call must outlive the request.
+            host.emit(&metric(hook, "calls", MetricKind::Counter, 1));
+            let call = Callout { cluster: &hook.cluster, authority: &hook.authority, path: &hook.path, body: &payload, timeout_ms: hook.timeout_ms, detached: true, content_type: "application/json" };
+            if host.http_call(&call).is_none() {
+                host.emit(&metric(hook, "failures", MetricKind::Counter, 1));
+            }
             return Ok(false);
         }
+        let Some(token) = send(host, hook, &payload) else {
+            // Nothing to wait for: a closed hook still denies a JSON answer it could not check.
+            return failed(host, hook, Failure::Invalid).map(|()| false);
+        };
         self.pending = Some(Pending { token, stage: Stage::Post, hook: i, sent_nanos: host.now_nanos(), body: Vec::new(), body_size: 0 });
         Ok(true)
     }

@@ -71,6 +71,8 @@ pub struct HttpFilter {
     /// The post hook that applies to the response, and the length of the answer held for it.
     post_hook: Option<usize>,
     post_held: Option<usize>,
+    /// A streamed answer's text, for its post hook's audit at the end.
+    post_stream: Option<(usize, crate::hooks::StreamText)>,
 }
 
 impl HttpFilter {
@@ -91,6 +93,7 @@ impl HttpFilter {
             hooks: super::hooks::PolicyHooks::default(),
             post_hook: None,
             post_held: None,
+            post_stream: None,
         }
     }
 
@@ -370,8 +373,8 @@ impl HttpFilter {
         if held_for_hook {
             host.set_response_header("content-length", None);
         } else {
-            // A stream's post hook is not held for (audit only; not sent yet, see docs/policy-webhooks.md).
-            self.post_hook = None;
+            // A stream is never held: its post hook gets the assembled text at the end, as audit only.
+            self.post_stream = self.post_hook.take().map(|i| (i, crate::hooks::StreamText::default()));
         }
         if config.accounting {
             let native_responses = plan.translation.is_none() && self.admission.as_ref().is_some_and(|a| a.endpoint == Endpoint::Responses);
@@ -392,7 +395,7 @@ impl HttpFilter {
         if body_size > 0 && self.first_byte_nanos.is_none() && self.plan.is_some() && timed {
             self.first_byte_nanos = Some(host.now_nanos());
         }
-        if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() && !self.redaction.active() && self.post_hook.is_none() {
+        if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() && !self.redaction.active() && self.post_hook.is_none() && self.post_stream.is_none() {
             return Flow::Continue;
         }
         let hold = self.post_hook.is_some()
@@ -441,11 +444,16 @@ impl HttpFilter {
             out = g.chunk(&chunk, end_of_stream);
         }
         let restored = self.redaction.chunk(out.as_deref().unwrap_or(&chunk), end_of_stream);
-        if let Some(out) = restored.or(out) {
-            host.replace_response_body(body_size, &out);
+        let out = restored.or(out);
+        if let Some(out) = &out {
+            host.replace_response_body(body_size, out);
+        }
+        if let Some((_, t)) = self.post_stream.as_mut() {
+            t.feed(out.as_deref().unwrap_or(&chunk));
         }
         if end_of_stream {
             self.finish_stream(host);
+            self.audit_stream(host);
         }
         Flow::Continue
     }
@@ -506,6 +514,13 @@ impl HttpFilter {
             export(host, &config, FilterStateName::UpstreamModel, &plan.upstream_model);
             export(host, &config, FilterStateName::FailedOver, "true");
         }
+    }
+
+    /// Sends a finished stream's assembled text to its post hook (audit only, not waited for).
+    fn audit_stream(&mut self, host: &mut impl Host) {
+        let (Some((i, t)), Some(config), Some(admission)) = (self.post_stream.take(), self.config.clone(), self.admission.clone()) else { return };
+        let model = self.plan.as_ref().map(|p| p.requested_model.clone()).unwrap_or_default();
+        let _ = self.hooks.start_post(host, &config, &admission, i, &model, self.status, None, Some(&t.text));
     }
 
     fn finish_stream(&mut self, host: &mut impl Host) {

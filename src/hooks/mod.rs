@@ -6,7 +6,9 @@
 //! `failure_mode`. The wire contract is in `wire` and docs/policy-webhooks.md.
 
 mod rules;
+mod text;
 mod wire;
 
 pub use rules::{FailureMode, Hook, Hooks, Stage};
+pub use text::StreamText;
 pub use wire::{decide, post_payload, pre_payload, Decision, Failure};
