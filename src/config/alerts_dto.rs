@@ -5,7 +5,7 @@ use super::pricing_dto::decimal_micros;
 use super::ConfigError;
 use crate::alerts::{Action, Alerts, Anomaly, Webhook};
 use crate::crypto::base64_decode;
-use crate::limits::{Kind, Scope};
+use crate::limits::Kind;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -134,17 +134,8 @@ pub fn compile(dto: Option<AlertsDto>, env: &dyn Fn(&str) -> Option<String>, acc
     let mut anomalies = Vec::with_capacity(dto.anomalies.len());
     for (i, a) in dto.anomalies.into_iter().enumerate() {
         let at = |f: &str| format!("alerts.anomalies[{i}].{f}");
-        if a.id.is_empty() || !a.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(ConfigError::new(at("id"), "must be non-empty letters, digits, `-` or `_`"));
-        }
-        if !ids.insert(a.id.clone()) {
-            return Err(ConfigError::new(at("id"), format!("duplicate anomaly id `{}`", a.id)));
-        }
-        let scope = match a.scope.as_str() {
-            "key" => Scope::Key,
-            "tenant" => Scope::Tenant,
-            other => return Err(ConfigError::new(at("scope"), format!("unknown scope `{other}` (expected key or tenant)"))),
-        };
+        super::ids::unique_id(at("id"), &a.id, &mut ids, "anomaly")?;
+        let scope = super::ids::scope(at("scope"), &a.scope)?;
         let kind = match Kind::parse(&a.kind) {
             Some(k @ (Kind::Spend | Kind::Tokens | Kind::Requests)) => k,
             _ => return Err(ConfigError::new(at("kind"), format!("unknown kind `{}` (expected spend, tokens or requests)", a.kind))),

@@ -57,12 +57,7 @@ pub fn compile(list: Vec<HookDto>) -> Result<Hooks, ConfigError> {
     let mut ids = HashSet::new();
     for (i, h) in list.into_iter().enumerate() {
         let at = |f: &str| format!("policy_hooks[{i}].{f}");
-        if h.id.is_empty() || !h.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(ConfigError::new(at("id"), "must be non-empty letters, digits, `-` or `_`"));
-        }
-        if !ids.insert(h.id.clone()) {
-            return Err(ConfigError::new(at("id"), format!("duplicate hook id `{}`", h.id)));
-        }
+        super::ids::unique_id(at("id"), &h.id, &mut ids, "hook")?;
         let stage = match h.stage.as_str() {
             "pre" => Stage::Pre,
             "post" => Stage::Post,

@@ -2,7 +2,7 @@
 
 use super::pricing_dto::decimal_micros;
 use super::ConfigError;
-use crate::limits::{FailureMode, Fleet, Kind, Limits, Period, Rule, Scope, Window};
+use crate::limits::{FailureMode, Fleet, Kind, Limits, Period, Rule, Window};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -119,17 +119,8 @@ pub fn compile(dto: Option<LimitsDto>, accounting: bool, priced: bool) -> Result
     let mut fleet_rules = Vec::new();
     for (i, r) in dto.rules.into_iter().enumerate() {
         let at = |f: &str| format!("limits.rules[{i}].{f}");
-        if r.id.is_empty() || !r.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(ConfigError::new(at("id"), "must be non-empty letters, digits, `-` or `_`"));
-        }
-        if !ids.insert(r.id.clone()) {
-            return Err(ConfigError::new(at("id"), format!("duplicate limit id `{}`", r.id)));
-        }
-        let scope = match r.scope.as_str() {
-            "key" => Scope::Key,
-            "tenant" => Scope::Tenant,
-            other => return Err(ConfigError::new(at("scope"), format!("unknown scope `{other}` (expected key or tenant)"))),
-        };
+        super::ids::unique_id(at("id"), &r.id, &mut ids, "limit")?;
+        let scope = super::ids::scope(at("scope"), &r.scope)?;
         let kind = Kind::parse(&r.kind).ok_or_else(|| ConfigError::new(at("kind"), format!("unknown kind `{}` (expected requests, tokens, spend or concurrency)", r.kind)))?;
         let rolling = match r.align.as_str() {
             "calendar" => false,

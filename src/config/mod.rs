@@ -7,6 +7,7 @@ mod dto;
 mod error;
 mod error_path;
 pub mod hooks_dto;
+mod ids;
 pub mod limits_dto;
 mod lint;
 pub mod pricing_dto;

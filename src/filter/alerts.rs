@@ -9,20 +9,9 @@ use crate::config::Config;
 use crate::error::{ApiError, ErrorKind};
 use crate::gateway::Admission;
 use crate::host::Host;
-use crate::limits::{Cell, Held, Kind, SharedStore, StoreError};
+use super::limits::HostStore as Store;
+use crate::limits::{Cell, Held, Kind};
 use crate::usage::Usage;
-
-/// A `Host`'s shared data as a [`SharedStore`].
-struct Store<'a, H: Host>(&'a mut H);
-
-impl<H: Host> SharedStore for Store<'_, H> {
-    fn get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), StoreError> {
-        self.0.shared_get(key)
-    }
-    fn set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), StoreError> {
-        self.0.shared_set(key, value, cas)
-    }
-}
 
 /// Counts, logs and queues one event for the webhook.
 fn raise(host: &mut impl Host, config: &Config, e: &Event) {

@@ -11,7 +11,7 @@ use crate::metrics::{Kind as MetricKind, Metric};
 use crate::usage::{estimate_prompt_tokens, Usage};
 
 /// A `Host`'s shared data as a [`SharedStore`].
-struct HostStore<'a, H: Host>(&'a mut H);
+pub(super) struct HostStore<'a, H: Host>(pub(super) &'a mut H);
 
 impl<H: Host> SharedStore for HostStore<'_, H> {
     fn get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), StoreError> {
