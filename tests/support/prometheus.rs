@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 pub struct Prometheus {
     child: Child,
     pub port: u16,
-    _dir: std::path::PathBuf,
+    dir: std::path::PathBuf,
 }
 
 impl Drop for Prometheus {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -50,7 +51,7 @@ impl Prometheus {
             .stderr(log)
             .spawn()
             .expect("prometheus is not installed (apt-get install prometheus; .ci/run does)");
-        let p = Prometheus { child, port, _dir: dir };
+        let p = Prometheus { child, port, dir };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if super::http_client::get(port, "/-/ready").is_ok_and(|r| r.status == 200) {
