@@ -29,7 +29,7 @@ fn config() -> String {
               {{"id": "tpd", "scope": "tenant", "subjects": ["acme"], "kind": "tokens", "window": "day", "limit": 10000, "alerts": [0.005, 0.01]}},
               {{"id": "tiny", "scope": "key", "subjects": ["limited"], "kind": "tokens", "window": "day", "limit": 1}}]}},
             "alerts": {{"webhook": {{"cluster": "hooks", "max_attempts": 2, "backoff_ms": 50}},
-              "anomalies": [{{"id": "spike", "scope": "key", "subjects": ["spiky"], "kind": "requests", "window_seconds": 1, "factor": 1, "floor": 0, "min_windows": 1, "action": "block"}}]}},
+              "anomalies": [{{"id": "spike", "scope": "key", "subjects": ["spiky"], "kind": "requests", "window_seconds": 2, "factor": 1, "floor": 0, "min_windows": 1, "action": "block"}}]}},
             "policy_hooks": [{{"id": "gate", "stage": "pre", "cluster": "hooks", "path": "/policy", "keys": ["hooked"]}}]}}"#,
         keys.join(",")
     )
@@ -42,9 +42,10 @@ fn chat(port: u16, key: &str, extra: &[(&str, &str)]) -> Response {
     post_json(port, "/v1/chat/completions", &h, &json!({"model": "gpt-4o-mini", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]})).unwrap()
 }
 
-fn next_second() {
+/// Sleeps until 50 ms into the next 2-second window (the anomaly rule's).
+fn next_window() {
     let ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
-    std::thread::sleep(Duration::from_millis(1000 - ms % 1000 + 50));
+    std::thread::sleep(Duration::from_millis(2000 - ms % 2000 + 50));
 }
 
 /// The `tollgate_*` metric names an expression names (histogram series suffixes dropped), and
@@ -103,11 +104,11 @@ fn every_panel_returns_data_every_metric_is_emitted_and_an_alert_fires() {
     assert_eq!(chat(port, "limited", &[]).status, 429);
     assert_eq!(chat(port, "hooked", &[]).status, 403);
     // The anomaly rule: born, learn one request, then the second request of a window fires and the third is refused.
-    next_second();
+    next_window();
     chat(port, "spiky", &[]);
-    next_second();
+    next_window();
     chat(port, "spiky", &[]);
-    next_second();
+    next_window();
     chat(port, "spiky", &[]);
     chat(port, "spiky", &[]);
     let r = chat(port, "spiky", &[]);

@@ -92,7 +92,7 @@ impl Event {
                 "tollgate alert: budget `{}` for {} reached {}% ({} of {} {})",
                 self.rule,
                 self.subject,
-                threshold / 100,
+                f64::from(threshold) / 100.0,
                 self.amount,
                 limit,
                 self.measure.as_str()
