@@ -19,9 +19,11 @@ ENVOY_VERSION   ?= 1.40.0
 ENVOY_OLDEST    ?= 1.36.2
 VENV_OLDEST     := .venv-$(ENVOY_OLDEST)
 # Python tools, pinned: the Istio manifest check (scripts/validate_k8s.py), and the official
-# OpenAI and Anthropic SDKs the real-Envoy tests drive unchanged but for the base URL (tests/sdk.rs).
-PY_TOOLS        := jsonschema==4.26.0 PyYAML==6.0.3 common-expression-language==0.10.0 openai==3.63.0 anthropic==2.17.0
-PY_TOOLS_STAMP  := $(VENV)/.tollgate-py-tools-2
+# OpenAI and Anthropic SDKs the real-Envoy tests drive unchanged but for the base URL (tests/sdk.rs),
+# and the Standard Webhooks reference library that verifies alert signatures (tests/alerts.rs).
+PY_TOOLS        := jsonschema==4.26.0 PyYAML==6.0.3 common-expression-language==0.10.0 openai==3.63.0 anthropic==2.17.0 standardwebhooks==1.1.0
+# Recursive (=): VENV is set below, and the stamp must live in the venv, not at /.
+PY_TOOLS_STAMP  = $(VENV)/.tollgate-py-tools-4
 OCI_DIR         ?= target/oci/tollgate
 OCI_TAG         ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 OCI_VARIANT     ?= compat
@@ -38,7 +40,7 @@ LISTEN_PORT ?= 10000
 ADMIN_PORT  ?= 9901
 MOCK_PORT   ?= 18080
 
-.PHONY: all build envoy envoy-oldest py-tools tools test unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-stream bench-translate bench-responses bench-request bench-limits bench-cache bench-route bench-redact bench-v8 bench-instructions keygen oci fuzz clean
+.PHONY: all build envoy envoy-oldest py-tools tools test prometheus-rules unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-stream bench-translate bench-responses bench-request bench-limits bench-cache bench-route bench-redact bench-v8 bench-instructions keygen oci fuzz clean
 
 all: build
 
@@ -105,7 +107,13 @@ validate-bench: build envoy
 	$(PYTHON) bench/run.py --validate-only
 	$(PYTHON) bench/instructions.py --help > /dev/null
 
-test: unit wasm-test lint policy validate-bench integration integration-compat
+# The Prometheus recording and alerting rules: syntax (check) and behaviour (the rules' unit tests).
+prometheus-rules:
+	@command -v promtool >/dev/null || { echo "promtool missing: apt-get install prometheus (.ci/run does)"; exit 1; }
+	promtool check rules deploy/prometheus/tollgate-rules.yml
+	promtool test rules deploy/prometheus/tollgate-rules.test.yml
+
+test: unit wasm-test lint policy prometheus-rules validate-bench integration integration-compat
 
 run: build envoy
 	cargo build --example mock_provider

@@ -35,6 +35,12 @@ pub enum ErrorKind {
     ContentBlocked,
     /// Redaction could not inspect the body (too large, or text in an unknown shape) and fails closed.
     NotInspectable,
+    /// A spend or token anomaly rule with action `block` fired for the caller in this window.
+    AnomalyDetected,
+    /// A policy webhook denied the request (its status, default 403, and message).
+    PolicyDenied,
+    /// A policy webhook did not answer usably and its `failure_mode` is `closed`.
+    PolicyUnavailable,
 }
 
 impl ErrorKind {
@@ -44,11 +50,11 @@ impl ErrorKind {
             ErrorKind::InvalidRequest | ErrorKind::ContentBlocked | ErrorKind::NotInspectable => 400,
             ErrorKind::BodyTooLarge => 413,
             ErrorKind::InvalidApiKey => 401,
-            ErrorKind::ModelNotAllowed => 403,
+            ErrorKind::ModelNotAllowed | ErrorKind::PolicyDenied => 403,
             ErrorKind::ModelNotFound | ErrorKind::UnknownEndpoint => 404,
             ErrorKind::MethodNotAllowed => 405,
-            ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured | ErrorKind::LimitsUnavailable => 503,
-            ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded => 429,
+            ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured | ErrorKind::LimitsUnavailable | ErrorKind::PolicyUnavailable => 503,
+            ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded | ErrorKind::AnomalyDetected => 429,
         }
     }
 
@@ -70,6 +76,9 @@ impl ErrorKind {
             ErrorKind::ConcurrencyLimitExceeded => "concurrency_limit_exceeded",
             ErrorKind::ContentBlocked => "content_blocked",
             ErrorKind::NotInspectable => "content_not_inspectable",
+            ErrorKind::AnomalyDetected => "anomaly_detected",
+            ErrorKind::PolicyDenied => "policy_denied",
+            ErrorKind::PolicyUnavailable => "policy_unavailable",
         }
     }
 
@@ -77,9 +86,9 @@ impl ErrorKind {
     fn openai_type(self) -> &'static str {
         match self {
             ErrorKind::InvalidApiKey => "authentication_error",
-            ErrorKind::ModelNotAllowed => "permission_error",
-            ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured | ErrorKind::LimitsUnavailable => "api_error",
-            ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded => "rate_limit_error",
+            ErrorKind::ModelNotAllowed | ErrorKind::PolicyDenied => "permission_error",
+            ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured | ErrorKind::LimitsUnavailable | ErrorKind::PolicyUnavailable => "api_error",
+            ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded | ErrorKind::AnomalyDetected => "rate_limit_error",
             _ => "invalid_request_error",
         }
     }
@@ -88,11 +97,11 @@ impl ErrorKind {
     fn anthropic_type(self) -> &'static str {
         match self {
             ErrorKind::InvalidApiKey => "authentication_error",
-            ErrorKind::ModelNotAllowed => "permission_error",
+            ErrorKind::ModelNotAllowed | ErrorKind::PolicyDenied => "permission_error",
             ErrorKind::ModelNotFound | ErrorKind::UnknownEndpoint => "not_found_error",
             ErrorKind::BodyTooLarge => "request_too_large",
-            ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured | ErrorKind::LimitsUnavailable => "api_error",
-            ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded => "rate_limit_error",
+            ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured | ErrorKind::LimitsUnavailable | ErrorKind::PolicyUnavailable => "api_error",
+            ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded | ErrorKind::AnomalyDetected => "rate_limit_error",
             _ => "invalid_request_error",
         }
     }
@@ -107,11 +116,13 @@ pub struct ApiError {
     pub param: Option<&'static str>,
     /// Extra response headers (e.g. `retry-after`, `x-ratelimit-*`).
     pub headers: Vec<(String, String)>,
+    /// A status other than the kind's (a policy webhook's deny).
+    pub status: Option<u16>,
 }
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError { kind, message: message.into(), param: None, headers: Vec::new() }
+        ApiError { kind, message: message.into(), param: None, headers: Vec::new(), status: None }
     }
 
     /// Adds a response header to the reply.
@@ -125,8 +136,14 @@ impl ApiError {
         self
     }
 
+    /// Answers with `status` instead of the kind's.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
     pub fn status(&self) -> u16 {
-        self.kind.status()
+        self.status.unwrap_or_else(|| self.kind.status())
     }
 
     /// The JSON body in the client's dialect.

@@ -18,6 +18,9 @@
 //! - [`usage`]: token usage from JSON bodies and SSE streams per provider, and estimates when it is missing.
 //! - [`limits`]: rate limits, token/spend budgets and concurrency caps: CAS counters in shared data, reserve then settle;
 //!   fleet rules do the same on Redis through webdis (`EVAL` commands, webdis's wire form).
+//! - [`alerts`]: budget alert thresholds (a CAS marker per window and subject), spend and token anomaly
+//!   detection over a moving-average baseline, alert events, Standard Webhooks signing, the webhook outbox.
+//! - [`hooks`]: policy webhooks: `pre` / `post` hooks, their payloads and the answers' contract.
 //! - [`redact`]: prompt redaction: detectors, mask/pseudonymize/block/audit, streaming restore.
 //! - [`gateway`]: the decisions (admit on headers, plan on body, per-provider rewrite, failover handoff, and the plan
 //!   when the route picks the provider) over plain data.
@@ -30,9 +33,11 @@
 //! - [`policy`]: policy cases (request + expected decision) run through the filter over the
 //!   in-memory `host::sim::SimHost`; the `tollgate test` command.
 //! - [`host`]: the only code that names `proxy_wasm`: the `Host` trait's wasm implementation
-//!   and the root/HTTP context glue; `sim`, a pure in-memory host; a fake host for native tests.
+//!   and the root/HTTP context glue (the root context's tick sends alert webhooks); `sim`, a pure in-memory
+//!   host; a fake host for native tests.
 //! - `cli` (feature `cli`): the `tollgate` command-line tool (validate, keygen, test, schema).
 
+pub mod alerts;
 pub mod api;
 pub mod cache;
 #[cfg(feature = "cli")]
@@ -42,6 +47,7 @@ pub mod crypto;
 pub mod error;
 pub mod filter;
 pub mod gateway;
+pub mod hooks;
 pub mod host;
 pub mod keys;
 pub mod limits;

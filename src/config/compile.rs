@@ -62,6 +62,8 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
     let pricing = keep(&mut errs, super::pricing_dto::compile(dto.pricing));
     let priced = pricing.as_ref().is_some_and(|p| !p.models.is_empty());
     let limits = keep(&mut errs, super::limits_dto::compile(dto.limits, dto.accounting.enabled, priced));
+    let alerts = keep(&mut errs, super::alerts_dto::compile(dto.alerts, env, dto.accounting.enabled, priced));
+    let hooks = keep(&mut errs, super::hooks_dto::compile(dto.policy_hooks));
     if dto.max_request_bytes == 0 {
         errs.push(ConfigError::new("max_request_bytes", "must be greater than 0"));
     }
@@ -77,7 +79,7 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
     let redaction = keep(&mut errs, dto.redaction.map(super::redact_compile::redaction).transpose());
     let telemetry = telemetry(&dto.telemetry, &mut errs);
     let cache = keep(&mut errs, super::cache_dto::compile(dto.cache, cache_rules));
-    let (Some(auth), Some(role), Some(pricing), Some(limits), Some(redaction), Some(cache)) = (auth, role, pricing, limits, redaction, cache) else { return Err(errs) };
+    let (Some(auth), Some(role), Some(pricing), Some(limits), Some(redaction), Some(cache), Some(alerts), Some(hooks)) = (auth, role, pricing, limits, redaction, cache, alerts, hooks) else { return Err(errs) };
     if !errs.is_empty() {
         return Err(errs);
     }
@@ -93,6 +95,8 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
         accounting: dto.accounting.enabled,
         pricing,
         limits,
+        alerts,
+        hooks,
         redaction: redaction.flatten(),
         telemetry,
         strict_translation: dto.translation.strict,

@@ -43,6 +43,12 @@ pub struct ConfigDto {
     /// Rate limits, token and spend budgets, concurrency caps (see `limits_dto`).
     #[serde(default)]
     pub limits: Option<super::limits_dto::LimitsDto>,
+    /// Alert delivery (a signed webhook) and spend / token anomaly rules (see `alerts_dto`).
+    #[serde(default)]
+    pub alerts: Option<super::alerts_dto::AlertsDto>,
+    /// Policy webhooks: HTTP services that allow, deny or modify requests (see `hooks_dto`).
+    #[serde(default)]
+    pub policy_hooks: Vec<super::hooks_dto::HookDto>,
     /// Where this instance runs: `downstream` (the listener's HTTP filter, default),
     /// `upstream` (an upstream HTTP filter on a failover cluster, rewriting each attempt) or
     /// `guard` (the listener's HTTP filter on routes that already reach a provider: redaction,

@@ -2,7 +2,7 @@
 
 use super::pricing_dto::decimal_micros;
 use super::ConfigError;
-use crate::limits::{FailureMode, Fleet, Kind, Limits, Period, Rule, Scope, Window};
+use crate::limits::{FailureMode, Fleet, Kind, Limits, Period, Rule, Window};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -98,6 +98,10 @@ pub struct RuleDto {
     #[serde(default = "default_store")]
     #[cfg_attr(feature = "schema", schemars(extend("enum" = ["local", "fleet"])))]
     pub store: String,
+    /// Budget alert thresholds, as shares of `limit` (e.g. `[0.5, 0.8, 1.0]`; token and spend
+    /// rules of the local store): each fires once per window per subject (see docs/alerts.md).
+    #[serde(default)]
+    pub alerts: Vec<f64>,
 }
 
 fn default_completion_tokens() -> u64 {
@@ -115,17 +119,8 @@ pub fn compile(dto: Option<LimitsDto>, accounting: bool, priced: bool) -> Result
     let mut fleet_rules = Vec::new();
     for (i, r) in dto.rules.into_iter().enumerate() {
         let at = |f: &str| format!("limits.rules[{i}].{f}");
-        if r.id.is_empty() || !r.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(ConfigError::new(at("id"), "must be non-empty letters, digits, `-` or `_`"));
-        }
-        if !ids.insert(r.id.clone()) {
-            return Err(ConfigError::new(at("id"), format!("duplicate limit id `{}`", r.id)));
-        }
-        let scope = match r.scope.as_str() {
-            "key" => Scope::Key,
-            "tenant" => Scope::Tenant,
-            other => return Err(ConfigError::new(at("scope"), format!("unknown scope `{other}` (expected key or tenant)"))),
-        };
+        super::ids::unique_id(at("id"), &r.id, &mut ids, "limit")?;
+        let scope = super::ids::scope(at("scope"), &r.scope)?;
         let kind = Kind::parse(&r.kind).ok_or_else(|| ConfigError::new(at("kind"), format!("unknown kind `{}` (expected requests, tokens, spend or concurrency)", r.kind)))?;
         let rolling = match r.align.as_str() {
             "calendar" => false,
@@ -157,7 +152,8 @@ pub fn compile(dto: Option<LimitsDto>, accounting: bool, priced: bool) -> Result
         if r.model.as_deref() == Some("") {
             return Err(ConfigError::new(at("model"), "must not be empty"));
         }
-        let rule = Rule { id: r.id, scope, subjects: r.subjects, model: r.model, kind, window, limit, shadow: r.shadow };
+        let alerts = super::alerts_dto::thresholds(&at("alerts"), &r.alerts, kind, &r.store)?;
+        let rule = Rule { id: r.id, scope, subjects: r.subjects, model: r.model, kind, window, limit, shadow: r.shadow, alerts };
         match r.store.as_str() {
             "local" => rules.push(rule),
             "fleet" if rolling => return Err(ConfigError::new(at("align"), "fleet limits use calendar windows")),

@@ -1,11 +1,14 @@
 //! Configuration: JSON DTOs (`dto`), compiled into validated runtime types (`runtime`) at load.
 
+pub mod alerts_dto;
 mod cache_dto;
 mod check;
 mod compile;
 mod dto;
 mod error;
 mod error_path;
+pub mod hooks_dto;
+mod ids;
 pub mod limits_dto;
 mod lint;
 pub mod pricing_dto;

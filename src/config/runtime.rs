@@ -22,6 +22,10 @@ pub struct Config {
     pub pricing: crate::usage::cost::PriceTable,
     /// Rate limits and budgets (no rules: nothing is counted).
     pub limits: crate::limits::Limits,
+    /// Alert delivery and anomaly rules.
+    pub alerts: crate::alerts::Alerts,
+    /// Policy webhooks, by stage.
+    pub hooks: crate::hooks::Hooks,
     /// Prompt redaction, when enabled.
     pub redaction: Option<crate::redact::Redactor>,
     /// Per-request exports that are on.

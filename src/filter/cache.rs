@@ -144,6 +144,8 @@ impl CacheGuard {
         if bypass {
             host.set_request_header(HEADER, None);
         }
+        // A post hook judges each answer: one served from the store would skip it.
+        let bypass = bypass || super::hooks::PolicyHooks::post_hook(config, admission, &super::cost::model_names(plan)).is_some();
         let digest = wire(admission, plan).and_then(|_| {
             let sent = plan.body.clone().or_else(|| host.request_body(body_size)).unwrap_or_default();
             let endpoint = admission.endpoint.provider_suffix();
@@ -174,7 +176,7 @@ impl CacheGuard {
             }
             if let Some(f) = &config.cache.fleet {
                 let body = cache::fleet_get(&digest);
-                let call = Callout { cluster: &f.cluster, authority: &f.authority, path: "/", body: &body, timeout_ms: f.timeout_ms, detached: false };
+                let call = Callout { cluster: &f.cluster, authority: &f.authority, path: "/", body: &body, timeout_ms: f.timeout_ms, content_type: "text/plain", detached: false };
                 if let Some(token) = host.http_call(&call) {
                     return Lookup::Wait(token);
                 }
@@ -336,7 +338,7 @@ impl CacheGuard {
         }
         if let Some(f) = &config.cache.fleet {
             let body = cache::fleet_set(&digest, &entry, rule.ttl_secs);
-            if host.http_call(&Callout { cluster: &f.cluster, authority: &f.authority, path: "/", body: &body, timeout_ms: f.timeout_ms, detached: true }).is_none() {
+            if host.http_call(&Callout { cluster: &f.cluster, authority: &f.authority, path: "/", body: &body, timeout_ms: f.timeout_ms, content_type: "text/plain", detached: true }).is_none() {
                 host.emit(&counter("tollgate.cache.fleet.unavailable".to_string(), 1));
             }
         }

@@ -43,7 +43,7 @@ pub struct FleetGuard {
 }
 
 fn call<'a>(fleet: &'a Fleet, body: &'a [u8], detached: bool) -> Callout<'a> {
-    Callout { cluster: &fleet.cluster, authority: &fleet.authority, path: "/", body, timeout_ms: fleet.timeout_ms, detached }
+    Callout { cluster: &fleet.cluster, authority: &fleet.authority, path: "/", body, timeout_ms: fleet.timeout_ms, detached, content_type: "text/plain" }
 }
 
 /// The store did not answer: admit uncounted (`open`) or refuse with 503 (`closed`).

@@ -26,6 +26,8 @@ enum Phase {
     Body,
     /// Planned; held until the fleet limits' store answers (`on_callout`).
     Waiting,
+    /// Read; held until the pre policy hook answers (`on_callout`).
+    Hook,
     /// Sent upstream with a plan.
     Forwarded,
     /// Answered locally; nothing more to do.
@@ -70,6 +72,13 @@ pub struct HttpFilter {
     cache: super::cache::CacheGuard,
     /// Steered routing: the target's breaker outcome, latency sample and in-flight count.
     steering: super::steering::Steering,
+    /// Policy webhook calls (pre and post).
+    hooks: super::hooks::PolicyHooks,
+    /// The post hook that applies to the response, and the length of the answer held for it.
+    post_hook: Option<usize>,
+    post_held: Option<usize>,
+    /// A streamed answer's text, for its post hook's audit at the end.
+    post_stream: Option<(usize, crate::hooks::StreamText)>,
 }
 
 impl HttpFilter {
@@ -90,6 +99,10 @@ impl HttpFilter {
             on_route: None,
             cache: super::cache::CacheGuard::default(),
             steering: super::steering::Steering::default(),
+            hooks: super::hooks::PolicyHooks::default(),
+            post_hook: None,
+            post_held: None,
+            post_stream: None,
         }
     }
 
@@ -208,6 +221,21 @@ impl HttpFilter {
             return Flow::Pause;
         }
         let body = if body_size == 0 { Vec::new() } else { host.request_body(body_size).unwrap_or_default() };
+        let body = match self.hooks.start_pre(host, &config, &admission, body, body_size) {
+            (super::hooks::PreStart::None, Some(b)) => b,
+            (super::hooks::PreStart::Refuse(e), _) => return self.reply(host, dialect, &e),
+            _ => {
+                self.phase = Phase::Hook;
+                return Flow::Pause;
+            }
+        };
+        self.plan_and_send(host, config, admission, body, body_size, false)
+    }
+
+    /// Plans the (read, and when a pre hook ran, checked) body, reserves the limits and forwards;
+    /// `modified`: a pre hook replaced the messages, so the body goes on rewritten.
+    fn plan_and_send(&mut self, host: &mut impl Host, config: Rc<Config>, admission: Admission, body: Vec<u8>, body_size: usize, modified: bool) -> Flow {
+        let dialect = admission.endpoint.dialect();
         // Context ids count up per VM; the load time and (when read) the clock vary the sequence.
         let seed = mix(self.started_nanos ^ u64::from(self.context_id) ^ (self.loaded_at as u64).rotate_left(32));
         let planned = match &self.on_route {
@@ -215,10 +243,13 @@ impl HttpFilter {
             None => gateway::plan_steered(&config, &admission, &body, seed, &mut self.redaction.findings, &mut super::steering::HostSignals::new(host, &config)),
         };
         self.redaction.publish(host, &config, &mut self.exports);
-        let plan = match planned {
+        let mut plan = match planned {
             Ok(p) => p,
             Err(e) => return self.reply(host, dialect, &e),
         };
+        if modified && plan.body.is_none() {
+            plan.body = Some(body.clone());
+        }
         if let Some(answer) = &plan.answer {
             host.send_reply(200, &[("content-type", "application/json"), ("x-tollgate", crate::VERSION), ("x-tollgate-estimated", "true")], answer);
             self.status = 200;
@@ -231,6 +262,9 @@ impl HttpFilter {
         // Counting tokens is free at the provider: nothing to reserve.
         if admission.endpoint == Endpoint::CountTokens {
             return self.forward(host, &config, &admission, plan, body_size);
+        }
+        if let Err(e) = super::alerts::admit(host, &config, &admission) {
+            return self.reply(host, dialect, &e);
         }
         if let Err(e) = self.limits.reserve(host, &config, &admission, &plan, &body) {
             return self.reply(host, dialect, &e);
@@ -277,8 +311,8 @@ impl HttpFilter {
         Flow::Continue
     }
 
-    /// A callout's answer (the fleet limits' reservation, or the cache's fleet tier): forward
-    /// and resume, or refuse, or answer from the cache.
+    /// A callout's answer (the cache's fleet tier, a policy hook's, or the fleet limits'
+    /// reservation): forward and resume, or refuse, or answer from the cache.
     pub fn on_callout(&mut self, host: &mut impl Host, token: u32, status: Option<u16>, body: &[u8]) {
         let (Some(config), Some(admission)) = (self.config.clone(), self.admission.clone()) else { return };
         if let Some((plan, body_size, hit)) = self.cache.answer(host, &config, &admission, token, status, body, &mut self.redaction) {
@@ -294,6 +328,31 @@ impl HttpFilter {
                     host.resume_request();
                 }
             }
+            return;
+        }
+        if let Some(v) = self.hooks.answer_pre(host, &config, &admission, token, status, body) {
+            if self.phase != Phase::Hook {
+                return;
+            }
+            match v {
+                super::hooks::PreVerdict::Go { body, body_size, modified } => {
+                    self.phase = Phase::Body;
+                    let flow = self.plan_and_send(host, config, admission, body, body_size, modified);
+                    if flow == Flow::Continue && self.phase == Phase::Forwarded {
+                        host.resume_request();
+                    }
+                }
+                super::hooks::PreVerdict::Refuse(e) => {
+                    self.reply(host, admission.endpoint.dialect(), &e);
+                }
+            }
+            return;
+        }
+        if let Some(v) = self.hooks.answer_post(host, &config, token, status, body) {
+            if let (super::hooks::PostVerdict::Deny(e), Some(len)) = (v, self.post_held.take()) {
+                self.status = super::hooks::deny_answer(host, len, &e, admission.endpoint.dialect());
+            }
+            host.resume_response();
             return;
         }
         let Some((plan, body_size, verdict)) = self.fleet.answer(host, &config, &mut self.limits, token, status, body) else { return };
@@ -340,7 +399,10 @@ impl HttpFilter {
                 host.set_response_header("x-tollgate-model", Some(&plan.upstream_model));
             }
         }
-        if !super::forward::reads_response(&config, plan, self.redaction.restores()) && self.cache.verdict().is_none() {
+        if let Some(a) = self.admission.as_ref() {
+            self.post_hook = super::hooks::PolicyHooks::post_hook(&config, a, &super::cost::model_names(plan));
+        }
+        if self.post_hook.is_none() && !super::forward::reads_response(&config, plan, self.redaction.restores()) && self.cache.verdict().is_none() {
             // Nothing below would look at this response: spare the header-map read.
             return Flow::Continue;
         }
@@ -370,10 +432,21 @@ impl HttpFilter {
         if self.redaction.on_response_headers(dialect, status, &content_type) {
             host.set_response_header("content-length", None);
         }
+        let held_for_hook = self.post_hook.is_some() && !content_type.trim_start().starts_with("text/event-stream");
+        if held_for_hook {
+            host.set_response_header("content-length", None);
+        } else {
+            // A stream is never held: its post hook gets the assembled text at the end, as audit only.
+            self.post_stream = self.post_hook.take().map(|i| (i, crate::hooks::StreamText::default()));
+        }
         if config.accounting {
             let native_responses = plan.translation.is_none() && self.admission.as_ref().is_some_and(|a| a.endpoint == Endpoint::Responses);
             let dialect = if native_responses { UsageDialect::OpenAiResponses } else { usage_dialect(plan.provider_kind) };
             self.meter = Some(ResponseMeter::for_response(dialect, status, &content_type));
+        }
+        if held_for_hook {
+            // Held (with the body) until the post hook answers: it may still change the status.
+            return Flow::Pause;
         }
         Flow::Continue
     }
@@ -391,10 +464,11 @@ impl HttpFilter {
         if body_size > 0 {
             self.steering.body(host);
         }
-        if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() && !self.redaction.active() && !self.cache.active() {
+        if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() && !self.redaction.active() && !self.cache.active() && self.post_hook.is_none() && self.post_stream.is_none() {
             return Flow::Continue;
         }
-        let hold = self.meter.as_ref().is_some_and(ResponseMeter::buffers_body)
+        let hold = self.post_hook.is_some()
+            || self.meter.as_ref().is_some_and(ResponseMeter::buffers_body)
             || self.translator.as_ref().is_some_and(ResponseTranslator::buffers_body)
             || self.redaction.buffers_body()
             || self.cache.buffers_body();
@@ -409,8 +483,23 @@ impl HttpFilter {
             }
             let translated = self.translator.as_ref().map(|t| t.whole(&body));
             let restored = self.redaction.whole(translated.as_deref().unwrap_or(&body));
-            if let Some(out) = restored.or(translated) {
-                host.replace_response_body(body_size, &out);
+            let out = restored.or(translated);
+            if let Some(out) = &out {
+                host.replace_response_body(body_size, out);
+            }
+            if let (Some(i), Some(config), Some(admission)) = (self.post_hook.take(), self.config.clone(), self.admission.clone()) {
+                let model = self.plan.as_ref().map(|p| p.requested_model.clone()).unwrap_or_default();
+                let answer = out.as_deref().unwrap_or(&body);
+                match self.hooks.start_post(host, &config, &admission, i, &model, self.status, Some(answer), None) {
+                    Ok(true) => {
+                        self.post_held = Some(answer.len());
+                        return Flow::Pause;
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        self.status = super::hooks::deny_answer(host, answer.len(), &e, admission.endpoint.dialect());
+                    }
+                }
             }
             return Flow::Continue;
         }
@@ -427,11 +516,16 @@ impl HttpFilter {
             out = g.chunk(&chunk, end_of_stream);
         }
         let restored = self.redaction.chunk(out.as_deref().unwrap_or(&chunk), end_of_stream);
-        if let Some(out) = restored.or(out) {
-            host.replace_response_body(body_size, &out);
+        let out = restored.or(out);
+        if let Some(out) = &out {
+            host.replace_response_body(body_size, out);
+        }
+        if let Some((_, t)) = self.post_stream.as_mut() {
+            t.feed(out.as_deref().unwrap_or(&chunk));
         }
         if end_of_stream {
             self.finish_stream(host);
+            self.audit_stream(host);
         }
         Flow::Continue
     }
@@ -445,6 +539,9 @@ impl HttpFilter {
         self.limits.settle(host, &config, self.usage.as_ref(), self.cost_micros);
         self.fleet.settle(host, &config, self.usage.as_ref(), self.cost_micros);
         self.steering.settle(host, self.usage.as_ref());
+        if let (Some(a), Some(_)) = (self.admission.as_ref(), self.plan.as_ref()) {
+            super::alerts::anomalies(host, &config, a, self.usage.as_ref(), self.cost_micros);
+        }
         if self.phase == Phase::Start {
             return;
         }
@@ -494,6 +591,13 @@ impl HttpFilter {
             self.exports.set(host, &config, FilterStateName::UpstreamModel, &plan.upstream_model);
             self.exports.set_flag(host, &config, FilterStateName::FailedOver, true);
         }
+    }
+
+    /// Sends a finished stream's assembled text to its post hook (audit only, not waited for).
+    fn audit_stream(&mut self, host: &mut impl Host) {
+        let (Some((i, t)), Some(config), Some(admission)) = (self.post_stream.take(), self.config.clone(), self.admission.clone()) else { return };
+        let model = self.plan.as_ref().map(|p| p.requested_model.clone()).unwrap_or_default();
+        let _ = self.hooks.start_post(host, &config, &admission, i, &model, self.status, None, Some(&t.text));
     }
 
     fn finish_stream(&mut self, host: &mut impl Host) {

@@ -94,6 +94,7 @@ impl LimitGuard {
         let actual = Amounts { tokens: usage.map_or(0, Usage::total_tokens), spend: cost_micros.unwrap_or(0) };
         let now = host.now_nanos() / 1_000_000_000;
         let conflicts = config.limits.settle(&mut HostStore(host), &self.held, actual, now);
+        super::alerts::budgets(host, config, &self.held, now);
         host.emit(&counter("tollgate.limits.counter_updates", u64::try_from(self.held.len()).unwrap_or(0)));
         if conflicts > 0 {
             host.emit(&counter("tollgate.limits.cas_conflicts", u64::from(conflicts)));

@@ -1,11 +1,13 @@
 //! The per-request state machine, generic over the host so it runs natively in tests.
 
+mod alerts;
 mod cache;
 mod cost;
 mod exports;
 mod fleet;
 mod forward;
 mod guard;
+mod hooks;
 mod http;
 mod limits;
 mod on_route;

@@ -1,6 +1,7 @@
 //! proxy-wasm root and HTTP contexts: load the config, then hand each callback to `HttpFilter`.
 
 use super::wasm::WasmHost;
+use super::webhook::SharedOutbox;
 use super::Host;
 use crate::config::{self, Config, Role};
 use crate::filter::{Flow, HttpFilter, UpstreamFilter};
@@ -12,16 +13,24 @@ use std::rc::Rc;
 /// Registers the root context; called once per VM from `_initialize`.
 pub fn start() {
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|id| Box::new(Root { id, config: None, loaded_at: 0 }));
+    proxy_wasm::set_root_context(|id| Box::new(Root { id, config: None, loaded_at: 0, outbox: None }));
 }
 
 struct Root {
     id: u32,
     config: Option<Rc<Config>>,
     loaded_at: i64,
+    /// This worker's alert webhook outbox (with a webhook configured), drained on the tick.
+    outbox: Option<SharedOutbox>,
 }
 
-impl Context for Root {}
+impl Context for Root {
+    fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, _body_size: usize, _num_trailers: usize) {
+        let (Some(outbox), Some(hook)) = (&self.outbox, self.config.as_ref().and_then(|c| c.alerts.webhook.as_ref())) else { return };
+        let (status, _) = WasmHost::callout_answer(0);
+        super::webhook::answered(outbox, hook, token_id, status);
+    }
+}
 
 impl RootContext for Root {
     fn on_configure(&mut self, size: usize) -> bool {
@@ -48,6 +57,14 @@ impl RootContext for Root {
                     c.keys.len()
                 );
                 self.loaded_at = i64::try_from(WasmHost::default().now_nanos() / 1_000_000_000).unwrap_or(0);
+                if c.alerts.webhook.is_some() {
+                    if self.outbox.is_none() {
+                        self.outbox = Some(SharedOutbox::default());
+                    }
+                    self.set_tick_period(super::webhook::TICK);
+                } else {
+                    self.outbox = None;
+                }
                 self.config = Some(Rc::new(c));
                 true
             }
@@ -58,11 +75,18 @@ impl RootContext for Root {
         }
     }
 
+    fn on_tick(&mut self) {
+        let (Some(outbox), Some(hook)) = (&self.outbox, self.config.as_ref().and_then(|c| c.alerts.webhook.as_ref())) else { return };
+        if !outbox.borrow().is_idle() {
+            super::webhook::tick(self, outbox, hook);
+        }
+    }
+
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         if self.config.as_ref().is_some_and(|c| c.role == Role::Upstream) {
             return Some(Box::new(Upstream { filter: UpstreamFilter::new(self.config.clone(), context_id), host: WasmHost::default() }));
         }
-        Some(Box::new(Http { filter: HttpFilter::new(self.config.clone(), context_id, self.loaded_at), host: WasmHost::for_context(context_id, self.id) }))
+        Some(Box::new(Http { filter: HttpFilter::new(self.config.clone(), context_id, self.loaded_at), host: WasmHost::for_context(context_id, self.id).with_outbox(self.outbox.clone()) }))
     }
 
     fn get_type(&self) -> Option<ContextType> {

@@ -26,6 +26,10 @@ pub struct FakeHost {
     pub no_callouts: bool,
     /// `resume_request` was called.
     pub resumed: bool,
+    /// `resume_response` was called.
+    pub resumed_response: bool,
+    /// Alert events queued for the webhook: message id, body.
+    pub delivered: Vec<(String, Vec<u8>)>,
 }
 
 impl FakeHost {
@@ -120,5 +124,11 @@ impl Host for FakeHost {
     }
     fn resume_request(&mut self) {
         self.resumed = true;
+    }
+    fn resume_response(&mut self) {
+        self.resumed_response = true;
+    }
+    fn deliver(&mut self, id: String, body: Vec<u8>) {
+        self.delivered.push((id, body));
     }
 }

@@ -15,6 +15,8 @@ mod raw_map;
 pub mod sim;
 #[cfg(all(target_arch = "wasm32", not(test)))]
 mod wasm;
+#[cfg(all(target_arch = "wasm32", not(test)))]
+mod webhook;
 
 /// Per-request access to the proxy. Every call is infallible from the filter's view: the wasm
 /// implementation maps host errors to `None`/no-ops and logs them, never panics.
@@ -67,6 +69,11 @@ pub trait Host {
     }
     /// Resumes a request held (`Flow::Pause`) while a callout was pending.
     fn resume_request(&mut self) {}
+    /// Resumes a response held (`Flow::Pause`) while a callout was pending.
+    fn resume_response(&mut self) {}
+    /// Queues an alert event for the webhook: message id and JSON body. The host sends it
+    /// later, off the request's path (the root context's tick), with bounded retries.
+    fn deliver(&mut self, _id: String, _body: Vec<u8>) {}
 }
 
 /// One HTTP callout: `POST <path>` with `body` to `cluster`.
@@ -80,4 +87,6 @@ pub struct Callout<'a> {
     /// The call outlives the request that sends it (a charge sent from the log phase): the host
     /// sends it on behalf of the plugin, not of the request, so the request's end cannot cancel it.
     pub detached: bool,
+    /// The body's `content-type`.
+    pub content_type: &'a str,
 }

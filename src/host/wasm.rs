@@ -150,6 +150,8 @@ pub struct WasmHost {
     /// This request's context and its plugin's root context (detached callouts go out as the root).
     context_id: u32,
     root_id: u32,
+    /// The worker's webhook outbox (alert events), when a webhook is configured.
+    outbox: Option<super::webhook::SharedOutbox>,
 }
 
 /// Lets callouts go through the SDK's `Context::dispatch_http_call`, which registers the token
@@ -160,6 +162,12 @@ impl WasmHost {
     /// The host of request context `context_id`, whose plugin's root context is `root_id`.
     pub fn for_context(context_id: u32, root_id: u32) -> WasmHost {
         WasmHost { context_id, root_id, ..WasmHost::default() }
+    }
+
+    /// Alert events go to the worker's `outbox`.
+    pub fn with_outbox(mut self, outbox: Option<super::webhook::SharedOutbox>) -> WasmHost {
+        self.outbox = outbox;
+        self
     }
 
     /// A callout's answer: `:status` (none after a timeout or reset) and body.
@@ -348,7 +356,7 @@ impl Host for WasmHost {
     }
 
     fn http_call(&mut self, call: &super::Callout<'_>) -> Option<u32> {
-        let headers = vec![(":method", "POST"), (":path", call.path), (":authority", call.authority), ("content-type", "text/plain")];
+        let headers = vec![(":method", "POST"), (":path", call.path), (":authority", call.authority), ("content-type", call.content_type)];
         let timeout = std::time::Duration::from_millis(call.timeout_ms);
         // A detached call belongs to the root context, so the end of this request cannot cancel it.
         let detached = call.detached
@@ -371,6 +379,20 @@ impl Host for WasmHost {
                 warn("dispatch_http_call", s);
                 None
             }
+        }
+    }
+
+    fn resume_response(&mut self) {
+        self.flush();
+        if let Err(s) = hostcalls::resume_http_response() {
+            warn("resume_http_response", s);
+        }
+    }
+
+    fn deliver(&mut self, id: String, body: Vec<u8>) {
+        let now = self.now_nanos();
+        if let Some(o) = &self.outbox {
+            o.borrow_mut().push(id, body, now);
         }
     }
 

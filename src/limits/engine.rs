@@ -24,6 +24,13 @@ pub struct Held {
     pub amount: u64,
 }
 
+impl Held {
+    /// The index of its rule in `Limits::rules`.
+    pub fn rule_index(&self) -> usize {
+        self.rule
+    }
+}
+
 /// A limit's state for the `x-ratelimit-*` headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Status {
@@ -181,7 +188,7 @@ mod tests {
 
     fn rule(id: &str, scope: Scope, kind: Kind, limit: u64) -> Rule {
         let window = (kind != Kind::Concurrency).then_some(Window { period: Period::Day, rolling: false });
-        Rule { id: id.into(), scope, subjects: vec![], model: None, kind, window, limit, shadow: false }
+        Rule { id: id.into(), scope, subjects: vec![], model: None, kind, window, limit, shadow: false, alerts: vec![] }
     }
 
     const NOW: u64 = 1_773_578_096;

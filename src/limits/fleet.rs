@@ -183,7 +183,7 @@ mod tests {
 
     fn rule(id: &str, kind: Kind, limit: u64, shadow: bool) -> Rule {
         let window = (kind != Kind::Concurrency).then_some(Window { period: Period::Minute, rolling: false });
-        Rule { id: id.into(), scope: Scope::Tenant, subjects: vec![], model: None, kind, window, limit, shadow }
+        Rule { id: id.into(), scope: Scope::Tenant, subjects: vec![], model: None, kind, window, limit, shadow, alerts: vec![] }
     }
 
     fn fleet(rules: Vec<Rule>) -> Fleet {

@@ -64,6 +64,8 @@ pub struct Rule {
     pub limit: u64,
     /// Count, and report what would be rejected, without rejecting.
     pub shadow: bool,
+    /// Budget alert thresholds in basis points of `limit` (0.8 is 8000), ascending.
+    pub alerts: Vec<u32>,
 }
 
 /// The caller and the request, as far as limits care.

@@ -68,6 +68,14 @@ impl Envoy {
         }
     }
 
+    /// Starts Envoy with `workers` worker threads and `env` in its environment.
+    pub fn start_with_env_and_workers(yaml: &str, env: &[(&str, &str)], workers: u32) -> Envoy {
+        match Self::try_start_with(yaml, env, workers) {
+            Ok(e) => e,
+            Err(e) => panic!("envoy did not start:\n{}", e.log),
+        }
+    }
+
     /// Starts Envoy; `Err` carries the log when it exits or never binds its listener.
     pub fn try_start(yaml: &str, env: &[(&str, &str)]) -> Result<Envoy, StartError> {
         Self::try_start_with(yaml, env, 1)

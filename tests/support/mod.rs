@@ -5,7 +5,9 @@
 pub mod ecds;
 pub mod envoy;
 pub mod file_server;
+pub mod hook_server;
 pub mod http_client;
 pub mod mock_provider;
+pub mod prometheus;
 pub mod redis;
 pub mod rls;
