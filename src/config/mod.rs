@@ -1,6 +1,7 @@
 //! Configuration: JSON DTOs (`dto`), compiled into validated runtime types (`runtime`) at load.
 
 mod check;
+pub mod cloud;
 mod compile;
 mod dto;
 mod error;

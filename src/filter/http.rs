@@ -308,7 +308,7 @@ impl HttpFilter {
         }
         if config.accounting {
             let native_responses = plan.translation.is_none() && self.admission.as_ref().is_some_and(|a| a.endpoint == Endpoint::Responses);
-            let dialect = if native_responses { UsageDialect::OpenAiResponses } else { usage_dialect(plan.provider_kind) };
+            let dialect = if native_responses { UsageDialect::OpenAiResponses } else { usage_dialect(plan) };
             self.meter = Some(ResponseMeter::for_response(dialect, status, &content_type));
         }
         Flow::Continue
@@ -406,10 +406,10 @@ impl HttpFilter {
         let Some((idx, provider)) = config.providers.iter().enumerate().find(|(_, p)| p.name == name) else { return };
         plan.provider = idx;
         plan.provider_kind = provider.kind;
-        plan.translation = gateway::translation(admission.endpoint, provider).ok().flatten();
         if let Some(a) = plan.failover.as_ref().and_then(|f| f.attempts.iter().find(|a| a.provider == idx)) {
             plan.upstream_model = a.model.clone();
         }
+        plan.translation = gateway::translation(admission.endpoint, provider, &plan.upstream_model).ok().flatten();
         if plan.provider_name != name {
             plan.provider_name = name;
             export(host, &config, FilterStateName::Provider, &plan.provider_name);
@@ -448,11 +448,16 @@ impl HttpFilter {
     }
 }
 
-fn usage_dialect(kind: ProviderKind) -> UsageDialect {
-    match kind {
+fn usage_dialect(plan: &Plan) -> UsageDialect {
+    match plan.provider_kind {
         ProviderKind::OpenAi | ProviderKind::Azure => UsageDialect::OpenAi,
         ProviderKind::Anthropic => UsageDialect::Anthropic,
         ProviderKind::Gemini => UsageDialect::Gemini,
+        // A cloud's wire depends on the model; a native request there is Anthropic's.
+        ProviderKind::Bedrock | ProviderKind::Vertex => match plan.translation.map(|t| t.provider) {
+            Some(crate::api::translate::Wire::Gemini) => UsageDialect::Gemini,
+            _ => UsageDialect::Anthropic,
+        },
     }
 }
 
