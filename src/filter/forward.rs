@@ -26,6 +26,13 @@ pub(super) fn apply(host: &mut impl Host, config: &Config, admission: &Admission
         }
         host.replace_request_body(body_size, b);
     }
+    // Signed over the body as it leaves (the failover's attempts are signed upstream).
+    if let (true, false, None, Some(p)) = (held, guard, &plan.failover, config.provider(plan.provider)) {
+        if super::signing::signs(p) {
+            let sent = plan.body.clone().or_else(|| host.request_body(body_size)).unwrap_or_default();
+            super::signing::sign(host, p, &plan.path, &sent);
+        }
+    }
     if let Identity::Key(i) = admission.identity {
         if let Some(p) = config.keys.get(i) {
             export(host, config, FilterStateName::KeyId, &p.id);

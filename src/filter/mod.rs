@@ -11,6 +11,7 @@ mod on_route;
 mod outcome;
 mod upstream;
 mod redaction;
+mod signing;
 
 pub use exports::FilterStateName;
 pub use http::{Flow, HttpFilter};
