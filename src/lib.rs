@@ -21,6 +21,8 @@
 //! - [`gateway`]: the decisions (admit on headers, plan on body, per-provider rewrite, failover handoff, and the plan
 //!   when the route picks the provider) over plain data.
 //! - [`metrics`]: per-request stat updates, tags encoded in Envoy stat names.
+//! - [`eventstream`]: AWS event streams (Bedrock's streaming framing): an incremental decoder checking both CRC-32s
+//!   (its own IEEE table), and the bridge that hands the frames to the SSE translators.
 //! - [`error`]: client-facing errors, rendered per dialect at one boundary.
 //! - [`filter`]: the per-request state machines, generic over [`host::Host`]: the listener's `HttpFilter` (roles
 //!   `downstream` and `guard`, the latter redaction and accounting without routing; either without the header
@@ -38,6 +40,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod eventstream;
 pub mod filter;
 pub mod gateway;
 pub mod host;

@@ -49,6 +49,8 @@ pub struct HttpFilter {
     translator: Option<ResponseTranslator>,
     /// Watches a stream in the client's own dialect (usage chunk, early end).
     guard: Option<StreamGuard>,
+    /// Bedrock's event-stream frames, turned into SSE before anything else reads the stream.
+    event_stream: Option<crate::eventstream::EventStreamToSse>,
     /// Timings (host nanoseconds) and outcome, for metrics at the end.
     started_nanos: u64,
     first_byte_nanos: Option<u64>,
@@ -72,6 +74,7 @@ impl HttpFilter {
             usage_published: false,
             translator: None,
             guard: None,
+            event_stream: None,
             started_nanos: 0,
             first_byte_nanos: None,
             status: 0,
@@ -286,7 +289,14 @@ impl HttpFilter {
         host.read_response_headers();
         let status = host.response_header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
         self.status = status;
-        let content_type = host.response_header("content-type").unwrap_or_default();
+        let mut content_type = host.response_header("content-type").unwrap_or_default();
+        if (200..300).contains(&status) && content_type.trim_start().starts_with(crate::eventstream::CONTENT_TYPE) {
+            // Everything below (and the client) sees an SSE stream.
+            content_type = "text/event-stream".to_string();
+            host.set_response_header("content-type", Some(&content_type));
+            host.set_response_header("content-length", None);
+            self.event_stream = Some(crate::eventstream::EventStreamToSse::new());
+        }
         if let Some(t) = plan.translation {
             let created = host.now_nanos() / 1_000_000_000;
             let translator = ResponseTranslator::new(t, &plan.requested_model, created, plan.include_usage, status, &content_type);
@@ -321,7 +331,7 @@ impl HttpFilter {
         if body_size > 0 && self.first_byte_nanos.is_none() && self.plan.is_some() && timed {
             self.first_byte_nanos = Some(host.now_nanos());
         }
-        if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() && !self.redaction.active() {
+        if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() && !self.redaction.active() && self.event_stream.is_none() {
             return Flow::Continue;
         }
         let hold = self.meter.as_ref().is_some_and(ResponseMeter::buffers_body)
@@ -342,7 +352,11 @@ impl HttpFilter {
             }
             return Flow::Continue;
         }
-        let chunk = if body_size > 0 { host.response_body(body_size).unwrap_or_default() } else { Vec::new() };
+        let mut chunk = if body_size > 0 { host.response_body(body_size).unwrap_or_default() } else { Vec::new() };
+        let framed = self.event_stream.as_mut().map(|e| e.feed(&chunk, end_of_stream));
+        if let Some(sse) = &framed {
+            chunk.clone_from(sse);
+        }
         if let Some(m) = self.meter.as_mut() {
             m.feed(&chunk);
         }
@@ -354,7 +368,7 @@ impl HttpFilter {
             out = g.chunk(&chunk, end_of_stream);
         }
         let restored = self.redaction.chunk(out.as_deref().unwrap_or(&chunk), end_of_stream);
-        if let Some(out) = restored.or(out) {
+        if let Some(out) = restored.or(out).or(framed) {
             host.replace_response_body(body_size, &out);
         }
         if end_of_stream {
@@ -456,6 +470,7 @@ fn usage_dialect(plan: &Plan) -> UsageDialect {
         // A cloud's wire depends on the model; a native request there is Anthropic's.
         ProviderKind::Bedrock | ProviderKind::Vertex => match plan.translation.map(|t| t.provider) {
             Some(crate::api::translate::Wire::Gemini) => UsageDialect::Gemini,
+            Some(crate::api::translate::Wire::Converse) => UsageDialect::Converse,
             _ => UsageDialect::Anthropic,
         },
     }

@@ -94,3 +94,7 @@ mod tests {
         assert_eq!(h.header(":path"), Some("/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke-with-response-stream"));
     }
 }
+
+#[cfg(test)]
+#[path = "bedrock_tests.rs"]
+mod bedrock_tests;

@@ -26,8 +26,7 @@ pub fn wire(provider: &Provider, model: &str) -> Option<Wire> {
         // Model ids (`anthropic.claude-…`), cross-region profiles (`us.anthropic.claude-…`) and
         // ARNs of either name the publisher.
         ProviderKind::Bedrock if model.contains("anthropic.") => Some(Wire::Messages),
-        // Converse is not served yet: such a model is unreachable.
-        ProviderKind::Bedrock => None,
+        ProviderKind::Bedrock => Some(Wire::Converse),
         ProviderKind::Vertex if model.starts_with("claude") => Some(Wire::Messages),
         ProviderKind::Vertex => Some(Wire::Gemini),
         _ => None,
@@ -104,6 +103,7 @@ mod tests {
     fn paths_name_the_model() {
         let p = providers();
         assert_eq!(path(&p[0], "anthropic.claude-3-5-sonnet-20240620-v1:0", false), "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/invoke");
+        assert_eq!(path(&p[0], "amazon.nova-pro-v1:0", true), "/model/amazon.nova-pro-v1%3A0/converse-stream");
         assert_eq!(path(&p[0], "us.anthropic.claude-sonnet-4-5", true), "/model/us.anthropic.claude-sonnet-4-5/invoke-with-response-stream");
         assert_eq!(path(&p[0], "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude", false), "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A%3Afoundation-model%2Fanthropic.claude/invoke");
         assert_eq!(path(&p[1], "claude-sonnet-4-5@20250929", true), "/v1/projects/acme/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5%4020250929:streamRawPredict");

@@ -93,7 +93,7 @@ pub(super) fn upstream_endpoint(endpoint: Endpoint, translation: Option<Translat
     match translation.map(|t| t.provider) {
         Some(Wire::Messages) => Endpoint::Messages,
         Some(Wire::Chat) => Endpoint::ChatCompletions,
-        Some(Wire::Gemini) | None => endpoint,
+        Some(Wire::Gemini | Wire::Converse) | None => endpoint,
     }
 }
 
