@@ -11,7 +11,7 @@
 //! - [`crypto`]: SHA-256, HMAC-SHA256, hex and base64, shared by the features that sign what they send.
 //! - [`keys`]: virtual keys: digests, policies, O(1) lookup, SDK header forms.
 //! - [`route`]: model resolution: exact names, aliases, globs, `provider/model`, weights, fallbacks.
-//! - [`sign`]: request signing for the cloud providers (AWS SigV4 over the request as sent).
+//! - [`sign`]: credentials for the cloud providers: AWS SigV4 over the request as sent, Google metadata-server tokens.
 //! - [`sse`]: incremental Server-Sent Events framer (pure parsing; bytes pass through unchanged).
 //! - [`scan`]: a validating JSON scanner that builds nothing, for the fast paths that read a body without parsing it.
 //! - [`usage`]: token usage from JSON bodies and SSE streams per provider, and estimates when it is missing.

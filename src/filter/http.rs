@@ -51,6 +51,8 @@ pub struct HttpFilter {
     guard: Option<StreamGuard>,
     /// Bedrock's event-stream frames, turned into SSE before anything else reads the stream.
     event_stream: Option<crate::eventstream::EventStreamToSse>,
+    /// Vertex's metadata-server token for this request.
+    vertex: super::vertex_token::TokenGuard,
     /// Timings (host nanoseconds) and outcome, for metrics at the end.
     started_nanos: u64,
     first_byte_nanos: Option<u64>,
@@ -75,6 +77,7 @@ impl HttpFilter {
             translator: None,
             guard: None,
             event_stream: None,
+            vertex: super::vertex_token::TokenGuard::default(),
             started_nanos: 0,
             first_byte_nanos: None,
             status: 0,
@@ -239,7 +242,19 @@ impl HttpFilter {
         }
     }
 
+    /// Forwards `plan`, once it has its Vertex token (or holds the request for it).
     fn forward(&mut self, host: &mut impl Host, config: &Config, admission: &Admission, plan: Plan, body_size: usize) -> Flow {
+        match self.vertex.start(host, config, plan, body_size) {
+            super::vertex_token::Start::Forward(plan) => self.send_on(host, config, admission, plan, body_size),
+            super::vertex_token::Start::Wait => {
+                self.phase = Phase::Waiting;
+                Flow::Pause
+            }
+            super::vertex_token::Start::Refuse(e) => self.reply(host, admission.endpoint.dialect(), &e),
+        }
+    }
+
+    fn send_on(&mut self, host: &mut impl Host, config: &Config, admission: &Admission, plan: Plan, body_size: usize) -> Flow {
         super::forward::apply(host, config, admission, &plan, body_size, self.redaction.restores(), config.hold_headers);
         self.plan = Some(plan);
         self.phase = Phase::Forwarded;
@@ -249,14 +264,30 @@ impl HttpFilter {
     /// A callout's answer (the fleet limits' reservation): forward and resume, or refuse.
     pub fn on_callout(&mut self, host: &mut impl Host, token: u32, status: Option<u16>, body: &[u8]) {
         let (Some(config), Some(admission)) = (self.config.clone(), self.admission.clone()) else { return };
+        if let Some(answer) = self.vertex.answer(host, token, status, body) {
+            // The metadata server's token: a held request goes on (or gets its 503).
+            if let (Some((plan, body_size, verdict)), Phase::Waiting) = (answer, self.phase) {
+                match verdict {
+                    Ok(()) => {
+                        self.send_on(host, &config, &admission, plan, body_size);
+                        host.resume_request();
+                    }
+                    Err(e) => {
+                        self.reply(host, admission.endpoint.dialect(), &e);
+                    }
+                }
+            }
+            return;
+        }
         let Some((plan, body_size, verdict)) = self.fleet.answer(host, &config, &mut self.limits, token, status, body) else { return };
         if self.phase != Phase::Waiting {
             return;
         }
         match verdict {
             Ok(()) => {
-                self.forward(host, &config, &admission, plan, body_size);
-                host.resume_request();
+                if self.forward(host, &config, &admission, plan, body_size) == Flow::Continue {
+                    host.resume_request();
+                }
             }
             Err(e) => {
                 self.reply(host, admission.endpoint.dialect(), &e);
@@ -270,6 +301,10 @@ impl HttpFilter {
         }
         let Some(plan) = &self.plan else { return Flow::Continue };
         self.limits.response_headers(host);
+        if self.vertex.watches() {
+            let status = host.response_header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
+            self.vertex.on_status(host, status);
+        }
         let Some(config) = self.config.clone() else { return Flow::Continue };
         if !plan.dropped.is_empty() {
             host.set_response_header("x-tollgate-dropped", Some(&plan.dropped.join(",")));

@@ -10,6 +10,7 @@ mod limits;
 mod on_route;
 mod outcome;
 mod upstream;
+mod vertex_token;
 mod redaction;
 mod signing;
 

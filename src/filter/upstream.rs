@@ -101,6 +101,12 @@ impl UpstreamFilter {
                     host.replace_request_body(body_size, b);
                 }
                 super::signing::sign(host, provider, &r.path, r.body.as_deref().unwrap_or(&body));
+                if !super::vertex_token::attach_shared(host, provider) {
+                    // Never unsigned: this attempt fails and the retry policy moves on.
+                    log::warn!("ctx={} upstream: no access token for provider `{}`; attempt refused", self.context_id, provider.name);
+                    host.send_reply(503, &[("content-type", "application/json")], br#"{"error":{"message":"No Google Cloud access token for this attempt.","type":"api_error"}}"#);
+                    return Flow::Pause;
+                }
             }
             Err(e) => log::warn!("ctx={} upstream: cannot rewrite for provider `{}`: {}; attempt sent unchanged", self.context_id, provider.name, e.message),
         }
