@@ -17,11 +17,19 @@
 //!   [`MOCK_BEDROCK_API_KEY`] (a Bedrock API key).
 //! - `x-mock-status` ≥ 400 answers with Bedrock's error shape (`ThrottlingException` for 429).
 //!
+//! Vertex AI (`…/publishers/{google,anthropic}/models/{m}:{action}`):
+//! - Gemini's `generateContent` / `streamGenerateContent` are the mock's Gemini routes;
+//! - Anthropic's `rawPredict` / `streamRawPredict` are its Messages route, once the body carries
+//!   `anthropic_version: vertex-2023-10-16` and no `model` (400 otherwise, as Vertex answers);
+//! - a request needs `authorization: Bearer ya29.…` (an OAuth access token, as the metadata
+//!   server hands out) or `x-goog-api-key:` [`MOCK_VERTEX_API_KEY`] (express mode); otherwise
+//!   401 `UNAUTHENTICATED` in Google's error shape.
+//!
 //! The SigV4 check canonicalises with tollgate's own `sign::sigv4`, which is itself checked
 //! against AWS's published vectors and botocore (tests/sigv4*.rs); what this adds is that the
 //! signature still holds for the request as it arrives, after Envoy.
 
-use super::{write_full, write_stream, Behavior, RecordedRequest, ANTHROPIC_STREAM, ASSISTANT_TEXT, STREAM_TEXT_PIECES};
+use super::{route, write_full, write_stream, Behavior, RecordedRequest, Route, ANTHROPIC_STREAM, ASSISTANT_TEXT, STREAM_TEXT_PIECES};
 use serde_json::{json, Value};
 use std::io;
 use std::net::TcpStream;
@@ -42,12 +50,47 @@ pub const BEDROCK_CACHE_WRITE_TOKENS: u64 = 4;
 
 const EVENT_STREAM: &str = "application/vnd.amazon.eventstream";
 
-/// Answers a cloud request; `None` for any other path (the caller's routes take it).
-pub(super) fn respond(req: &RecordedRequest, b: &Behavior, w: &mut TcpStream, extra: &[(&str, String)], keep_alive: bool) -> Option<io::Result<bool>> {
+/// The Vertex API key (express mode) the mock accepts.
+pub const MOCK_VERTEX_API_KEY: &str = "AQ.mock-vertex-express-key";
+
+/// What the caller does with a cloud request.
+pub(super) enum Cloud {
+    /// Answered here; whether the connection may serve another request.
+    Done(io::Result<bool>),
+    /// Authenticated and checked: answer it as this route.
+    As(Route),
+}
+
+/// Answers (or routes) a cloud request; `None` for any other path.
+pub(super) fn respond(req: &RecordedRequest, b: &Behavior, w: &mut TcpStream, extra: &[(&str, String)], keep_alive: bool) -> Option<Cloud> {
     let path = req.path_only();
-    let rest = path.strip_prefix("/model/")?;
-    let (model, action) = rest.rsplit_once('/')?;
-    Some(bedrock(req, b, w, extra, keep_alive, model, action))
+    if let Some(rest) = path.strip_prefix("/model/") {
+        let (model, action) = rest.rsplit_once('/')?;
+        return Some(Cloud::Done(bedrock(req, b, w, extra, keep_alive, model, action)));
+    }
+    if !path.contains("/publishers/") {
+        return None;
+    }
+    let google_error = |w: &mut TcpStream, status: u16, grpc: &str, message: &str| -> Cloud {
+        let body = json!({"error": {"code": status, "message": message, "status": grpc}}).to_string();
+        Cloud::Done(write_full(w, status, "application/json", body.as_bytes(), extra, keep_alive, None).map(|()| keep_alive))
+    };
+    let bearer = req.header("authorization").and_then(|a| a.strip_prefix("Bearer "));
+    if !(bearer.is_some_and(|t| t.starts_with("ya29.")) || req.header("x-goog-api-key") == Some(MOCK_VERTEX_API_KEY)) {
+        return Some(google_error(w, 401, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential."));
+    }
+    let (_, action) = path.rsplit_once(':')?;
+    if !matches!(action, "rawPredict" | "streamRawPredict") {
+        return Some(Cloud::As(route(&req.method, path)));
+    }
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    if body.get("model").is_some() || body.get("anthropic_version").and_then(Value::as_str) != Some("vertex-2023-10-16") {
+        return Some(google_error(w, 400, "INVALID_ARGUMENT", "anthropic_version: vertex-2023-10-16 is required and `model` is not permitted in the body."));
+    }
+    if (action == "streamRawPredict") != (body.get("stream") == Some(&Value::Bool(true))) {
+        return Some(google_error(w, 400, "INVALID_ARGUMENT", "streamRawPredict takes `stream: true`; rawPredict does not."));
+    }
+    Some(Cloud::As(Route::AnthropicMessages))
 }
 
 fn bedrock(req: &RecordedRequest, b: &Behavior, w: &mut TcpStream, extra: &[(&str, String)], keep_alive: bool, model: &str, action: &str) -> io::Result<bool> {

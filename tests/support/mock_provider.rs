@@ -747,10 +747,11 @@ fn respond(
     // Bedrock and Vertex paths (cloud_mock.rs).
     let mut cloud_extra = vec![("x-request-id", format!("mock-req-{index}"))];
     cloud_extra.extend(b.name.iter().map(|n| (H_SERVED_BY, n.clone())));
-    if let Some(done) = cloud::respond(req, b, w, &cloud_extra, keep_alive) {
-        return done;
-    }
-    let route = route(&req.method, req.path_only());
+    let route = match cloud::respond(req, b, w, &cloud_extra, keep_alive) {
+        Some(cloud::Cloud::Done(done)) => return done,
+        Some(cloud::Cloud::As(r)) => r,
+        None => route(&req.method, req.path_only()),
+    };
     let dialect = route.dialect();
     let reply = if route == Route::NotFound {
         let msg = format!(

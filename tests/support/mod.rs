@@ -5,6 +5,7 @@
 pub mod ecds;
 pub mod envoy;
 pub mod file_server;
+pub mod gce_metadata;
 pub mod http_client;
 pub mod mock_provider;
 pub mod redis;
