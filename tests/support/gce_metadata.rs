@@ -6,6 +6,7 @@
 //! - a request without the header `Metadata-Flavor: Google`, or with an `X-Forwarded-For`
 //!   header, is refused with 403;
 //! - any other path is 404.
+//!
 //! Tokens are `ya29.mock-<n>` (n counts from 1); `expires_in` is settable, so tests can make a
 //! token expire within seconds.
 #![allow(dead_code)]
