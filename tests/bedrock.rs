@@ -147,3 +147,59 @@ fn mock_event_streams_decode_with_botocore() {
         }
     }
 }
+
+/// `envoy/cross-cloud-failover.yaml`: Claude on Bedrock, then Anthropic direct, then Claude on
+/// Vertex; every attempt translated and signed for the provider it reaches (a bad signature
+/// would be a 403, which Envoy does not retry).
+#[test]
+fn cross_cloud_failover_bedrock_anthropic_vertex() {
+    use support::envoy::repo;
+    use support::gce_metadata::Metadata;
+    let failing = || Behavior { status: Some(503), ..Behavior::default() };
+    let start = |bedrock: Behavior, anthropic: Behavior| {
+        let (b, a, v) = (MockProvider::start_with(bedrock), MockProvider::start_with(anthropic), MockProvider::start());
+        let metadata = Metadata::start(3599);
+        let yaml = std::fs::read_to_string(repo().join("envoy/cross-cloud-failover.yaml"))
+            .unwrap()
+            .replace("port_value: 10000", "port_value: 0")
+            .replace("port_value: 9901", "port_value: 0")
+            .replace("port_value: 18081", &format!("port_value: {}", b.port()))
+            .replace("port_value: 18082", &format!("port_value: {}", a.port()))
+            .replace("port_value: 18083", &format!("port_value: {}", v.port()))
+            .replace("port_value: 18084", &format!("port_value: {}", metadata.port));
+        let env = [("AWS_ACCESS_KEY_ID", MOCK_AWS_ACCESS_KEY_ID), ("AWS_SECRET_ACCESS_KEY", MOCK_AWS_SECRET_ACCESS_KEY), ("ANTHROPIC_API_KEY", "sk-ant-mock")];
+        (Envoy::start_with_env(&yaml, &env), b, a, v, metadata)
+    };
+    let body = json!({"model": "claude", "max_tokens": 64, "messages": [{"role": "user", "content": "Say hello."}]});
+
+    // Bedrock and Anthropic fail: Vertex answers, with the token fetched before the first attempt.
+    let (envoy, bedrock, anthropic, vertex, metadata) = start(failing(), failing());
+    let r = post_json(envoy.port, "/v1/messages", &[], &body).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["content"][0]["text"], ASSISTANT_TEXT);
+    assert_eq!(r.header("x-tollgate-provider"), Some("vertex"));
+    let b = bedrock.last_request().unwrap();
+    assert_eq!(b.path, "/model/anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke");
+    assert!(b.header("authorization").unwrap().starts_with("AWS4-HMAC-SHA256"), "signed (the mock checked it before its 503)");
+    assert_eq!(b.json()["anthropic_version"], "bedrock-2023-05-31");
+    let a = anthropic.last_request().unwrap();
+    assert_eq!((a.path.as_str(), a.header("x-api-key"), a.header("x-amz-date")), ("/v1/messages", Some("sk-ant-mock"), None));
+    assert_eq!(a.header("authorization"), None, "Bedrock's signature is not sent to Anthropic");
+    assert_eq!(a.json()["model"], "claude-sonnet-4-5");
+    let v = vertex.last_request().unwrap();
+    assert_eq!(v.path, "/v1/projects/acme-ai/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5%4020250929:rawPredict");
+    assert_eq!((v.header("authorization"), v.header("x-api-key"), v.header("x-amz-date")), (Some("Bearer ya29.mock-1"), None, None));
+    assert_eq!(v.json()["anthropic_version"], "vertex-2023-10-16");
+    assert_eq!(metadata.issued(), 1);
+    drop(envoy);
+
+    // A healthy Bedrock answers a chat client's stream itself.
+    let (envoy, bedrock, anthropic, vertex, _metadata) = start(Behavior::default(), Behavior::default());
+    let chat = json!({"model": "claude", "stream": true, "messages": [{"role": "user", "content": "Say hello."}]});
+    let r = request_streamed(envoy.port, "POST", "/v1/chat/completions", &[("content-type", "application/json")], chat.to_string().as_bytes()).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text: String = r.sse_events().iter().filter_map(|e| e.json()).filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_string)).collect();
+    assert_eq!(text, ASSISTANT_TEXT);
+    assert_eq!(bedrock.last_request().unwrap().path, "/model/anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke-with-response-stream");
+    assert_eq!((anthropic.request_count(), vertex.request_count()), (0, 0));
+}
