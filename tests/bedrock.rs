@@ -203,3 +203,28 @@ fn cross_cloud_failover_bedrock_anthropic_vertex() {
     assert_eq!(bedrock.last_request().unwrap().path, "/model/anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke-with-response-stream");
     assert_eq!((anthropic.request_count(), vertex.request_count()), (0, 0));
 }
+
+/// `envoy/bedrock-envoy-signing.yaml`: tollgate with `credentials: envoy` sends no signature,
+/// and Envoy's `aws_request_signing` filter on the Bedrock cluster signs the request, over the
+/// body tollgate translated, with the keys from Envoy's own credential chain (here its
+/// environment; the VM is given none). The mock verifies the signature.
+#[test]
+fn envoy_aws_request_signing_signs_the_body_tollgate_wrote() {
+    use support::envoy::shipped_yaml;
+    let mock = MockProvider::start();
+    let yaml = shipped_yaml("envoy/bedrock-envoy-signing.yaml", mock.port());
+    let envoy = Envoy::start_with_env(&yaml, &aws_env(MOCK_AWS_SECRET_ACCESS_KEY));
+    let r = post_json(envoy.port, "/v1/chat/completions", &[], &chat("claude", false)).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["choices"][0]["message"]["content"], ASSISTANT_TEXT);
+    let seen = mock.last_request().unwrap();
+    let body = seen.json();
+    assert_eq!((body["anthropic_version"].as_str(), body["system"].as_str()), (Some("bedrock-2023-05-31"), Some("Be brief.")), "tollgate's body");
+    let sha = tollgate::crypto::hex(&tollgate::crypto::sha256(&seen.body));
+    assert_eq!(seen.header("x-amz-content-sha256"), Some(sha.as_str()), "Envoy hashed the body as it arrived");
+    assert!(seen.header("authorization").unwrap().starts_with("AWS4-HMAC-SHA256 Credential=AKIDTOLLGATEMOCK/"));
+    // A Converse stream too.
+    let r = request_streamed(envoy.port, "POST", "/v1/chat/completions", &[("content-type", "application/json")], chat("nova", true).to_string().as_bytes()).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().ends_with("data: [DONE]\n\n"));
+}
