@@ -81,3 +81,19 @@ fn invoke_model_stream_reaches_messages_and_chat_clients() {
     let text = respond(&mut f, &mut h, &s, 4);
     assert!(text.contains("Too many tokens") && text.contains(r#""error""#), "{text}");
 }
+
+#[test]
+fn responses_clients_reach_converse_and_get_a_response_back() {
+    let (mut f, mut h) = filter("/v1/responses", r#"{"model": "nova", "input": "hi", "max_output_tokens": 20}"#);
+    assert_eq!(h.header(":path"), Some("/model/amazon.nova-pro-v1%3A0/converse"));
+    let sent: serde_json::Value = serde_json::from_slice(&h.request_body).unwrap();
+    assert_eq!((sent["messages"][0]["content"][0]["text"].as_str(), sent["inferenceConfig"]["maxTokens"].as_u64()), (Some("hi"), Some(20)));
+    h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into())];
+    f.on_response_headers(&mut h);
+    let answer = br#"{"output":{"message":{"role":"assistant","content":[{"text":"Hello"}]}},"stopReason":"end_turn","usage":{"inputTokens":3,"outputTokens":1,"totalTokens":4}}"#;
+    h.response_body = answer.to_vec();
+    f.on_response_body(&mut h, answer.len(), true);
+    let v: serde_json::Value = serde_json::from_slice(&h.response_body).unwrap();
+    assert_eq!((v["object"].as_str(), v["output"][0]["content"][0]["text"].as_str()), (Some("response"), Some("Hello")));
+    assert_eq!(h.filter_state["tollgate.prompt_tokens"], "3");
+}

@@ -67,22 +67,10 @@ pub fn fit(provider: &Provider, model: &str, body: &mut Value) -> bool {
 }
 
 /// Percent-encodes a path segment: everything but RFC 3986's unreserved characters (a Bedrock
-/// model id's `:` and an ARN's `/` included).
+/// model id's `:` and an ARN's `/` included), as SigV4 encodes.
 pub fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 15)]));
-        }
-    }
-    out
+    crate::sign::sigv4::uri_encode(s.as_bytes())
 }
-
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 #[cfg(test)]
 mod tests {

@@ -138,7 +138,7 @@ fn canonical_path(path: &str) -> String {
         }
     }
     let mut out = String::from("/");
-    out.push_str(&segments.iter().map(|s| encode(s.as_bytes())).collect::<Vec<_>>().join("/"));
+    out.push_str(&segments.iter().map(|s| uri_encode(s.as_bytes())).collect::<Vec<_>>().join("/"));
     if path.ends_with('/') && !segments.is_empty() {
         out.push('/');
     }
@@ -152,7 +152,7 @@ fn canonical_query(query: &str) -> String {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (encode(&decode(k)), encode(&decode(v)))
+            (uri_encode(&decode(k)), uri_encode(&decode(v)))
         })
         .collect();
     params.sort();
@@ -160,7 +160,7 @@ fn canonical_query(query: &str) -> String {
 }
 
 /// RFC 3986 encoding: everything but `A-Za-z0-9-_.~` as `%XX` (upper-case hex).
-fn encode(bytes: &[u8]) -> String {
+pub fn uri_encode(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(bytes.len());
     for &b in bytes {
