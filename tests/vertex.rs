@@ -114,7 +114,8 @@ fn tokens_refresh_on_expiry_ahead_of_it_and_after_a_401() {
     let envoy = gateway(&config(""), &mock, metadata.port, &[]);
     assert_eq!(post_json(envoy.port, "/v1/messages", &[], &messages("claude", false)).unwrap().status, 200);
     metadata.set_expires_in(3599);
-    assert_eq!(post_json(envoy.port, "/v1/messages", &[], &messages("claude", false)).unwrap().status, 200);
+    // (The refresh rides on this request: a slow answer lets it land first.)
+    assert_eq!(post_json(envoy.port, "/v1/messages", &[(H_DELAY_MS, "500")], &messages("claude", false)).unwrap().status, 200);
     assert_eq!(bearer(&mock), "Bearer ya29.mock-1", "still the first token, a refresh sent meanwhile");
     assert!(wait_until(|| metadata.issued() == 2));
     assert!(wait_until(|| {

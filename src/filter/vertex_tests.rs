@@ -56,6 +56,9 @@ fn the_first_request_waits_for_the_token_the_next_ones_share_it() {
     let (mut f3, mut h3, flow) = request(&shared, "gemini", NOW + 3599 - 100);
     assert_eq!((flow, h3.gets.len()), (Flow::Continue, 1));
     assert_eq!(h3.header("authorization"), Some("Bearer ya29.one"));
+    // Another request in the window leaves the refresh to the one that claimed it.
+    let (_, h_other, _) = request(&shared, "gemini", NOW + 3599 - 99);
+    assert_eq!((h_other.gets.len(), h_other.header("authorization")), (0, Some("Bearer ya29.one")));
     f3.on_callout(&mut h3, 1001, Some(200), &token("ya29.two", 3599));
     let (_, h4, _) = request(&shared, "gemini", NOW + 3599 - 90);
     assert_eq!(h4.header("authorization"), Some("Bearer ya29.two"));

@@ -3,7 +3,9 @@
 //! finds a fresh one sends with it, one that finds it about to expire sends with it and fetches
 //! the next meanwhile, and one that finds none (the first request, or an expired token) is held
 //! until the metadata server answers, or gets a 503 when it does not answer in time. A request
-//! never goes to Vertex without a token. A 401 from Vertex drops the shared token, so the next
+//! never goes to Vertex without a token. The refresh ahead of expiry rides on the request that
+//! sends it: one request claims it (shared data) every few seconds of the window, and if that
+//! request ends before the answer, the next claim sends another. A 401 from Vertex drops the shared token, so the next
 //! request fetches a new one.
 
 use crate::config::cloud::{Cloud, VertexAuth};
@@ -98,7 +100,9 @@ impl TokenGuard {
             }
             Use::Refresh(t) => {
                 self.attach(&mut plan, &cluster, &t);
-                self.refresh = fetch(host, &cluster).map(|c| (c, cluster));
+                if claim_refresh(host, &cluster, now) {
+                    self.refresh = fetch(host, &cluster).map(|c| (c, cluster));
+                }
                 Start::Forward(plan)
             }
             Use::Fetch => match fetch(host, &cluster) {
@@ -175,6 +179,22 @@ pub(super) fn attach_shared(host: &mut impl Host, provider: &Provider) -> bool {
         }
         Use::Fetch => false,
     }
+}
+
+/// How long one request's refresh ahead of expiry is left to finish before another request
+/// sends one (it rides on its request, and is lost if that request ends first).
+const REFRESH_CLAIM_SECS: u64 = 5;
+
+/// Whether this request sends the refresh: no other one claimed it in the last few seconds
+/// (shared data, compare-and-swap), so the requests of the refresh window send one, not each.
+fn claim_refresh(host: &mut impl Host, cluster: &str, now: u64) -> bool {
+    let key = format!("{}.refresh", key(cluster));
+    let Ok((old, cas)) = host.shared_get(&key) else { return false };
+    let claimed = old.and_then(|v| std::str::from_utf8(&v).ok().and_then(|s| s.parse::<u64>().ok()));
+    if claimed.is_some_and(|at| now < at + REFRESH_CLAIM_SECS) {
+        return false;
+    }
+    host.shared_set(&key, now.to_string().as_bytes(), cas.unwrap_or(0)).is_ok()
 }
 
 fn fetch(host: &mut impl Host, cluster: &str) -> Option<u32> {
