@@ -10,7 +10,16 @@ use std::rc::Rc;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
+/// A planned request whose response is an event stream.
 fn filter(path: &str, body: &str) -> (HttpFilter, FakeHost) {
+    let (mut f, mut h) = planned(path, body);
+    h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/vnd.amazon.eventstream".into())];
+    f.on_response_headers(&mut h);
+    (f, h)
+}
+
+/// A planned request, before its response.
+fn planned(path: &str, body: &str) -> (HttpFilter, FakeHost) {
     let json = br#"{"auth": {"mode": "none"}, "providers": [{"name": "b", "kind": "bedrock", "cluster": "bedrock", "region": "us-east-1", "credentials": "envoy"}],
         "models": [{"name": "nova", "targets": [{"provider": "b", "model": "amazon.nova-pro-v1:0"}]},
                    {"name": "claude", "targets": [{"provider": "b", "model": "anthropic.claude-3-haiku-20240307-v1:0"}]}]}"#;
@@ -20,8 +29,6 @@ fn filter(path: &str, body: &str) -> (HttpFilter, FakeHost) {
     f.on_request_headers(&mut h, false);
     let size = h.request_body.len();
     assert_eq!(f.on_request_body(&mut h, size, true), Flow::Continue, "{:?}", h.reply);
-    h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/vnd.amazon.eventstream".into())];
-    f.on_response_headers(&mut h);
     (f, h)
 }
 
@@ -84,7 +91,7 @@ fn invoke_model_stream_reaches_messages_and_chat_clients() {
 
 #[test]
 fn responses_clients_reach_converse_and_get_a_response_back() {
-    let (mut f, mut h) = filter("/v1/responses", r#"{"model": "nova", "input": "hi", "max_output_tokens": 20}"#);
+    let (mut f, mut h) = planned("/v1/responses", r#"{"model": "nova", "input": "hi", "max_output_tokens": 20}"#);
     assert_eq!(h.header(":path"), Some("/model/amazon.nova-pro-v1%3A0/converse"));
     let sent: serde_json::Value = serde_json::from_slice(&h.request_body).unwrap();
     assert_eq!((sent["messages"][0]["content"][0]["text"].as_str(), sent["inferenceConfig"]["maxTokens"].as_u64()), (Some("hi"), Some(20)));
@@ -96,4 +103,16 @@ fn responses_clients_reach_converse_and_get_a_response_back() {
     let v: serde_json::Value = serde_json::from_slice(&h.response_body).unwrap();
     assert_eq!((v["object"].as_str(), v["output"][0]["content"][0]["text"].as_str()), (Some("response"), Some("Hello")));
     assert_eq!(h.filter_state["tollgate.prompt_tokens"], "3");
+}
+
+#[test]
+fn bedrock_errors_reach_a_native_messages_client_in_its_shape() {
+    let (mut f, mut h) = planned("/v1/messages", r#"{"model": "claude", "max_tokens": 9, "messages": [{"role": "user", "content": "hi"}]}"#);
+    h.response_headers = vec![(":status".into(), "429".into()), ("content-type".into(), "application/json".into()), ("x-amzn-errortype".into(), "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/".into())];
+    f.on_response_headers(&mut h);
+    let body = br#"{"message":"Too many requests, please wait before trying again."}"#;
+    h.response_body = body.to_vec();
+    f.on_response_body(&mut h, body.len(), true);
+    let v: serde_json::Value = serde_json::from_slice(&h.response_body).unwrap();
+    assert_eq!(v, serde_json::json!({"type": "error", "error": {"type": "rate_limit_error", "message": "Too many requests, please wait before trying again."}}));
 }

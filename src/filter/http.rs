@@ -339,6 +339,12 @@ impl HttpFilter {
                 host.set_response_header("content-length", None);
             }
             self.translator = Some(translator);
+        } else if !(200..300).contains(&status) && matches!(plan.provider_kind, ProviderKind::Bedrock | ProviderKind::Vertex) {
+            // A cloud's own error shape (Bedrock's `{"message"}`, Google's) in the client's dialect.
+            let client = self.admission.as_ref().map_or(Dialect::Anthropic, |a| a.endpoint.dialect());
+            let t = crate::api::translate::Translation { client, provider: crate::api::translate::Wire::Messages };
+            host.set_response_header("content-length", None);
+            self.translator = Some(ResponseTranslator::new(t, &plan.requested_model, 0, false, status, &content_type));
         } else if (200..300).contains(&status) && content_type.trim_start().starts_with("text/event-stream") {
             let dialect = self.admission.as_ref().map_or(Dialect::OpenAiChat, |a| a.endpoint.dialect());
             let guard = StreamGuard::new(dialect, !plan.include_usage);

@@ -1,5 +1,5 @@
 //! Shared support for the real-Envoy tests: the Envoy launcher, the mock provider, an HTTP client,
-//! a one-file HTTP server, file-based ECDS.
+//! a one-file HTTP server, file-based ECDS, a GCE metadata server stand-in.
 #![allow(dead_code)]
 
 pub mod ecds;
