@@ -19,7 +19,7 @@
 //!   fleet rules do the same on Redis through webdis (`EVAL` commands, webdis's wire form).
 //! - [`redact`]: prompt redaction: detectors, mask/pseudonymize/block/audit, streaming restore.
 //! - [`gateway`]: the decisions (admit on headers, plan on body, per-provider rewrite, failover handoff, and the plan
-//!   when the route picks the provider) over plain data.
+//!   when the route picks the provider) over plain data; `gateway::cloud`, Bedrock's and Vertex's paths and bodies.
 //! - [`metrics`]: per-request stat updates, tags encoded in Envoy stat names.
 //! - [`eventstream`]: AWS event streams (Bedrock's streaming framing): an incremental decoder checking both CRC-32s
 //!   (its own IEEE table), and the bridge that hands the frames to the SSE translators.
@@ -27,7 +27,8 @@
 //! - [`filter`]: the per-request state machines, generic over [`host::Host`]: the listener's `HttpFilter` (roles
 //!   `downstream` and `guard`, the latter redaction and accounting without routing; either without the header
 //!   hold when `hold_headers` is off) and the `UpstreamFilter`
-//!   (role `upstream`) that rewrites each failover attempt.
+//!   (role `upstream`) that rewrites each failover attempt; both sign for Bedrock and hold Vertex requests for their
+//!   metadata-server token.
 //! - [`policy`]: policy cases (request + expected decision) run through the filter over the
 //!   in-memory `host::sim::SimHost`; the `tollgate test` command.
 //! - [`host`]: the only code that names `proxy_wasm`: the `Host` trait's wasm implementation
