@@ -30,6 +30,26 @@ pub(super) fn sign(host: &mut impl Host, provider: &Provider, path: &str, body: 
     host.set_request_header("authorization", Some(&signed.authorization));
 }
 
+/// A Bedrock InvokeModel body with the client's `anthropic-beta` header as its `anthropic_beta`
+/// list (Bedrock reads beta flags from the body; the header, unsigned, stays for a failover's
+/// later attempts). `None`: nothing to add.
+pub(super) fn with_beta(host: &mut impl Host, provider: &Provider, model: &str, body: &[u8]) -> Option<Vec<u8>> {
+    let bedrock_messages = provider.kind == crate::config::ProviderKind::Bedrock && crate::gateway::cloud::wire(provider, model) == Some(crate::api::translate::Wire::Messages);
+    if !bedrock_messages {
+        return None;
+    }
+    let header = host.request_header("anthropic-beta")?;
+    let mut json: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let flags = json.as_object_mut()?.entry("anthropic_beta").or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    let list = flags.as_array_mut()?;
+    for flag in header.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        if !list.iter().any(|v| v.as_str() == Some(flag)) {
+            list.push(serde_json::Value::from(flag));
+        }
+    }
+    Some(crate::api::json_bytes(&json))
+}
+
 /// Whether requests to `provider` are signed here (their body must then be read whole, even
 /// when it goes on unchanged).
 pub(super) fn signs(provider: &Provider) -> bool {
@@ -49,6 +69,10 @@ mod tests {
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 
     fn send(credentials: &str, path: &str, body: &[u8]) -> FakeHost {
+        send_with(credentials, path, &[], body)
+    }
+
+    fn send_with(credentials: &str, path: &str, extra: &[(&str, &str)], body: &[u8]) -> FakeHost {
         let json = format!(
             r#"{{"auth": {{"mode": "none"}}, "providers": [{{"name": "b", "kind": "bedrock", "cluster": "bedrock", "region": "eu-central-1", "credentials": "{credentials}"}}],
                 "models": [{{"name": "claude", "targets": [{{"provider": "b", "model": "anthropic.claude-3-haiku-20240307-v1:0"}}]}}]}}"#
@@ -61,7 +85,9 @@ mod tests {
             _ => None,
         };
         let config = Rc::new(parse(json.as_bytes(), &env).unwrap());
-        let mut h = FakeHost::request("POST", path, &[("authorization", "Bearer client"), ("x-amz-date", "19990101T000000Z")], body);
+        let mut headers = vec![("authorization", "Bearer client"), ("x-amz-date", "19990101T000000Z")];
+        headers.extend_from_slice(extra);
+        let mut h = FakeHost::request("POST", path, &headers, body);
         let mut f = HttpFilter::new(Some(config), 1, 0);
         assert_eq!(f.on_request_headers(&mut h, false), Flow::Pause);
         let size = h.request_body.len();
@@ -83,6 +109,20 @@ mod tests {
         let want = sign(&keys, Scope { region: "eu-central-1", service: "bedrock" }, date, &Request { method: "POST", path, headers: &headers, body: &h.request_body });
         assert_eq!(h.header("authorization"), Some(want.authorization.as_str()));
         assert_eq!(h.header("x-amz-security-token"), Some("session-tok"));
+    }
+
+    #[test]
+    fn anthropic_beta_flags_go_in_the_signed_body() {
+        let h = send_with("sigv4", "/v1/messages", &[("anthropic-beta", "context-1m-2025-08-07, interleaved-thinking-2025-05-14")], br#"{"model": "claude", "max_tokens": 5, "messages": []}"#);
+        let sent: serde_json::Value = serde_json::from_slice(&h.request_body).unwrap();
+        assert_eq!(sent["anthropic_beta"], serde_json::json!(["context-1m-2025-08-07", "interleaved-thinking-2025-05-14"]));
+        assert_eq!(h.header("content-length"), Some(h.request_body.len().to_string().as_str()));
+        let date = h.header("x-amz-date").unwrap();
+        let headers = [("host", "bedrock-runtime.eu-central-1.amazonaws.com"), ("x-amz-date", date), ("x-amz-security-token", "session-tok")];
+        let keys = Keys { access_key_id: "AKIDEXAMPLE", secret_access_key: SECRET, session_token: None };
+        let path = "/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke";
+        let want = sign(&keys, Scope { region: "eu-central-1", service: "bedrock" }, date, &Request { method: "POST", path, headers: &headers, body: &h.request_body });
+        assert_eq!(h.header("authorization"), Some(want.authorization.as_str()));
     }
 
     #[test]

@@ -97,10 +97,12 @@ impl UpstreamFilter {
         match gateway::rewrite(endpoint, provider, &model, &requested, &mut json, stream, config.strict_translation) {
             Ok(r) => {
                 host.set_request_header(":path", Some(&r.path));
-                if let Some(b) = &r.body {
+                let beta = r.body.as_deref().and_then(|b| super::signing::with_beta(host, provider, &model, b));
+                let sent = beta.or(r.body);
+                if let Some(b) = &sent {
                     host.replace_request_body(body_size, b);
                 }
-                super::signing::sign(host, provider, &r.path, r.body.as_deref().unwrap_or(&body));
+                super::signing::sign(host, provider, &r.path, sent.as_deref().unwrap_or(&body));
                 if !super::vertex_token::attach_shared(host, provider) {
                     // Never unsigned: this attempt fails and the retry policy moves on.
                     log::warn!("ctx={} upstream: no access token for provider `{}`; attempt refused", self.context_id, provider.name);
