@@ -20,10 +20,11 @@ ENVOY_OLDEST    ?= 1.36.2
 VENV_OLDEST     := .venv-$(ENVOY_OLDEST)
 # Python tools, pinned: the Istio manifest check (scripts/validate_k8s.py), and the official
 # OpenAI and Anthropic SDKs the real-Envoy tests drive unchanged but for the base URL (tests/sdk.rs),
-# and the Standard Webhooks reference library that verifies alert signatures (tests/alerts.rs).
-PY_TOOLS        := jsonschema==4.26.0 PyYAML==6.0.3 common-expression-language==0.10.0 openai==3.63.0 anthropic==2.17.0 standardwebhooks==1.1.0
+# the Standard Webhooks reference library that verifies alert signatures (tests/alerts.rs), and
+# botocore, the reference SigV4 signer and event-stream parser (tests/sigv4_botocore.rs, tests/bedrock.rs).
+PY_TOOLS        := jsonschema==4.26.0 PyYAML==6.0.3 common-expression-language==0.10.0 openai==3.63.0 anthropic==2.17.0 standardwebhooks==1.1.0 botocore==1.44.5
 # Recursive (=): VENV is set below, and the stamp must live in the venv, not at /.
-PY_TOOLS_STAMP  = $(VENV)/.tollgate-py-tools-4
+PY_TOOLS_STAMP  = $(VENV)/.tollgate-py-tools-5
 OCI_DIR         ?= target/oci/tollgate
 OCI_TAG         ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 OCI_VARIANT     ?= compat

@@ -13,6 +13,7 @@
 //! - [`keys`]: virtual keys: digests, policies, O(1) lookup, SDK header forms.
 //! - [`route`]: model resolution: exact names, aliases, globs, `provider/model`, weights, fallbacks; steering
 //!   (`health`: the circuit breaker per target; `strategy`; `rules`: conditional routes; `select`: their composition).
+//! - [`sign`]: credentials for the cloud providers: AWS SigV4 over the request as sent, Google metadata-server tokens.
 //! - [`sse`]: incremental Server-Sent Events framer (pure parsing; bytes pass through unchanged).
 //! - [`scan`]: a validating JSON scanner that builds nothing, for the fast paths that read a body without parsing it.
 //! - [`usage`]: token usage from JSON bodies and SSE streams per provider, and estimates when it is missing.
@@ -23,13 +24,16 @@
 //! - [`hooks`]: policy webhooks: `pre` / `post` hooks, their payloads and the answers' contract.
 //! - [`redact`]: prompt redaction: detectors, mask/pseudonymize/block/audit, streaming restore.
 //! - [`gateway`]: the decisions (admit on headers, plan on body, per-provider rewrite, failover handoff, and the plan
-//!   when the route picks the provider) over plain data.
+//!   when the route picks the provider) over plain data; `gateway::cloud`, Bedrock's and Vertex's paths and bodies.
 //! - [`metrics`]: per-request stat updates, tags encoded in Envoy stat names.
+//! - [`eventstream`]: AWS event streams (Bedrock's streaming framing): an incremental decoder checking both CRC-32s
+//!   (its own IEEE table), and the bridge that hands the frames to the SSE translators.
 //! - [`error`]: client-facing errors, rendered per dialect at one boundary.
 //! - [`filter`]: the per-request state machines, generic over [`host::Host`]: the listener's `HttpFilter` (roles
 //!   `downstream` and `guard`, the latter redaction and accounting without routing; either without the header
 //!   hold when `hold_headers` is off) and the `UpstreamFilter`
-//!   (role `upstream`) that rewrites each failover attempt.
+//!   (role `upstream`) that rewrites each failover attempt; both sign for Bedrock and hold Vertex requests for their
+//!   metadata-server token.
 //! - [`policy`]: policy cases (request + expected decision) run through the filter over the
 //!   in-memory `host::sim::SimHost`; the `tollgate test` command.
 //! - [`host`]: the only code that names `proxy_wasm`: the `Host` trait's wasm implementation
@@ -45,6 +49,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod eventstream;
 pub mod filter;
 pub mod gateway;
 pub mod hooks;
@@ -56,6 +61,7 @@ pub mod policy;
 pub mod redact;
 pub mod route;
 pub mod scan;
+pub mod sign;
 pub mod sse;
 #[cfg(test)]
 mod testing;

@@ -478,12 +478,13 @@ fn gemini_generate() {
     assert_eq!(u["thoughtsTokenCount"], GEMINI_THOUGHTS_TOKENS);
     assert_eq!(u["cachedContentTokenCount"], GEMINI_CACHED_TOKENS);
     assert_eq!(u["totalTokenCount"], GEMINI_TOTAL_TOKENS);
-    // Vertex-style path and an encoded colon route too.
+    // Vertex-style path (which, as Vertex, wants a credential) and an encoded colon route too.
     let vertex = "/v1/projects/p/locations/us-central1/publishers/google/models/gemini-2.0-flash:generateContent";
     assert_eq!(
-        post_json(m.port(), vertex, &[], &gemini()).unwrap().json()["modelVersion"],
+        post_json(m.port(), vertex, &[("authorization", "Bearer ya29.selftest")], &gemini()).unwrap().json()["modelVersion"],
         "gemini-2.0-flash"
     );
+    assert_eq!(post_json(m.port(), vertex, &[], &gemini()).unwrap().status, 401);
     let enc = post_json(
         m.port(),
         "/v1beta/models/g1%3AgenerateContent",

@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(v) => {
             // Every other client dialect through the hub to every wire, lenient and strict.
             for client in [Dialect::Anthropic, Dialect::OpenAiResponses] {
-                for provider in [Wire::Chat, Wire::Messages, Wire::Gemini] {
+                for provider in [Wire::Chat, Wire::Messages, Wire::Gemini, Wire::Converse] {
                     for strict in [false, true] {
                         let _ = Translation { client, provider }.request(v, "m", &mut Lenience::new(strict));
                     }

@@ -256,7 +256,7 @@ fn raw_number(out: &mut Vec<u8>, rng: &mut Rng) {
 }
 
 /// Every client dialect × provider wire the hub translates between.
-pub const TRANSLATIONS: [tollgate::api::translate::Translation; 7] = {
+pub const TRANSLATIONS: [tollgate::api::translate::Translation; 10] = {
     use tollgate::api::translate::{Translation, Wire};
     use tollgate::api::Dialect;
     [
@@ -267,5 +267,8 @@ pub const TRANSLATIONS: [tollgate::api::translate::Translation; 7] = {
         Translation { client: Dialect::OpenAiResponses, provider: Wire::Chat },
         Translation { client: Dialect::OpenAiResponses, provider: Wire::Messages },
         Translation { client: Dialect::OpenAiResponses, provider: Wire::Gemini },
+        Translation { client: Dialect::OpenAiChat, provider: Wire::Converse },
+        Translation { client: Dialect::Anthropic, provider: Wire::Converse },
+        Translation { client: Dialect::OpenAiResponses, provider: Wire::Converse },
     ]
 };

@@ -145,7 +145,7 @@ fn unheld_fields(dto: &ConfigDto, errs: &mut Vec<ConfigError>) {
         errs.push(ConfigError::new("hold_headers", format!("role `upstream` rewrites each attempt from its body, which {HOLD}")));
     }
     for (i, p) in dto.providers.iter().enumerate() {
-        if matches!(p.kind.as_str(), "azure" | "gemini") {
+        if matches!(p.kind.as_str(), "azure" | "gemini" | "bedrock" | "vertex") {
             errs.push(ConfigError::new(format!("providers[{i}].kind"), format!("a `{}` path names the model from the body, which {HOLD}", p.kind)));
         }
     }
@@ -162,11 +162,12 @@ fn provider(i: usize, p: ProviderDto, env: &dyn Fn(&str) -> Option<String>) -> R
         return Err(ConfigError::new(at("name"), "must be non-empty and contain no `/`"));
     }
     let kind = ProviderKind::parse(&p.kind)
-        .ok_or_else(|| ConfigError::new(at("kind"), format!("unknown provider kind `{}` (expected openai, azure, anthropic or gemini)", p.kind)))?;
+        .ok_or_else(|| ConfigError::new(at("kind"), format!("unknown provider kind `{}` (expected openai, azure, anthropic, gemini, bedrock or vertex)", p.kind)))?;
+    let cloud = super::cloud::compile(kind, &p, env, &at)?;
     if p.cluster.is_empty() {
         return Err(ConfigError::new(at("cluster"), "must name an Envoy cluster"));
     }
-    let base_path = p.base_path.unwrap_or_else(|| kind.default_base_path().to_string());
+    let base_path = p.base_path.or(cloud.base_path).unwrap_or_else(|| kind.default_base_path().to_string());
     if !base_path.is_empty() && (!base_path.starts_with('/') || base_path.ends_with('/')) {
         return Err(ConfigError::new(at("base_path"), "must start with `/` and not end with `/` (or be empty)"));
     }
@@ -179,23 +180,22 @@ fn provider(i: usize, p: ProviderDto, env: &dyn Fn(&str) -> Option<String>) -> R
         }
     }
     let (header, prefix) = kind.credential_header();
-    let credential = p
-        .api_key_env
-        .as_deref()
-        .and_then(env)
-        .filter(|v| !v.is_empty())
-        .map(|v| Credential { header, value: format!("{prefix}{v}") });
+    let credential = match &cloud.cloud {
+        Some(_) => cloud.credential,
+        None => p.api_key_env.as_deref().and_then(env).filter(|v| !v.is_empty()).map(|v| Credential { header, value: format!("{prefix}{v}") }),
+    };
     Ok(Provider {
         name: p.name,
         kind,
         cluster: p.cluster,
-        host: p.host,
+        host: p.host.or(cloud.host),
         base_path,
         api_version: p.api_version,
         stream_usage: p.stream_usage,
         responses_api: p.responses_api,
-        credential_env: p.api_key_env,
+        credential_env: cloud.credential_env,
         credential,
+        cloud: cloud.cloud,
     })
 }
 

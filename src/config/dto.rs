@@ -148,8 +148,9 @@ impl Default for AccountingDto {
 pub struct ProviderDto {
     /// Unique name, used by targets and in `provider/model` requests.
     pub name: String,
-    /// API family: `openai` (and compatible servers), `azure`, `anthropic`, `gemini`.
-    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["openai", "azure", "anthropic", "gemini"])))]
+    /// API family: `openai` (and compatible servers), `azure`, `anthropic`, `gemini`, `bedrock`
+    /// (AWS Bedrock), `vertex` (Google Vertex AI).
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["openai", "azure", "anthropic", "gemini", "bedrock", "vertex"])))]
     pub kind: String,
     /// Envoy cluster that reaches this provider.
     pub cluster: String,
@@ -175,6 +176,25 @@ pub struct ProviderDto {
     /// …): Responses requests are then translated to chat completions and back.
     #[serde(default = "default_true")]
     pub responses_api: bool,
+    /// `bedrock` and `vertex`: the cloud region (`us-east-1`; `us-central1` or `global`).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// `vertex`: the Google Cloud project id.
+    #[serde(default)]
+    pub project: Option<String>,
+    /// `bedrock`: `sigv4` (default; `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN` from the proxy's environment), `api_key` (a Bedrock API key from
+    /// `api_key_env`, sent as a bearer token) or `envoy` (Envoy's `aws_request_signing` filter
+    /// signs). `vertex`: `metadata` (default; OAuth tokens from the GCE/GKE metadata server),
+    /// `token` (an access token from `api_key_env`) or `api_key` (an express-mode API key from
+    /// `api_key_env`). See docs/providers.md.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["sigv4", "api_key", "envoy", "metadata", "token"])))]
+    pub credentials: Option<String>,
+    /// `vertex` with `credentials: metadata`: the Envoy cluster that reaches the metadata server
+    /// (`169.254.169.254:80`); default `gce_metadata`.
+    #[serde(default)]
+    pub metadata_cluster: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,6 +3,7 @@
 pub mod alerts_dto;
 mod cache_dto;
 mod check;
+pub mod cloud;
 mod compile;
 mod dto;
 mod error;

@@ -83,6 +83,10 @@ pub enum ProviderKind {
     Anthropic,
     /// Google Gemini `generateContent`.
     Gemini,
+    /// AWS Bedrock: Anthropic models through InvokeModel, the others through Converse.
+    Bedrock,
+    /// Google Vertex AI: Gemini models (`generateContent`) and Anthropic ones (`rawPredict`).
+    Vertex,
 }
 
 impl ProviderKind {
@@ -92,6 +96,8 @@ impl ProviderKind {
             "azure" => Some(ProviderKind::Azure),
             "anthropic" => Some(ProviderKind::Anthropic),
             "gemini" => Some(ProviderKind::Gemini),
+            "bedrock" => Some(ProviderKind::Bedrock),
+            "vertex" => Some(ProviderKind::Vertex),
             _ => None,
         }
     }
@@ -102,6 +108,8 @@ impl ProviderKind {
             ProviderKind::Azure => "azure",
             ProviderKind::Anthropic => "anthropic",
             ProviderKind::Gemini => "gemini",
+            ProviderKind::Bedrock => "bedrock",
+            ProviderKind::Vertex => "vertex",
         }
     }
 
@@ -111,6 +119,8 @@ impl ProviderKind {
             ProviderKind::OpenAi | ProviderKind::Anthropic => "/v1",
             ProviderKind::Azure => "/openai",
             ProviderKind::Gemini => "/v1beta",
+            // Replaced by the region's and project's (`cloud`).
+            ProviderKind::Bedrock | ProviderKind::Vertex => "",
         }
     }
 
@@ -121,6 +131,8 @@ impl ProviderKind {
             ProviderKind::Azure => ("api-key", ""),
             ProviderKind::Anthropic => ("x-api-key", ""),
             ProviderKind::Gemini => ("x-goog-api-key", ""),
+            // Set per credential mode (`cloud`).
+            ProviderKind::Bedrock | ProviderKind::Vertex => ("authorization", "Bearer "),
         }
     }
 }
@@ -142,12 +154,15 @@ pub struct Provider {
     pub credential_env: Option<String>,
     /// The credential, read from the proxy's environment at load; `None` when the variable is unset.
     pub credential: Option<Credential>,
+    /// Bedrock and Vertex: region, project and credential mode.
+    pub cloud: Option<super::cloud::Cloud>,
 }
 
 impl Provider {
     /// A provider that needs a key but has none in the environment cannot serve requests.
     pub fn available(&self) -> bool {
-        self.credential_env.is_none() || self.credential.is_some()
+        let signs = !matches!(&self.cloud, Some(super::cloud::Cloud::Bedrock { auth: super::cloud::AwsAuth::SigV4(None), .. }));
+        signs && (self.credential_env.is_none() || self.credential.is_some())
     }
 }
 

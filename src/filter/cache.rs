@@ -81,7 +81,7 @@ impl Default for CacheGuard {
 }
 
 /// The provider's wire, for the answers the cache can hold; `None` for the rest (a native
-/// Responses answer, embeddings, failover routes).
+/// Responses answer, embeddings, failover routes, the Bedrock and Vertex providers).
 fn wire(admission: &Admission, plan: &Plan) -> Option<Wire> {
     let ok = match admission.endpoint {
         Endpoint::ChatCompletions | Endpoint::Messages => true,
@@ -91,11 +91,13 @@ fn wire(admission: &Admission, plan: &Plan) -> Option<Wire> {
     if !ok || plan.failover.is_some() {
         return None;
     }
-    Some(match plan.provider_kind {
-        ProviderKind::OpenAi | ProviderKind::Azure => Wire::Chat,
-        ProviderKind::Anthropic => Wire::Messages,
-        ProviderKind::Gemini => Wire::Gemini,
-    })
+    match plan.provider_kind {
+        ProviderKind::OpenAi | ProviderKind::Azure => Some(Wire::Chat),
+        ProviderKind::Anthropic => Some(Wire::Messages),
+        ProviderKind::Gemini => Some(Wire::Gemini),
+        // Not yet: their answers come as AWS event streams or under the cloud's own envelopes.
+        ProviderKind::Bedrock | ProviderKind::Vertex => None,
+    }
 }
 
 /// The partition the scope gives, and the tenant label of the metrics.

@@ -19,13 +19,21 @@ pub(super) fn apply(host: &mut impl Host, config: &Config, exports: &mut Exports
     if held && !guard {
         route(host, config, plan);
     }
-    if let Some(b) = &plan.body {
+    // Bedrock takes Anthropic's beta flags in the body.
+    let routed = (held && !guard && plan.failover.is_none()).then(|| config.provider(plan.provider)).flatten();
+    let beta = routed.and_then(|p| super::signing::with_beta(host, p, &plan.upstream_model, plan.body.as_deref()?));
+    if let Some(b) = beta.as_ref().or(plan.body.as_ref()) {
         // Held headers still carry the new length, so the upstream gets a plain body rather
         // than a chunked one; an unchanged body keeps the client's.
         if held {
             host.set_request_header("content-length", Some(&b.len().to_string()));
         }
         host.replace_request_body(body_size, b);
+    }
+    // Signed over the body as it leaves (the failover's attempts are signed upstream).
+    if let Some(p) = routed.filter(|p| super::signing::signs(p)) {
+        let sent = beta.or_else(|| plan.body.clone()).or_else(|| host.request_body(body_size)).unwrap_or_default();
+        super::signing::sign(host, p, &plan.path, &sent);
     }
     if let Identity::Key(i) = admission.identity {
         if let Some(p) = config.keys.get(i) {

@@ -51,6 +51,10 @@ pub struct HttpFilter {
     translator: Option<ResponseTranslator>,
     /// Watches a stream in the client's own dialect (usage chunk, early end).
     guard: Option<StreamGuard>,
+    /// Bedrock's event-stream frames, turned into SSE before anything else reads the stream.
+    event_stream: Option<crate::eventstream::EventStreamToSse>,
+    /// Vertex's metadata-server token for this request.
+    vertex: super::vertex_token::TokenGuard,
     /// Timings (host nanoseconds) and outcome, for metrics at the end.
     started_nanos: u64,
     first_byte_nanos: Option<u64>,
@@ -87,6 +91,8 @@ impl HttpFilter {
             usage_published: false,
             translator: None,
             guard: None,
+            event_stream: None,
+            vertex: super::vertex_token::TokenGuard::default(),
             started_nanos: 0,
             first_byte_nanos: None,
             status: 0,
@@ -279,6 +285,7 @@ impl HttpFilter {
         }
     }
 
+    /// Forwards `plan`, once it has its Vertex token (or holds the request for it).
     fn forward(&mut self, host: &mut impl Host, config: &Config, admission: &Admission, plan: Plan, body_size: usize) -> Flow {
         // After authorization and the limits: a hit is answered here, charging no tokens.
         match self.cache.lookup(host, config, admission, &plan, body_size, &mut self.redaction) {
@@ -303,7 +310,20 @@ impl HttpFilter {
         Flow::Pause
     }
 
+    /// A miss (or an uncached route) goes upstream, once its credential is at hand: a Vertex
+    /// metadata-server token may still be on its way.
     fn send_upstream(&mut self, host: &mut impl Host, config: &Config, admission: &Admission, plan: Plan, body_size: usize) -> Flow {
+        match self.vertex.start(host, config, plan, body_size) {
+            super::vertex_token::Start::Forward(plan) => self.send_on(host, config, admission, plan, body_size),
+            super::vertex_token::Start::Wait => {
+                self.phase = Phase::Waiting;
+                Flow::Pause
+            }
+            super::vertex_token::Start::Refuse(e) => self.reply(host, admission.endpoint.dialect(), &e),
+        }
+    }
+
+    fn send_on(&mut self, host: &mut impl Host, config: &Config, admission: &Admission, plan: Plan, body_size: usize) -> Flow {
         super::forward::apply(host, config, &mut self.exports, admission, &plan, body_size, self.redaction.restores(), config.hold_headers);
         self.steering.forwarded(host, config, &plan);
         self.plan = Some(plan);
@@ -324,8 +344,9 @@ impl HttpFilter {
                     self.reply_hit(host, plan, &hit);
                 }
                 None => {
-                    self.send_upstream(host, &config, &admission, plan, body_size);
-                    host.resume_request();
+                    if self.send_upstream(host, &config, &admission, plan, body_size) == Flow::Continue {
+                        host.resume_request();
+                    }
                 }
             }
             return;
@@ -344,6 +365,21 @@ impl HttpFilter {
                 }
                 super::hooks::PreVerdict::Refuse(e) => {
                     self.reply(host, admission.endpoint.dialect(), &e);
+                }
+            }
+            return;
+        }
+        if let Some(answer) = self.vertex.answer(host, token, status, body) {
+            // The metadata server's token: a held request goes on (or gets its 503).
+            if let (Some((plan, body_size, verdict)), Phase::Waiting) = (answer, self.phase) {
+                match verdict {
+                    Ok(()) => {
+                        self.send_on(host, &config, &admission, plan, body_size);
+                        host.resume_request();
+                    }
+                    Err(e) => {
+                        self.reply(host, admission.endpoint.dialect(), &e);
+                    }
                 }
             }
             return;
@@ -387,6 +423,10 @@ impl HttpFilter {
         }
         let Some(plan) = &self.plan else { return Flow::Continue };
         self.limits.response_headers(host);
+        if self.vertex.watches() {
+            let status = host.response_header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
+            self.vertex.on_status(host, status);
+        }
         let Some(config) = self.config.clone() else { return Flow::Continue };
         if !plan.dropped.is_empty() {
             host.set_response_header("x-tollgate-dropped", Some(&plan.dropped.join(",")));
@@ -409,7 +449,14 @@ impl HttpFilter {
         host.read_response_headers();
         let status = host.response_header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
         self.status = status;
-        let content_type = host.response_header("content-type").unwrap_or_default();
+        let mut content_type = host.response_header("content-type").unwrap_or_default();
+        if (200..300).contains(&status) && content_type.trim_start().starts_with(crate::eventstream::CONTENT_TYPE) {
+            // Everything below (and the client) sees an SSE stream.
+            content_type = "text/event-stream".to_string();
+            host.set_response_header("content-type", Some(&content_type));
+            host.set_response_header("content-length", None);
+            self.event_stream = Some(crate::eventstream::EventStreamToSse::new());
+        }
         if let Some(t) = plan.translation {
             let created = host.now_nanos() / 1_000_000_000;
             let translator = ResponseTranslator::new(t, &plan.requested_model, created, plan.include_usage, status, &content_type);
@@ -417,6 +464,12 @@ impl HttpFilter {
                 host.set_response_header("content-length", None);
             }
             self.translator = Some(translator);
+        } else if !(200..300).contains(&status) && matches!(plan.provider_kind, ProviderKind::Bedrock | ProviderKind::Vertex) {
+            // A cloud's own error shape (Bedrock's `{"message"}`, Google's) in the client's dialect.
+            let client = self.admission.as_ref().map_or(Dialect::Anthropic, |a| a.endpoint.dialect());
+            let t = crate::api::translate::Translation { client, provider: crate::api::translate::Wire::Messages };
+            host.set_response_header("content-length", None);
+            self.translator = Some(ResponseTranslator::new(t, &plan.requested_model, 0, false, status, &content_type));
         } else if (200..300).contains(&status) && content_type.trim_start().starts_with("text/event-stream") {
             let dialect = self.admission.as_ref().map_or(Dialect::OpenAiChat, |a| a.endpoint.dialect());
             let guard = StreamGuard::new(dialect, !plan.include_usage);
@@ -441,7 +494,7 @@ impl HttpFilter {
         }
         if config.accounting {
             let native_responses = plan.translation.is_none() && self.admission.as_ref().is_some_and(|a| a.endpoint == Endpoint::Responses);
-            let dialect = if native_responses { UsageDialect::OpenAiResponses } else { usage_dialect(plan.provider_kind) };
+            let dialect = if native_responses { UsageDialect::OpenAiResponses } else { usage_dialect(plan) };
             self.meter = Some(ResponseMeter::for_response(dialect, status, &content_type));
         }
         if held_for_hook {
@@ -464,7 +517,7 @@ impl HttpFilter {
         if body_size > 0 {
             self.steering.body(host);
         }
-        if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() && !self.redaction.active() && !self.cache.active() && self.post_hook.is_none() && self.post_stream.is_none() {
+        if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() && !self.redaction.active() && !self.cache.active() && self.post_hook.is_none() && self.post_stream.is_none() && self.event_stream.is_none() {
             return Flow::Continue;
         }
         let hold = self.post_hook.is_some()
@@ -503,7 +556,11 @@ impl HttpFilter {
             }
             return Flow::Continue;
         }
-        let chunk = if body_size > 0 { host.response_body(body_size).unwrap_or_default() } else { Vec::new() };
+        let mut chunk = if body_size > 0 { host.response_body(body_size).unwrap_or_default() } else { Vec::new() };
+        let framed = self.event_stream.as_mut().map(|e| e.feed(&chunk, end_of_stream));
+        if let Some(sse) = &framed {
+            chunk.clone_from(sse);
+        }
         if let Some(m) = self.meter.as_mut() {
             m.feed(&chunk);
         }
@@ -516,7 +573,7 @@ impl HttpFilter {
             out = g.chunk(&chunk, end_of_stream);
         }
         let restored = self.redaction.chunk(out.as_deref().unwrap_or(&chunk), end_of_stream);
-        let out = restored.or(out);
+        let out = restored.or(out).or(framed);
         if let Some(out) = &out {
             host.replace_response_body(body_size, out);
         }
@@ -581,10 +638,10 @@ impl HttpFilter {
         let Some((idx, provider)) = config.providers.iter().enumerate().find(|(_, p)| p.name == name) else { return };
         plan.provider = idx;
         plan.provider_kind = provider.kind;
-        plan.translation = gateway::translation(admission.endpoint, provider).ok().flatten();
         if let Some(a) = plan.failover.as_ref().and_then(|f| f.attempts.iter().find(|a| a.provider == idx)) {
             plan.upstream_model = a.model.clone();
         }
+        plan.translation = gateway::translation(admission.endpoint, provider, &plan.upstream_model).ok().flatten();
         if plan.provider_name != name {
             plan.provider_name = name;
             self.exports.set(host, &config, FilterStateName::Provider, &plan.provider_name);
@@ -630,11 +687,17 @@ impl HttpFilter {
     }
 }
 
-fn usage_dialect(kind: ProviderKind) -> UsageDialect {
-    match kind {
+fn usage_dialect(plan: &Plan) -> UsageDialect {
+    match plan.provider_kind {
         ProviderKind::OpenAi | ProviderKind::Azure => UsageDialect::OpenAi,
         ProviderKind::Anthropic => UsageDialect::Anthropic,
         ProviderKind::Gemini => UsageDialect::Gemini,
+        // A cloud's wire depends on the model; a native request there is Anthropic's.
+        ProviderKind::Bedrock | ProviderKind::Vertex => match plan.translation.map(|t| t.provider) {
+            Some(crate::api::translate::Wire::Gemini) => UsageDialect::Gemini,
+            Some(crate::api::translate::Wire::Converse) => UsageDialect::Converse,
+            _ => UsageDialect::Anthropic,
+        },
     }
 }
 

@@ -14,7 +14,9 @@ mod on_route;
 mod outcome;
 mod steering;
 mod upstream;
+mod vertex_token;
 mod redaction;
+mod signing;
 
 pub use exports::{FilterStateName, FIELDS as EXPORTED_FIELDS};
 pub use http::{Flow, HttpFilter};

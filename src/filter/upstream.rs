@@ -56,7 +56,13 @@ impl UpstreamFilter {
         for p in &config.providers {
             let (header, _) = p.kind.credential_header();
             host.set_request_header(header, None);
+            if let Some(c) = &p.credential {
+                host.set_request_header(c.header, None);
+            }
         }
+        // A previous attempt's SigV4 headers (this attempt's are set with its body).
+        host.set_request_header("x-amz-date", None);
+        host.set_request_header("x-amz-security-token", None);
         if let Some(c) = &provider.credential {
             host.set_request_header(c.header, Some(&c.value));
         }
@@ -91,8 +97,17 @@ impl UpstreamFilter {
         match gateway::rewrite(endpoint, provider, &model, &requested, &mut json, stream, config.strict_translation) {
             Ok(r) => {
                 host.set_request_header(":path", Some(&r.path));
-                if let Some(b) = r.body {
-                    host.replace_request_body(body_size, &b);
+                let beta = r.body.as_deref().and_then(|b| super::signing::with_beta(host, provider, &model, b));
+                let sent = beta.or(r.body);
+                if let Some(b) = &sent {
+                    host.replace_request_body(body_size, b);
+                }
+                super::signing::sign(host, provider, &r.path, sent.as_deref().unwrap_or(&body));
+                if !super::vertex_token::attach_shared(host, provider) {
+                    // Never unsigned: this attempt fails and the retry policy moves on.
+                    log::warn!("ctx={} upstream: no access token for provider `{}`; attempt refused", self.context_id, provider.name);
+                    host.send_reply(503, &[("content-type", "application/json")], br#"{"error":{"message":"No Google Cloud access token for this attempt.","type":"api_error"}}"#);
+                    return Flow::Pause;
                 }
             }
             Err(e) => log::warn!("ctx={} upstream: cannot rewrite for provider `{}`: {}; attempt sent unchanged", self.context_id, provider.name, e.message),

@@ -2,6 +2,7 @@
 //! The filter applies these decisions through the host; tools and tests call them directly.
 
 mod admit;
+pub mod cloud;
 mod handoff;
 pub mod head;
 mod models;

@@ -30,7 +30,7 @@ pub fn route_target(config: &Config, admission: &Admission, authority: &str) -> 
     if !provider.available() {
         return Err(ApiError::new(ErrorKind::ProviderUnavailable, format!("The provider `{}` has no credential in the proxy's environment.", provider.name)));
     }
-    let t = translation(admission.endpoint, provider).map_err(|_| {
+    let t = translation(admission.endpoint, provider, "").map_err(|_| {
         ApiError::new(ErrorKind::UnknownEndpoint, format!("The {} provider this route reaches does not serve this endpoint.", provider.kind.as_str()))
     })?;
     let mut path = upstream_path(upstream_endpoint(admission.endpoint, t), provider, "", false);

@@ -163,7 +163,8 @@ pub fn plan_steered(config: &Config, admission: &Admission, body: &[u8], seed: u
         && resolution.failover_cluster.is_none()
         && attempt.model == requested
         && admission.endpoint != Endpoint::CountTokens
-        && matches!(super::rewrite::translation(admission.endpoint, provider), Ok(None));
+        && provider.cloud.is_none()
+        && matches!(super::rewrite::translation(admission.endpoint, provider, &attempt.model), Ok(None));
     let mut plan = Plan {
         route: resolution.route,
         provider: attempt.provider,

@@ -24,7 +24,7 @@ pub struct Rewrite {
 /// `json` may be modified in place (its `model`). `strict`: refuse fields the provider cannot
 /// take rather than drop them.
 pub fn rewrite(endpoint: Endpoint, provider: &Provider, model: &str, requested: &str, json: &mut Value, stream: bool, strict: bool) -> Result<Rewrite, ApiError> {
-    let translation = translation(endpoint, provider).map_err(|Unreachable| {
+    let translation = translation(endpoint, provider, model).map_err(|Unreachable| {
         ApiError::new(
             ErrorKind::InvalidRequest,
             format!("The model `{requested}` is served by a {} provider, which this endpoint cannot reach.", provider.kind.as_str()),
@@ -34,7 +34,8 @@ pub fn rewrite(endpoint: Endpoint, provider: &Provider, model: &str, requested: 
     let mut lenience = Lenience::new(strict);
     let body = match translation {
         Some(t) => {
-            let v = t.request(json, model, &mut lenience).map_err(|e| ApiError::new(ErrorKind::InvalidRequest, e.message).with_param(e.param))?;
+            let mut v = t.request(json, model, &mut lenience).map_err(|e| ApiError::new(ErrorKind::InvalidRequest, e.message).with_param(e.param))?;
+            super::cloud::fit(provider, model, &mut v);
             Some(crate::api::json_bytes(&v))
         }
         None => {
@@ -48,6 +49,7 @@ pub fn rewrite(endpoint: Endpoint, provider: &Provider, model: &str, requested: 
             if stream && endpoint == Endpoint::ChatCompletions && provider.stream_usage {
                 changed |= ask_for_stream_usage(json);
             }
+            changed |= super::cloud::fit(provider, model, json);
             changed.then(|| crate::api::json_bytes(json))
         }
     };
@@ -73,7 +75,10 @@ pub fn ask_for_stream_usage(json: &mut Value) -> bool {
 /// known), or a chat request translated for Anthropic or Gemini. `None` for anything else,
 /// which takes [`rewrite`].
 pub fn rewrite_plain(endpoint: Endpoint, provider: &Provider, model: &str, body: &[u8], model_at: Option<std::ops::Range<usize>>) -> Option<Rewrite> {
-    let translation = translation(endpoint, provider).ok()?;
+    let translation = translation(endpoint, provider, model).ok()?;
+    if provider.cloud.is_some() {
+        return None;
+    }
     let body = match translation {
         None => super::head::with_model(body, model_at?, model)?,
         Some(Translation::CHAT_TO_ANTHROPIC) => plain_chat_to_messages(body, model)?,
@@ -88,7 +93,7 @@ pub(super) fn upstream_endpoint(endpoint: Endpoint, translation: Option<Translat
     match translation.map(|t| t.provider) {
         Some(Wire::Messages) => Endpoint::Messages,
         Some(Wire::Chat) => Endpoint::ChatCompletions,
-        Some(Wire::Gemini) | None => endpoint,
+        Some(Wire::Gemini | Wire::Converse) | None => endpoint,
     }
 }
 
@@ -96,9 +101,9 @@ pub(super) fn upstream_endpoint(endpoint: Endpoint, translation: Option<Translat
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unreachable;
 
-/// How the endpoint's dialect reaches this provider: as is (`None`), translated through the
-/// hub, or not at all.
-pub fn translation(endpoint: Endpoint, provider: &Provider) -> Result<Option<Translation>, Unreachable> {
+/// How the endpoint's dialect reaches this provider's `model`: as is (`None`), translated
+/// through the hub, or not at all.
+pub fn translation(endpoint: Endpoint, provider: &Provider, model: &str) -> Result<Option<Translation>, Unreachable> {
     let kind = provider.kind;
     let openai = matches!(kind, ProviderKind::OpenAi | ProviderKind::Azure);
     let client = match endpoint {
@@ -115,6 +120,7 @@ pub fn translation(endpoint: Endpoint, provider: &Provider) -> Result<Option<Tra
         ProviderKind::OpenAi | ProviderKind::Azure => Wire::Chat,
         ProviderKind::Anthropic => Wire::Messages,
         ProviderKind::Gemini => Wire::Gemini,
+        ProviderKind::Bedrock | ProviderKind::Vertex => super::cloud::wire(provider, model).ok_or(Unreachable)?,
     };
     let native = matches!((client, wire), (Dialect::OpenAiChat, Wire::Chat) | (Dialect::Anthropic, Wire::Messages));
     Ok((!native).then_some(Translation { client, provider: wire }))
@@ -131,6 +137,7 @@ pub(super) fn upstream_path(endpoint: Endpoint, provider: &Provider, model: &str
             endpoint.provider_suffix(),
             provider.api_version.as_deref().unwrap_or_default()
         ),
+        ProviderKind::Bedrock | ProviderKind::Vertex => super::cloud::path(provider, model, stream),
         ProviderKind::Gemini => {
             if stream {
                 format!("{base}/models/{model}:streamGenerateContent?alt=sse")

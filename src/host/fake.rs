@@ -30,6 +30,8 @@ pub struct FakeHost {
     pub resumed_response: bool,
     /// Alert events queued for the webhook: message id, body.
     pub delivered: Vec<(String, Vec<u8>)>,
+    /// GET callouts sent: cluster, path, and whether `Metadata-Flavor: Google` was set.
+    pub gets: Vec<(String, String, bool)>,
 }
 
 impl FakeHost {
@@ -121,6 +123,14 @@ impl Host for FakeHost {
         }
         self.calls.push((call.cluster.to_string(), call.body.to_vec(), call.detached));
         u32::try_from(self.calls.len()).ok()
+    }
+    fn http_get(&mut self, cluster: &str, _authority: &str, path: &str, headers: &[(&str, &str)], _timeout_ms: u64) -> Option<u32> {
+        if self.no_callouts {
+            return None;
+        }
+        let flavor = headers.iter().any(|(k, v)| *k == "metadata-flavor" && *v == "Google");
+        self.gets.push((cluster.to_string(), path.to_string(), flavor));
+        u32::try_from(1000 + self.gets.len()).ok()
     }
     fn resume_request(&mut self) {
         self.resumed = true;

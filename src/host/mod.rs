@@ -67,6 +67,11 @@ pub trait Host {
     fn http_call(&mut self, _call: &Callout<'_>) -> Option<u32> {
         None
     }
+    /// Sends a `GET <path>` callout with `headers` (the Google metadata server's token); its
+    /// answer comes to `on_callout` like [`Host::http_call`]'s. `None`: it could not be sent.
+    fn http_get(&mut self, _cluster: &str, _authority: &str, _path: &str, _headers: &[(&str, &str)], _timeout_ms: u64) -> Option<u32> {
+        None
+    }
     /// Resumes a request held (`Flow::Pause`) while a callout was pending.
     fn resume_request(&mut self) {}
     /// Resumes a response held (`Flow::Pause`) while a callout was pending.

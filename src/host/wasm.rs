@@ -396,6 +396,19 @@ impl Host for WasmHost {
         }
     }
 
+    fn http_get(&mut self, cluster: &str, authority: &str, path: &str, headers: &[(&str, &str)], timeout_ms: u64) -> Option<u32> {
+        let mut all = vec![(":method", "GET"), (":path", path), (":authority", authority)];
+        all.extend_from_slice(headers);
+        let timeout = std::time::Duration::from_millis(timeout_ms);
+        match proxy_wasm::traits::Context::dispatch_http_call(self, cluster, all, None, vec![], timeout) {
+            Ok(token) => Some(token),
+            Err(s) => {
+                warn("dispatch_http_call", s);
+                None
+            }
+        }
+    }
+
     fn resume_request(&mut self) {
         self.flush();
         if let Err(s) = hostcalls::resume_http_request() {

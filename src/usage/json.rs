@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::model::{Usage, UsageDialect};
-use super::wire::{AnthropicUsage, GeminiUsage, OpenAiUsage};
+use super::wire::{AnthropicUsage, ConverseUsage, GeminiUsage, OpenAiUsage};
 
 #[derive(Deserialize)]
 struct WithUsage<T> {
@@ -28,6 +28,10 @@ pub fn from_response(dialect: UsageDialect, body: &[u8]) -> Option<Usage> {
         }
         UsageDialect::Anthropic => {
             let parsed: WithUsage<AnthropicUsage> = serde_json::from_slice(body).ok()?;
+            parsed.usage.map(|u| u.normalise())
+        }
+        UsageDialect::Converse => {
+            let parsed: WithUsage<ConverseUsage> = serde_json::from_slice(body).ok()?;
             parsed.usage.map(|u| u.normalise())
         }
         UsageDialect::Gemini => {
@@ -108,5 +112,11 @@ mod tests {
         assert_eq!(from_response(UsageDialect::Anthropic, body), Some(usage(5, 7, 0, 0, 0)));
         let body = br#"{"usageMetadata": {"promptTokenCount": 3, "toolUsePromptTokenCount": 2}}"#;
         assert_eq!(from_response(UsageDialect::Gemini, body), Some(usage(5, 0, 0, 0, 0)));
+    }
+
+    #[test]
+    fn bedrock_converse_counts_cache_apart_from_input() {
+        let body = br#"{"output": {"message": {"content": []}}, "usage": {"inputTokens": 10, "outputTokens": 3, "totalTokens": 19, "cacheReadInputTokens": 4, "cacheWriteInputTokens": 2}}"#;
+        assert_eq!(from_response(UsageDialect::Converse, body), Some(usage(16, 3, 4, 2, 0)));
     }
 }

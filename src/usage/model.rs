@@ -10,6 +10,8 @@ pub enum UsageDialect {
     Anthropic,
     /// Google Gemini `generateContent` / `streamGenerateContent` (`usageMetadata`).
     Gemini,
+    /// AWS Bedrock Converse / ConverseStream (`usage`; in streams, of the `metadata` event).
+    Converse,
     /// OpenAI Responses: `usage` of the response object (in streams, of the closing
     /// `response.completed` / `response.incomplete` / `response.failed` event).
     OpenAiResponses,
@@ -28,6 +30,8 @@ pub enum UsageDialect {
 ///   `cache_creation.ephemeral_1h_input_tokens` → `cache_creation_1h_tokens`),
 ///   `completion_tokens = output_tokens`
 ///   (thinking is billed inside it and not reported apart, so `reasoning_tokens` stays 0).
+/// - **Bedrock Converse.** `inputTokens` excludes `cacheReadInputTokens` and
+///   `cacheWriteInputTokens`, as Anthropic's does: normalised the same way.
 /// - **Gemini.** `promptTokenCount` includes `cachedContentTokenCount`; tool-use prompt tokens
 ///   (`toolUsePromptTokenCount`) are added to `prompt_tokens`. `thoughtsTokenCount` is billed as
 ///   output but *not* included in `candidatesTokenCount`, so

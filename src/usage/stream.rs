@@ -15,7 +15,7 @@
 
 use super::estimate::TokenCounter;
 use super::model::{Usage, UsageDialect};
-use super::wire::{AnthropicBody, AnthropicUsage, GeminiBody, OpenAiBody, ResponsesEvent};
+use super::wire::{AnthropicBody, AnthropicUsage, ConverseEvent, GeminiBody, OpenAiBody, ResponsesEvent};
 use crate::sse::SseEvent;
 
 /// What one event told the accumulator.
@@ -62,6 +62,7 @@ impl StreamUsage {
             UsageDialect::OpenAi => self.openai(event),
             UsageDialect::Anthropic => self.anthropic(event),
             UsageDialect::Gemini => self.gemini(event),
+            UsageDialect::Converse => self.converse(event),
             UsageDialect::OpenAiResponses => self.responses(event),
         }
     }
@@ -70,7 +71,7 @@ impl StreamUsage {
     pub fn has_usage(&self) -> bool {
         match self.dialect {
             UsageDialect::Anthropic => self.anthropic_final,
-            UsageDialect::OpenAi | UsageDialect::Gemini | UsageDialect::OpenAiResponses => self.reported.is_some(),
+            UsageDialect::OpenAi | UsageDialect::Gemini | UsageDialect::Converse | UsageDialect::OpenAiResponses => self.reported.is_some(),
         }
     }
 
@@ -90,7 +91,7 @@ impl StreamUsage {
         if self.has_usage() {
             return match self.dialect {
                 UsageDialect::Anthropic => self.anthropic.normalise(),
-                UsageDialect::OpenAi | UsageDialect::Gemini | UsageDialect::OpenAiResponses => self.reported.unwrap_or_default(),
+                UsageDialect::OpenAi | UsageDialect::Gemini | UsageDialect::Converse | UsageDialect::OpenAiResponses => self.reported.unwrap_or_default(),
             };
         }
         let generated = self.text.total();
@@ -205,6 +206,22 @@ impl StreamUsage {
             self.reported = Some(u.normalise());
         }
         Seen { usage: usage.is_some(), usage_only: false, done: true }
+    }
+
+    /// ConverseStream, as SSE (`eventstream::to_sse`): text in `contentBlockDelta`, usage in
+    /// `metadata`, the end at `messageStop` (the `metadata` event follows it).
+    fn converse(&mut self, event: &SseEvent) -> Seen {
+        let Ok(e) = serde_json::from_str::<ConverseEvent>(&event.data) else {
+            return Seen::default();
+        };
+        if let Some(text) = e.delta.as_ref().and_then(|d| d.text.as_deref().or(d.tool_use.as_ref().and_then(|t| t.input.as_deref()))) {
+            self.text.push_str(text);
+        }
+        let Some(usage) = e.usage else {
+            return Seen::default();
+        };
+        self.reported = Some(usage.normalise());
+        Seen { usage: true, usage_only: false, done: true }
     }
 
     fn gemini(&mut self, event: &SseEvent) -> Seen {

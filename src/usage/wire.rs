@@ -103,6 +103,51 @@ impl AnthropicUsage {
     }
 }
 
+/// Bedrock Converse `usage` (camelCase; `inputTokens` excludes the cache reads and writes).
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct ConverseUsage {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+    cache_write_input_tokens: Option<u64>,
+}
+
+impl ConverseUsage {
+    pub(crate) fn normalise(&self) -> Usage {
+        AnthropicUsage {
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            cache_creation_input_tokens: self.cache_write_input_tokens,
+            cache_read_input_tokens: self.cache_read_input_tokens,
+            cache_creation: None,
+        }
+        .normalise()
+    }
+}
+
+/// A ConverseStream event's data, reduced to what usage needs: a `contentBlockDelta`'s text or
+/// tool input, or the `metadata` event's usage.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct ConverseEvent {
+    pub(crate) delta: Option<ConverseDelta>,
+    pub(crate) usage: Option<ConverseUsage>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct ConverseDelta {
+    pub(crate) text: Option<String>,
+    pub(crate) tool_use: Option<ConverseToolDelta>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ConverseToolDelta {
+    pub(crate) input: Option<String>,
+}
+
 /// Gemini `usageMetadata`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]

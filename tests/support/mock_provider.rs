@@ -628,6 +628,9 @@ fn read_chunked(r: &mut BufReader<TcpStream>) -> io::Result<Vec<u8>> {
     }
 }
 
+#[path = "cloud_mock.rs"]
+pub mod cloud;
+
 // ---------------------------------------------------------------- routing
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -741,7 +744,14 @@ fn respond(
     let keep_alive = !req
         .header("connection")
         .is_some_and(|v| v.to_ascii_lowercase().contains("close"));
-    let route = route(&req.method, req.path_only());
+    // Bedrock and Vertex paths (cloud_mock.rs).
+    let mut cloud_extra = vec![("x-request-id", format!("mock-req-{index}"))];
+    cloud_extra.extend(b.name.iter().map(|n| (H_SERVED_BY, n.clone())));
+    let route = match cloud::respond(req, b, w, &cloud_extra, keep_alive) {
+        Some(cloud::Cloud::Done(done)) => return done,
+        Some(cloud::Cloud::As(r)) => r,
+        None => route(&req.method, req.path_only()),
+    };
     let dialect = route.dialect();
     let reply = if route == Route::NotFound {
         let msg = format!(

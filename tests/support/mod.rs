@@ -1,10 +1,11 @@
 //! Shared support for the real-Envoy tests: the Envoy launcher, the mock provider, an HTTP client,
-//! a one-file HTTP server, file-based ECDS.
+//! a one-file HTTP server, file-based ECDS, a GCE metadata server stand-in.
 #![allow(dead_code)]
 
 pub mod ecds;
 pub mod envoy;
 pub mod file_server;
+pub mod gce_metadata;
 pub mod hook_server;
 pub mod http_client;
 pub mod mock_provider;

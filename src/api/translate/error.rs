@@ -55,7 +55,9 @@ pub fn error_body(body: &[u8], status: u16, to: Dialect) -> Vec<u8> {
     let json: Option<Value> = serde_json::from_slice(body).ok();
     let err = json.as_ref().and_then(|j| j.get("error"));
     let text = |k: &str| err.and_then(|e| e.get(k)).and_then(Value::as_str);
-    let message = match text("message") {
+    // Bedrock's errors are `{"message": …}` at the top level.
+    let top = json.as_ref().and_then(|j| j.get("message")).and_then(Value::as_str);
+    let message = match text("message").or(top) {
         Some(m) => m.to_string(),
         None => {
             let raw = String::from_utf8_lossy(body);

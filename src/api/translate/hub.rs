@@ -4,7 +4,7 @@
 //! a new dialect or provider adds two translators, not one per existing dialect. The direct
 //! byte-level fast paths (`plain_*`) stay beside the hub where they pay.
 
-use super::{chat_to_gemini, chat_to_messages, messages_to_chat, responses_to_chat, Lenience, TranslateError};
+use super::{chat_to_converse, chat_to_gemini, chat_to_messages, messages_to_chat, responses_to_chat, Lenience, TranslateError};
 use crate::api::Dialect;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -18,6 +18,8 @@ pub enum Wire {
     Messages,
     /// Google Gemini `generateContent`.
     Gemini,
+    /// AWS Bedrock Converse (its streams arrive as AWS event-stream frames).
+    Converse,
 }
 
 /// Which way a request is translated: from the client's dialect, through the hub, to the
@@ -49,6 +51,7 @@ impl Translation {
         match self.provider {
             Wire::Messages => chat_to_messages(&hub, model, lenience),
             Wire::Gemini => chat_to_gemini(&hub, lenience),
+            Wire::Converse => chat_to_converse(&hub, model, lenience),
             Wire::Chat => Ok(chat_for_openai(hub.into_owned(), model, lenience)),
         }
     }

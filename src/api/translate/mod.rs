@@ -1,7 +1,9 @@
-//! Dialect translation between OpenAI Chat Completions, OpenAI Responses, Anthropic Messages and
-//! Gemini: requests, responses, streams and error bodies, as pure functions and state machines
+//! Dialect translation between OpenAI Chat Completions, OpenAI Responses, Anthropic Messages,
+//! Gemini and Bedrock Converse: requests, responses, streams and error bodies, as pure functions and state machines
 //! over JSON, all through one hub (the chat shape; see the `hub` module).
 
+mod converse;
+mod converse_stream;
 mod error;
 mod gemini;
 mod gemini_stream;
@@ -22,6 +24,8 @@ mod stream;
 mod stream_to_anthropic;
 mod text_frame;
 
+pub use converse::{chat_to_converse, converse_to_completion};
+pub use converse_stream::ConverseToOpenAiStream;
 pub use error::{error_body, incomplete_stream_frame, TranslateError};
 pub use gemini::{chat_to_gemini, gemini_to_completion};
 pub use gemini_stream::GeminiToOpenAiStream;

@@ -4,7 +4,7 @@
 use super::hub::{Translation, Wire};
 use super::{
     completion_to_message, completion_to_response, error_body, gemini_to_completion, message_to_completion, AnthropicToOpenAiStream, ChatToResponsesStream,
-    GeminiToOpenAiStream, OpenAiToAnthropicStream,
+    GeminiToOpenAiStream, OpenAiToAnthropicStream, ConverseToOpenAiStream, converse_to_completion,
 };
 use crate::api::Dialect;
 use crate::sse::{SseEvent, SseFramer};
@@ -14,6 +14,7 @@ use serde_json::Value;
 enum Decoder {
     Anthropic(AnthropicToOpenAiStream),
     Gemini(GeminiToOpenAiStream),
+    Converse(ConverseToOpenAiStream),
 }
 
 /// Hub chunks → the client's stream (`None`: the client speaks the hub).
@@ -27,6 +28,7 @@ impl Decoder {
         match self {
             Decoder::Anthropic(s) => s.push(e.event.as_deref().unwrap_or_default(), &e.data),
             Decoder::Gemini(s) => s.push(&e.data),
+            Decoder::Converse(s) => s.push(e.event.as_deref().unwrap_or_default(), &e.data),
         }
     }
 
@@ -34,6 +36,7 @@ impl Decoder {
         match self {
             Decoder::Anthropic(s) => s.finish(),
             Decoder::Gemini(s) => s.finish(),
+            Decoder::Converse(s) => s.finish(),
         }
     }
 }
@@ -104,6 +107,7 @@ impl ResponseTranslator {
             let decoder = match translation.provider {
                 Wire::Messages => Some(Decoder::Anthropic(AnthropicToOpenAiStream::new(model, created, usage))),
                 Wire::Gemini => Some(Decoder::Gemini(GeminiToOpenAiStream::new(model, created, usage))),
+                Wire::Converse => Some(Decoder::Converse(ConverseToOpenAiStream::new(model, created, usage))),
                 Wire::Chat => None,
             };
             Mode::Sse(SseFramer::new(crate::usage::MAX_SSE_EVENT_BYTES), decoder, encoder, Vec::new())
@@ -154,6 +158,7 @@ impl ResponseTranslator {
         let hub = match self.translation.provider {
             Wire::Messages => message_to_completion(v, &self.model, self.created).ok()?,
             Wire::Gemini => gemini_to_completion(v, &self.model, self.created).ok()?,
+            Wire::Converse => converse_to_completion(v, &self.model, self.created).ok()?,
             Wire::Chat => v.clone(),
         };
         match self.translation.client {
