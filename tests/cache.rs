@@ -97,6 +97,9 @@ fn hits_skip_the_provider_in_json_and_streamed_in_both_dialects() {
     }
     assert!(stats.contains("tollgate.cache.model.gpt-4o-mini.tenant.acme.hits: 2"), "{stats}");
     assert!(stats.contains("tollgate.cache.model.gpt-4o-mini.tenant.acme.tokens_saved:"), "{stats}");
+    // In Prometheus, model and tenant are labels (the stats_tags of the shipped configs).
+    let prom = envoy.admin("/stats/prometheus").unwrap_or_default();
+    assert!(prom.lines().any(|l| l.starts_with("tollgate_cache_hits{") && l.contains(r#"model="gpt-4o-mini""#) && l.contains(r#"tenant="acme""#)), "{prom}");
 }
 
 #[test]

@@ -86,6 +86,10 @@ fn failing_target_is_cooled_probed_and_recovered() {
     }
     assert_eq!(a.request_count(), 2);
     assert_eq!(stat(&envoy, "wasmcustom.tollgate.breaker.provider.a.model.m-a.state"), 1, "open");
+    // Prometheus sees the target as labels (the stats_tags in tests/support/envoy.rs and the
+    // shipped configs), the form deploy/prometheus's TollgateTargetsCooled reads.
+    let prom = envoy.admin("/stats/prometheus").unwrap_or_default();
+    assert!(prom.lines().any(|l| l.starts_with("tollgate_breaker_state{") && l.contains(r#"provider="a""#) && l.contains(r#"model="m-a""#) && l.ends_with(" 1")), "{prom}");
     a.set_behavior(Behavior::default());
     std::thread::sleep(Duration::from_millis(2_200).saturating_sub(cooled_at.elapsed()));
     // Half-open: one probe goes to a; its success closes the breaker.

@@ -252,11 +252,11 @@ stats_config:
   stats_tags:
   # tollgate encodes tags in its stat names; these turn them into Prometheus labels.
   - tag_name: model
-    regex: '^wasmcustom\.tollgate\.(model\.([^.]+)\.)'
+    regex: '^wasmcustom\.tollgate\.(?:cache\.|breaker\.provider\.[^.]+\.)?(model\.([^.]+)\.)'
   - tag_name: provider
-    regex: '^wasmcustom\.tollgate\.model\.[^.]+\.(provider\.([^.]+)\.)'
+    regex: '^wasmcustom\.tollgate\.(?:model\.[^.]+\.|breaker\.)(provider\.([^.]+)\.)'
   - tag_name: tenant
-    regex: '^wasmcustom\.tollgate\.model\.[^.]+\.provider\.[^.]+\.(tenant\.([^.]+)\.)'
+    regex: '^wasmcustom\.tollgate\.(?:model\.[^.]+\.provider\.[^.]+\.|cache\.model\.[^.]+\.)(tenant\.([^.]+)\.)'
   - tag_name: status_class
     regex: '^wasmcustom\.tollgate\.model\.[^.]+\.provider\.[^.]+\.tenant\.[^.]+\.(status\.([^.]+)\.)'
   - tag_name: detector
