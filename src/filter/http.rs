@@ -1,6 +1,7 @@
 //! `HttpFilter`: headers → (hold) → body → plan → forward, or a local reply at any step.
 
 use super::exports::{export, export_usage, FilterStateName};
+use super::provider_faults::{self, Fault};
 use crate::api::{Dialect, Endpoint};
 use crate::config::{AuthMode, Config, ProviderKind, Role};
 use crate::error::{ApiError, ErrorKind};
@@ -64,6 +65,8 @@ pub struct HttpFilter {
     redaction: super::redaction::Redaction,
     /// Without the header hold: the provider the route reached, whose headers already went.
     on_route: Option<gateway::RouteTarget>,
+    /// An answer the gateway could not use, replaced by an error in the client's dialect.
+    fault: Fault,
 }
 
 impl HttpFilter {
@@ -81,6 +84,7 @@ impl HttpFilter {
             fleet: super::fleet::FleetGuard::default(),
             redaction: super::redaction::Redaction::default(),
             on_route: None,
+            fault: Fault::None,
         }
     }
 
@@ -287,6 +291,25 @@ impl HttpFilter {
         let status = host.response_header(":status").and_then(|s| s.parse().ok()).unwrap_or(0);
         self.status = status;
         let content_type = host.response_header("content-type").unwrap_or_default();
+        // An answer the gateway cannot use becomes an error in the client's dialect.
+        let client = self.admission.as_ref().map_or(Dialect::OpenAiChat, |a| a.endpoint.dialect());
+        let encoding = host.response_header("content-encoding");
+        let head = provider_faults::Head { status, content_type: &content_type, content_encoding: encoding.as_deref() };
+        let translates = plan.translation.is_some();
+        let reading = provider_faults::Reading { translates, reads: translates || self.redaction.restores(), stream: plan.stream };
+        if let Some(why) = provider_faults::unreadable(&head, &reading) {
+            provider_faults::error_head(host, Some(502));
+            self.status = 502;
+            self.fault = Fault::Replace(provider_faults::unusable_body(why, client));
+            return Flow::Continue;
+        }
+        if !(200..300).contains(&status) && (translates || provider_faults::plain_error(&head)) {
+            provider_faults::error_head(host, None);
+            if !translates {
+                self.fault = Fault::PlainError(status, client);
+                return Flow::Continue;
+            }
+        }
         if let Some(t) = plan.translation {
             let created = host.now_nanos() / 1_000_000_000;
             let translator = ResponseTranslator::new(t, &plan.requested_model, created, plan.include_usage, status, &content_type);
@@ -320,6 +343,9 @@ impl HttpFilter {
         let timed = self.config.as_ref().is_some_and(|c| c.telemetry.stats || c.telemetry.filter_state);
         if body_size > 0 && self.first_byte_nanos.is_none() && self.plan.is_some() && timed {
             self.first_byte_nanos = Some(host.now_nanos());
+        }
+        if let Some(flow) = self.fault.on_body(host, body_size, end_of_stream) {
+            return flow;
         }
         if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() && !self.redaction.active() {
             return Flow::Continue;

@@ -9,6 +9,7 @@ mod http;
 mod limits;
 mod on_route;
 mod outcome;
+mod provider_faults;
 mod upstream;
 mod redaction;
 
