@@ -298,13 +298,15 @@ impl HttpFilter {
         let translates = plan.translation.is_some();
         let reading = provider_faults::Reading { translates, reads: translates || self.redaction.restores(), stream: plan.stream };
         if let Some(why) = provider_faults::unreadable(&head, &reading) {
-            provider_faults::error_head(host, Some(502));
+            // The head has not gone yet: Envoy sends this reply in its place and drops the rest.
             self.status = 502;
-            self.fault = Fault::Replace(provider_faults::unusable_body(why, client));
-            return Flow::Continue;
+            let headers = [("content-type", "application/json"), ("x-tollgate", crate::VERSION)];
+            host.send_reply(502, &headers, &provider_faults::unusable_body(why, client));
+            self.phase = Phase::Replied;
+            return Flow::Pause;
         }
         if !(200..300).contains(&status) && (translates || provider_faults::plain_error(&head)) {
-            provider_faults::error_head(host, None);
+            provider_faults::error_head(host);
             if !translates {
                 self.fault = Fault::PlainError(status, client);
                 return Flow::Continue;
@@ -334,7 +336,10 @@ impl HttpFilter {
             let dialect = if native_responses { UsageDialect::OpenAiResponses } else { usage_dialect(plan.provider_kind) };
             self.meter = Some(ResponseMeter::for_response(dialect, status, &content_type));
         }
-        Flow::Continue
+        // A translated JSON answer is read whole at its end: its head waits for it (with the header
+        // hold), so an answer that does not translate can still say 502.
+        let hold = config.hold_headers && (200..300).contains(&status) && self.translator.as_ref().is_some_and(ResponseTranslator::buffers_body);
+        if hold { Flow::Pause } else { Flow::Continue }
     }
 
     /// Meters (and, across dialects, translates) the response: JSON bodies are held to their end
@@ -361,7 +366,15 @@ impl HttpFilter {
             if let Some(u) = self.meter.as_ref().and_then(|m| m.json_usage(&body)) {
                 self.publish(host, &u);
             }
-            let translated = self.translator.as_ref().map(|t| t.whole(&body));
+            let translated = self.translator.as_ref().map(|t| match t.translate_whole(&body) {
+                Ok(out) => out,
+                Err(error) => {
+                    // Still held (a 2xx translated JSON answer): the head can tell the truth.
+                    host.set_response_header(":status", Some("502"));
+                    self.status = 502;
+                    error
+                }
+            });
             let restored = self.redaction.whole(translated.as_deref().unwrap_or(&body));
             if let Some(out) = restored.or(translated) {
                 host.replace_response_body(body_size, &out);

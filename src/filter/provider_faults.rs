@@ -3,7 +3,8 @@
 //! - a 2xx answer the gateway must read (to translate it, or to restore redacted values) but
 //!   cannot: compressed although the request said nothing of `accept-encoding` (the gateway
 //!   removes it), or of a content type it cannot read (an HTML page, a stream where JSON was asked
-//!   for). Its status becomes 502 at the response headers and its bytes are dropped;
+//!   for). The gateway answers 502 in its place at the response headers (Envoy sends a local
+//!   reply while the head has not gone), and the provider's bytes are dropped;
 //! - an error status whose body is not JSON (Envoy's own replies such as "upstream request
 //!   timeout", an HTML error page from a load balancer): the body is rewritten into the client's
 //!   error shape at its end, with the provider's text as the message.
@@ -20,8 +21,6 @@ pub enum Fault {
     /// The answer is used as it is (or by the translator and the restore).
     #[default]
     None,
-    /// The answer was unusable: every chunk is dropped and this error body sent at the end.
-    Replace(Vec<u8>),
     /// A non-JSON error body, rewritten into the dialect's error shape at its end.
     PlainError(u16, Dialect),
 }
@@ -77,11 +76,8 @@ pub fn plain_error(head: &Head<'_>) -> bool {
     head.status >= 400 && !is_json(head.content_type)
 }
 
-/// Sets the head of an answer replaced by the gateway's own error (`status`, JSON, no encoding).
-pub fn error_head(host: &mut impl Host, status: Option<u16>) {
-    if let Some(s) = status {
-        host.set_response_header(":status", Some(&s.to_string()));
-    }
+/// Sets the head of an error body the gateway rewrites (JSON, no encoding, no length).
+pub fn error_head(host: &mut impl Host) {
     host.set_response_header("content-type", Some("application/json"));
     host.set_response_header("content-encoding", None);
     host.set_response_header("content-length", None);
@@ -97,10 +93,6 @@ impl Fault {
     pub fn on_body(&self, host: &mut impl Host, body_size: usize, end_of_stream: bool) -> Option<super::Flow> {
         match self {
             Fault::None => None,
-            Fault::Replace(error) => {
-                host.replace_response_body(body_size, if end_of_stream { error } else { &[] });
-                Some(super::Flow::Continue)
-            }
             Fault::PlainError(status, dialect) => {
                 if !end_of_stream {
                     return Some(super::Flow::Pause);
@@ -166,5 +158,104 @@ mod tests {
         assert_eq!(out["error"]["message"], "upstream request timeout");
         let out: serde_json::Value = serde_json::from_slice(&unusable_body("x", Dialect::OpenAiChat)).unwrap_or_default();
         assert_eq!(out["error"]["message"], "x");
+    }
+}
+
+/// The filter over the fake host: each fault as Envoy would show it to `HttpFilter`.
+#[cfg(test)]
+mod filter_tests {
+    use crate::filter::{Flow, HttpFilter};
+    use crate::host::fake::FakeHost;
+    use crate::keys::Digest;
+    use serde_json::Value;
+    use std::rc::Rc;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    /// A filter that forwarded `model` from the OpenAI chat door (`gpt-*` native, `claude-*` translated).
+    fn forwarded(model: &str) -> (FakeHost, HttpFilter) {
+        let json = format!(
+            r#"{{"providers": [{{"name": "openai", "kind": "openai", "cluster": "openai"}}, {{"name": "claude", "kind": "anthropic", "cluster": "anthropic"}}],
+                "models": [{{"name": "gpt-*", "targets": [{{"provider": "openai"}}]}}, {{"name": "claude-*", "targets": [{{"provider": "claude"}}]}}],
+                "keys": [{{"id": "k", "tenant": "t", "digests": ["{}"]}}]}}"#,
+            Digest::of(b"tg-good")
+        );
+        let config = Rc::new(crate::config::parse(json.as_bytes(), &|_| None).unwrap_or_else(|e| panic!("{e:?}")));
+        let body = format!(r#"{{"model":"{model}","max_tokens":8,"messages":[{{"role":"user","content":"hi"}}]}}"#);
+        let mut h = FakeHost::request("POST", "/v1/chat/completions", &[("authorization", "Bearer tg-good")], body.as_bytes());
+        let mut f = HttpFilter::new(Some(config), 1, 0);
+        f.on_request_headers(&mut h, false);
+        let n = h.request_body.len();
+        assert_eq!(f.on_request_body(&mut h, n, true), Flow::Continue, "{:?}", h.reply);
+        (h, f)
+    }
+
+    fn answer(h: &mut FakeHost, status: &str, headers: &[(&str, &str)]) {
+        h.response_headers = vec![(":status".into(), status.into())];
+        h.response_headers.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    }
+
+    fn resp<'a>(h: &'a FakeHost, name: &str) -> Option<&'a str> {
+        h.response_headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn json(bytes: &[u8]) -> Value {
+        serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
+    }
+
+    #[test]
+    fn a_compressed_answer_to_translate_becomes_a_502_at_its_head() {
+        let (mut h, mut f) = forwarded("claude-x");
+        answer(&mut h, "200", &[("content-type", "application/json"), ("content-encoding", "gzip")]);
+        assert_eq!(f.on_response_headers(&mut h), Flow::Pause);
+        let (status, _, body) = h.reply.clone().unwrap_or_else(|| panic!("no reply"));
+        assert_eq!(status, 502);
+        let v = json(&body);
+        assert!(v["error"]["message"].as_str().is_some_and(|m| m.contains("compressed")), "{v}");
+    }
+
+    #[test]
+    fn a_translated_answer_that_is_not_json_turns_its_held_head_into_a_502() {
+        for bad in [&b"{\"id\": [oops"[..], b"<html>502</html>", b"{\"type\":\"message\",\"content\":[{\"type\":\"text\",\"text\":\"\xff\"}]}"] {
+            let (mut h, mut f) = forwarded("claude-x");
+            answer(&mut h, "200", &[("content-type", "application/json")]);
+            assert_eq!(f.on_response_headers(&mut h), Flow::Pause, "the head waits for the body");
+            h.response_body = bad.to_vec();
+            assert_eq!(f.on_response_body(&mut h, bad.len(), true), Flow::Continue);
+            assert_eq!(resp(&h, ":status"), Some("502"));
+            assert!(json(&h.response_body)["error"]["message"].is_string());
+        }
+        // A good answer keeps its 200.
+        let (mut h, mut f) = forwarded("claude-x");
+        answer(&mut h, "200", &[("content-type", "application/json")]);
+        f.on_response_headers(&mut h);
+        h.response_body = include_bytes!("../../tests/fixtures/anthropic_messages.json").to_vec();
+        let n = h.response_body.len();
+        f.on_response_body(&mut h, n, true);
+        assert_eq!(resp(&h, ":status"), Some("200"));
+        assert_eq!(json(&h.response_body)["object"], "chat.completion");
+    }
+
+    #[test]
+    fn envoys_plain_text_errors_are_rewritten_into_the_clients_dialect() {
+        let (mut h, mut f) = forwarded("gpt-4o");
+        answer(&mut h, "504", &[("content-type", "text/plain"), ("content-length", "24")]);
+        assert_eq!(f.on_response_headers(&mut h), Flow::Continue);
+        assert_eq!(resp(&h, "content-type"), Some("application/json"));
+        assert_eq!(resp(&h, "content-length"), None);
+        h.response_body = b"upstream request timeout".to_vec();
+        assert_eq!(f.on_response_body(&mut h, 10, false), Flow::Pause);
+        assert_eq!(f.on_response_body(&mut h, 24, true), Flow::Continue);
+        let v = json(&h.response_body);
+        assert_eq!(v["error"]["message"], "upstream request timeout");
+        assert!(v["error"]["type"].is_string());
+        // A JSON error in the client's own dialect passes as the provider sent it.
+        let (mut h, mut f) = forwarded("gpt-4o");
+        answer(&mut h, "429", &[("content-type", "application/json")]);
+        f.on_response_headers(&mut h);
+        assert_eq!(resp(&h, "content-type"), Some("application/json"));
+        h.response_body = br#"{"error":{"message":"slow down","type":"requests"}}"#.to_vec();
+        f.on_response_body(&mut h, 10, true);
+        assert_eq!(json(&h.response_body)["error"]["message"], "slow down");
     }
 }

@@ -16,7 +16,7 @@
 //! | `stall` | the head (and, streamed, the first event), then nothing until the peer closes (at most [`STALL_CAP`]) |
 //! | `huge-headers` | 100 KB of response headers before the normal answer |
 //! | `bad-utf8` | the normal answer with invalid UTF-8 bytes inside the text strings |
-//! | `usage-negative` / `usage-huge` / `usage-float` / `usage-string` | usage numbers `-5`, `1e30`, `12.5`, `"42"` |
+//! | `usage-negative` / `usage-huge` / `usage-float` / `usage-string` | usage numbers `-5`, `u64::MAX`, `12.5`, `"42"` |
 //!
 //! The compressed bodies are real: gzip (RFC 1952) with stored deflate blocks (RFC 1951 §3.2.4),
 //! brotli (RFC 7932) with uncompressed meta-blocks. Nothing here needs a compression crate.
@@ -140,7 +140,7 @@ pub fn respond(mode: &str, path: &str, body: &[u8], w: &mut TcpStream) -> io::Re
         m if m.starts_with("usage-") => {
             let value = match m {
                 "usage-negative" => "-5",
-                "usage-huge" => "1e30",
+                "usage-huge" => "18446744073709551615",
                 "usage-float" => "12.5",
                 _ => "\"42\"",
             };
