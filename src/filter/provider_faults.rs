@@ -249,6 +249,14 @@ mod filter_tests {
         let v = json(&h.response_body);
         assert_eq!(v["error"]["message"], "upstream request timeout");
         assert!(v["error"]["type"].is_string());
+        // Translated, Envoy's text becomes the client's error shape, labelled JSON (it was `text/plain`).
+        let (mut h, mut f) = forwarded("claude-x");
+        answer(&mut h, "502", &[("content-type", "text/plain")]);
+        f.on_response_headers(&mut h);
+        assert_eq!(resp(&h, "content-type"), Some("application/json"));
+        h.response_body = b"upstream connect error or disconnect/reset before headers".to_vec();
+        f.on_response_body(&mut h, 57, true);
+        assert!(json(&h.response_body)["error"]["message"].as_str().is_some_and(|m| m.starts_with("upstream connect error")));
         // A JSON error in the client's own dialect passes as the provider sent it.
         let (mut h, mut f) = forwarded("gpt-4o");
         answer(&mut h, "429", &[("content-type", "application/json")]);
