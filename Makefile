@@ -13,6 +13,7 @@
 #   make bench-v8 - the module's own time per callback in Node's V8 (stand-in host; compare builds)
 #   make bench-instructions - instructions and cache misses per request in Envoy under callgrind
 #   make fuzz    - every cargo-fuzz target for FUZZ_SECONDS each (FUZZ_TARGETS="scan sse" for some); FUZZING.md
+#   make soak    - the full policy in real Envoy for SOAK_MINUTES with injected faults; docs/reliability.md
 
 ENVOY_VERSION   ?= 1.40.0
 # The oldest Envoy tollgate supports; `make integration-compat` runs the real-Envoy suite on it.
@@ -41,7 +42,7 @@ LISTEN_PORT ?= 10000
 ADMIN_PORT  ?= 9901
 MOCK_PORT   ?= 18080
 
-.PHONY: all build envoy envoy-oldest py-tools tools test prometheus-rules unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-stream bench-translate bench-responses bench-request bench-limits bench-cache bench-route bench-redact bench-v8 bench-instructions keygen oci fuzz clean
+.PHONY: all build envoy envoy-oldest py-tools tools test prometheus-rules unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-stream bench-translate bench-responses bench-request bench-limits bench-cache bench-route bench-redact bench-v8 bench-instructions keygen oci fuzz soak soak-ci clean
 
 all: build
 
@@ -114,7 +115,7 @@ prometheus-rules:
 	promtool check rules deploy/prometheus/tollgate-rules.yml
 	promtool test rules deploy/prometheus/tollgate-rules.test.yml
 
-test: unit wasm-test lint policy prometheus-rules validate-bench integration integration-compat
+test: unit wasm-test lint policy prometheus-rules validate-bench integration integration-compat soak-ci
 
 run: build envoy
 	cargo build --example mock_provider
@@ -225,6 +226,19 @@ fuzz: $(CARGO_FUZZ)
 
 keygen:
 	@cargo run -q --example keygen -- $(ARGS)
+
+# Soak (bench/soak.py, docs/reliability.md): the full policy through real Envoy with JSON and
+# streamed requests, translated and not, ~1% injected provider faults and ~1% clients going away;
+# RSS, requests and errors per minute; exact counters at the end. The table goes to
+# bench/results/soak-<date>.md. `soak-ci` is the 1-minute run `make test` includes.
+SOAK_MINUTES ?= 30
+soak: build envoy
+	cargo build --example mock_provider --example estimate
+	$(PYTHON) bench/soak.py --minutes $(SOAK_MINUTES)
+
+soak-ci: build envoy
+	cargo build --example mock_provider --example estimate
+	$(PYTHON) bench/soak.py --minutes 1 --out target/soak-ci.md
 
 clean:
 	cargo clean

@@ -33,7 +33,8 @@
 //!   `downstream` and `guard`, the latter redaction and accounting without routing; either without the header
 //!   hold when `hold_headers` is off) and the `UpstreamFilter`
 //!   (role `upstream`) that rewrites each failover attempt; both sign for Bedrock and hold Vertex requests for their
-//!   metadata-server token.
+//!   metadata-server token; `provider_faults` turns an answer the gateway
+//!   cannot use into an error in the client's dialect.
 //! - [`policy`]: policy cases (request + expected decision) run through the filter over the
 //!   in-memory `host::sim::SimHost`; the `tollgate test` command.
 //! - [`host`]: the only code that names `proxy_wasm`: the `Host` trait's wasm implementation

@@ -1,6 +1,7 @@
 //! `HttpFilter`: headers → (hold) → body → plan → forward, or a local reply at any step.
 
 use super::exports::{Exports, FilterStateName};
+use super::provider_faults::{self, Fault};
 use crate::api::{Dialect, Endpoint};
 use crate::config::{AuthMode, Config, ProviderKind, Role};
 use crate::error::{ApiError, ErrorKind};
@@ -83,6 +84,8 @@ pub struct HttpFilter {
     post_held: Option<usize>,
     /// A streamed answer's text, for its post hook's audit at the end.
     post_stream: Option<(usize, crate::hooks::StreamText)>,
+    /// An answer the gateway could not use, replaced by an error in the client's dialect.
+    fault: Fault,
 }
 
 impl HttpFilter {
@@ -109,6 +112,7 @@ impl HttpFilter {
             post_hook: None,
             post_held: None,
             post_stream: None,
+            fault: Fault::None,
         }
     }
 
@@ -457,6 +461,27 @@ impl HttpFilter {
             host.set_response_header("content-length", None);
             self.event_stream = Some(crate::eventstream::EventStreamToSse::new());
         }
+        // An answer the gateway cannot use becomes an error in the client's dialect.
+        let client = self.admission.as_ref().map_or(Dialect::OpenAiChat, |a| a.endpoint.dialect());
+        let encoding = host.response_header("content-encoding");
+        let head = provider_faults::Head { status, content_type: &content_type, content_encoding: encoding.as_deref() };
+        let translates = plan.translation.is_some();
+        let reading = provider_faults::Reading { translates, reads: translates || self.redaction.restores(), stream: plan.stream };
+        if let Some(why) = provider_faults::unreadable(&head, &reading) {
+            // The head has not gone yet: Envoy sends this reply in its place and drops the rest.
+            self.status = 502;
+            let headers = [("content-type", "application/json"), ("x-tollgate", crate::VERSION)];
+            host.send_reply(502, &headers, &provider_faults::unusable_body(why, client));
+            self.phase = Phase::Replied;
+            return Flow::Pause;
+        }
+        if !(200..300).contains(&status) && (translates || provider_faults::plain_error(&head)) {
+            provider_faults::error_head(host);
+            if !translates {
+                self.fault = Fault::PlainError(status, client);
+                return Flow::Continue;
+            }
+        }
         if let Some(t) = plan.translation {
             let created = host.now_nanos() / 1_000_000_000;
             let translator = ResponseTranslator::new(t, &plan.requested_model, created, plan.include_usage, status, &content_type);
@@ -497,8 +522,11 @@ impl HttpFilter {
             let dialect = if native_responses { UsageDialect::OpenAiResponses } else { usage_dialect(plan) };
             self.meter = Some(ResponseMeter::for_response(dialect, status, &content_type));
         }
-        if held_for_hook {
-            // Held (with the body) until the post hook answers: it may still change the status.
+        // A translated JSON answer is read whole at its end: its head waits for it (with the header
+        // hold), so an answer that does not translate can still say 502. An answer held for its post
+        // hook waits too: the hook may still change the status.
+        let hold = config.hold_headers && (200..300).contains(&status) && self.translator.as_ref().is_some_and(ResponseTranslator::buffers_body);
+        if held_for_hook || hold {
             return Flow::Pause;
         }
         Flow::Continue
@@ -517,6 +545,9 @@ impl HttpFilter {
         if body_size > 0 {
             self.steering.body(host);
         }
+        if let Some(flow) = self.fault.on_body(host, body_size, end_of_stream) {
+            return flow;
+        }
         if self.meter.is_none() && self.translator.is_none() && self.guard.is_none() && !self.redaction.active() && !self.cache.active() && self.post_hook.is_none() && self.post_stream.is_none() && self.event_stream.is_none() {
             return Flow::Continue;
         }
@@ -534,7 +565,15 @@ impl HttpFilter {
             if let Some(u) = self.meter.as_ref().and_then(|m| m.json_usage(&body)) {
                 self.publish(host, &u);
             }
-            let translated = self.translator.as_ref().map(|t| t.whole(&body));
+            let translated = self.translator.as_ref().map(|t| match t.translate_whole(&body) {
+                Ok(out) => out,
+                Err(error) => {
+                    // Still held (a 2xx translated JSON answer): the head can tell the truth.
+                    host.set_response_header(":status", Some("502"));
+                    self.status = 502;
+                    error
+                }
+            });
             let restored = self.redaction.whole(translated.as_deref().unwrap_or(&body));
             let out = restored.or(translated);
             if let Some(out) = &out {

@@ -12,6 +12,7 @@ mod http;
 mod limits;
 mod on_route;
 mod outcome;
+mod provider_faults;
 mod steering;
 mod upstream;
 mod vertex_token;

@@ -140,8 +140,10 @@ impl HttpContext for Http {
         phase(&mut self.host, |h| self.filter.on_request_body(h, body_size, end_of_stream))
     }
 
-    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        response_headers_phase(&mut self.host, |h| self.filter.on_response_headers(h))
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let action = response_headers_phase(&mut self.host, |h| self.filter.on_response_headers(h));
+        // The head waits only for a body to come; without one it would wait forever.
+        if end_of_stream { Action::Continue } else { action }
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {

@@ -19,8 +19,13 @@ struct WithUsageMetadata {
 /// The provider-reported usage in a response body, normalised (see [`Usage`]).
 ///
 /// `None` when the body is not JSON, or has no usage object (absent or `null`), e.g. an error
-/// body. Only the usage object is materialised; the rest of the body is skipped.
+/// body, or its figures are not counts (negative, fractional, text) or are past
+/// [`super::model::MAX_PLAUSIBLE_TOKENS`]. Only the usage object is materialised; the rest of the body is skipped.
 pub fn from_response(dialect: UsageDialect, body: &[u8]) -> Option<Usage> {
+    reported(dialect, body).filter(Usage::plausible)
+}
+
+fn reported(dialect: UsageDialect, body: &[u8]) -> Option<Usage> {
     match dialect {
         UsageDialect::OpenAi | UsageDialect::OpenAiResponses => {
             let parsed: WithUsage<OpenAiUsage> = serde_json::from_slice(body).ok()?;
@@ -51,6 +56,19 @@ mod tests {
     const EMBEDDINGS: &str = include_str!("../../tests/fixtures/openai_embeddings.json");
     const ANTHROPIC: &str = include_str!("../../tests/fixtures/anthropic_messages.json");
     const GEMINI: &str = include_str!("../../tests/fixtures/gemini_generate.json");
+
+    /// A hostile provider's usage (tests/hostile_upstream.rs): none of it is charged.
+    #[test]
+    fn usage_that_is_not_a_believable_count_is_no_usage() {
+        for value in ["-5", "12.5", "\"42\"", "1e30", "18446744073709551615", "1000000001"] {
+            let body = OPENAI.replace("\"prompt_tokens\": 42", &format!("\"prompt_tokens\": {value}"));
+            assert_eq!(from_response(UsageDialect::OpenAi, body.as_bytes()), None, "{value}");
+            let body = ANTHROPIC.replace("\"output_tokens\": 19", &format!("\"output_tokens\": {value}"));
+            assert_eq!(from_response(UsageDialect::Anthropic, body.as_bytes()), None, "{value}");
+        }
+        let body = OPENAI.replace("\"prompt_tokens\": 42", "\"prompt_tokens\": 1000000000");
+        assert_eq!(from_response(UsageDialect::OpenAi, body.as_bytes()).map(|u| u.prompt_tokens), Some(1_000_000_000), "the bound itself is believed");
+    }
 
     fn usage(p: u64, c: u64, cached: u64, creation: u64, reasoning: u64) -> Usage {
         Usage {

@@ -12,5 +12,5 @@ pub(crate) mod wire;
 pub use estimate::{estimate_prompt_tokens, estimate_tokens, TokenCounter};
 pub use json::from_response;
 pub use meter::{ResponseMeter, MAX_SSE_EVENT_BYTES};
-pub use model::{Usage, UsageDialect};
+pub use model::{Usage, UsageDialect, MAX_PLAUSIBLE_TOKENS};
 pub use stream::{is_usage_only_chunk, Seen, StreamUsage};

@@ -60,7 +60,19 @@ pub struct Usage {
     pub estimated: bool,
 }
 
+/// The most tokens one figure of one request may report. More is a provider's error (or a
+/// hostile provider draining a budget), read as no report at all: a JSON answer is then not
+/// charged, a stream is estimated (docs/reliability.md).
+pub const MAX_PLAUSIBLE_TOKENS: u64 = 1_000_000_000;
+
 impl Usage {
+    /// Whether every figure is at most [`MAX_PLAUSIBLE_TOKENS`].
+    pub fn plausible(&self) -> bool {
+        [self.prompt_tokens, self.completion_tokens, self.cached_prompt_tokens, self.cache_creation_tokens, self.reasoning_tokens]
+            .iter()
+            .all(|n| *n <= MAX_PLAUSIBLE_TOKENS)
+    }
+
     /// `prompt_tokens + completion_tokens`.
     pub fn total_tokens(&self) -> u64 {
         self.prompt_tokens.saturating_add(self.completion_tokens)

@@ -89,13 +89,17 @@ impl StreamUsage {
     ///   and cache figures, with completion the larger of its `output_tokens` and the estimate.
     pub fn finish(&self, prompt_estimate: u64) -> Usage {
         if self.has_usage() {
-            return match self.dialect {
+            let reported = match self.dialect {
                 UsageDialect::Anthropic => self.anthropic.normalise(),
                 UsageDialect::OpenAi | UsageDialect::Gemini | UsageDialect::Converse | UsageDialect::OpenAiResponses => self.reported.unwrap_or_default(),
             };
+            // Figures past belief are no report: the stream is estimated instead.
+            if reported.plausible() {
+                return reported;
+            }
         }
         let generated = self.text.total();
-        if self.anthropic_start {
+        if self.anthropic_start && self.anthropic.normalise().plausible() {
             let mut usage = self.anthropic.normalise();
             usage.completion_tokens = usage.completion_tokens.max(generated);
             usage.estimated = true;
@@ -266,6 +270,25 @@ mod tests {
 
     const OPENAI: &str = include_str!("../../tests/fixtures/openai_chat_stream.sse");
     const ANTHROPIC: &str = include_str!("../../tests/fixtures/anthropic_messages_stream.sse");
+
+    /// A hostile provider's stream usage (tests/hostile_upstream.rs): estimated, never charged as sent.
+    #[test]
+    fn usage_past_belief_is_estimated() {
+        let huge = "18446744073709551615";
+        for (dialect, text, field) in [(UsageDialect::OpenAi, OPENAI, "\"completion_tokens\":17"), (UsageDialect::Anthropic, ANTHROPIC, "\"output_tokens\":19"), (UsageDialect::Anthropic, ANTHROPIC, "\"input_tokens\":31")] {
+            let name = field.split(':').next().unwrap_or_default();
+            let hostile = text.replace(field, &format!("{name}:{huge}"));
+            assert_ne!(hostile, text, "{field}");
+            let mut framer = SseFramer::new(4096);
+            let mut acc = StreamUsage::new(dialect);
+            for event in framer.feed(hostile.as_bytes()) {
+                acc.on_event(&event);
+            }
+            let usage = acc.finish(40);
+            assert!(usage.estimated && usage.plausible(), "{field}: {usage:?}");
+            assert!(usage.total_tokens() < 1000, "{field}: {usage:?}");
+        }
+    }
 
     #[test]
     fn without_usage_the_text_is_estimated() {

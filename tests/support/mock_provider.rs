@@ -29,6 +29,9 @@
 //!   Anthropic `output_config.format`, Gemini `responseJsonSchema`) is answered with a JSON
 //!   document built from that schema instead of [`ASSISTANT_TEXT`].
 //!
+//! Hostile-upstream fault modes (a 10 MB SSE event, HTML with status 200, unasked-for gzip, …)
+//! are chosen by `x-mock-hostile: <mode>` or a model `hostile-<mode>`; see [`hostile_upstream`].
+//!
 //! Behaviour is chosen per request by `x-mock-*` headers, falling back to the server's
 //! default [`Behavior`] (see the field docs for what each does). Every request is recorded
 //! (before the response is written) with its body de-chunked. Connections are kept alive
@@ -100,6 +103,10 @@ pub const H_ECHO: &str = "x-mock-echo";
 pub const H_ECHO_TOOL: &str = "x-mock-echo-tool";
 /// Response header naming the server ([`Behavior::name`]), when configured.
 pub const H_SERVED_BY: &str = "x-mock-served-by";
+
+/// Fault modes (`x-mock-hostile: <mode>` or a model `hostile-<mode>…`): see that file.
+#[path = "hostile_upstream.rs"]
+pub mod hostile_upstream;
 
 const OPENAI_CHAT: &str = include_str!("../fixtures/openai_chat.json");
 const OPENAI_CHAT_STREAM: &str = include_str!("../fixtures/openai_chat_stream.sse");
@@ -740,6 +747,9 @@ fn respond(
     }
     if b.reset {
         return Ok(false);
+    }
+    if let Some(mode) = hostile_upstream::mode_of(&req.headers, &req.body) {
+        return hostile_upstream::respond(mode, &req.path, &req.body, w);
     }
     let keep_alive = !req
         .header("connection")

@@ -132,8 +132,14 @@ impl ResponseTranslator {
     /// Translates a whole body (JSON or error mode). A body that does not parse as the expected
     /// provider shape becomes a 502-style error in the client's dialect.
     pub fn whole(&self, body: &[u8]) -> Vec<u8> {
+        self.translate_whole(body).unwrap_or_else(|error| error)
+    }
+
+    /// [`Self::whole`], telling an answer that did not translate (`Err`, the client's 502 error body)
+    /// from one that did.
+    pub fn translate_whole(&self, body: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
         match self.mode {
-            Mode::Error(status) => error_body(body, status, self.translation.client),
+            Mode::Error(status) => Ok(error_body(body, status, self.translation.client)),
             Mode::Json => {
                 // A plain answer, straight from its bytes; anything else through the hub.
                 let plain = match self.translation {
@@ -142,14 +148,14 @@ impl ResponseTranslator {
                     _ => None,
                 };
                 if let Some(out) = plain {
-                    return out;
+                    return Ok(out);
                 }
                 match serde_json::from_slice::<Value>(body).ok().and_then(|v| self.through_hub(&v)) {
-                    Some(v) => crate::api::json_bytes(&v),
-                    None => error_body(b"The provider's response could not be translated.", 502, self.translation.client),
+                    Some(v) => Ok(crate::api::json_bytes(&v)),
+                    None => Err(error_body(b"The provider's response could not be translated.", 502, self.translation.client)),
                 }
             }
-            _ => body.to_vec(),
+            _ => Ok(body.to_vec()),
         }
     }
 
@@ -281,6 +287,9 @@ mod tests {
         assert_eq!(v["error"]["message"], "slow down");
         let bad: Value = serde_json::from_slice(&t.whole(b"not json")).unwrap();
         assert!(bad["error"]["message"].is_string());
+        assert!(t.translate_whole(b"not json").is_err(), "told apart, so the status can say 502");
+        assert!(t.translate_whole(b"{\"type\":\"message\",\"content\":[\"\xff\"]}").is_err(), "invalid UTF-8");
+        assert!(t.translate_whole(ANTHROPIC_JSON.as_bytes()).is_ok());
         let p = ResponseTranslator::new(Translation::CHAT_TO_ANTHROPIC, "m", 1, false, 200, "text/plain");
         assert!(!p.rewrites());
     }
