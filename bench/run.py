@@ -476,6 +476,8 @@ class Variant:
     config_file: Path | None = None  # plugin configuration (JSON); None: "{}"
     root_id: str = ""
     note: str = ""
+    # Every request's first message made unique (a response cache never hits).
+    vary_body: bool = False
     # runtime
     envoy_port: int = 0
     admin: str = ""
@@ -531,6 +533,11 @@ def default_variants() -> list[Variant]:
         Variant("tollgate-full", tg_path, BENCH_DIR / "tollgate-config-full.json", root_id="tollgate"),
         # Labelled: keys and routing only, accounting, filter state, stats and headers off.
         Variant("tollgate-routing", tg_path, BENCH_DIR / "tollgate-config-routing.json", root_id="tollgate", note="telemetry off"),
+        # The response cache (docs/cache.md) on the default config: one fixed body, so every
+        # request after the first is a hit answered by the proxy; and every body unique, so every
+        # request is a miss that goes upstream and is stored (with eviction once the store is full).
+        Variant("cache-hit", tg_path, BENCH_DIR / "tollgate-config-cache.json", root_id="tollgate", note="every request a hit"),
+        Variant("cache-miss", tg_path, BENCH_DIR / "tollgate-config-cache.json", root_id="tollgate", note="every request a miss", vary_body=True),
     ]
 
 
@@ -709,8 +716,9 @@ def sanity_check(v: Variant, body: str) -> None:
 # wrk
 
 
-def wrk_script(tmp: Path, body: str) -> Path:
-    p = tmp / "post.lua"
+def wrk_script(tmp: Path, body: str, vary: bool = False) -> Path:
+    vary = vary or os.environ.get("BENCH_VARY_BODY") == "1"
+    p = tmp / ("post-vary.lua" if vary else "post.lua")
     # Lua long string: the body has no "]]".
     assert "]]" not in body
     p.write_text(
@@ -722,7 +730,7 @@ def wrk_script(tmp: Path, body: str) -> Path:
         f"wrk.body = [[{body}]]\n"
         # BENCH_VARY_BODY=1 (`make bench-cache`'s miss run): every request's first message is
         # made unique (a per-thread prefix and a counter), so a response cache never hits.
-        + (VARY_BODY_LUA if os.environ.get("BENCH_VARY_BODY") == "1" else "")
+        + (VARY_BODY_LUA if vary else "")
     )
     return p
 
@@ -1090,7 +1098,7 @@ def main() -> int:
 
         body = request_body(args.body_kb)
         set_buffer_limit(len(body))
-        script = wrk_script(tmp, body)
+        scripts = {v.name: wrk_script(tmp, body, v.vary_body) for v in variants}
         load_before = loadavg()
 
         upstream_port = start_nginx(procs, tmp, args.nginx_workers)
@@ -1103,7 +1111,7 @@ def main() -> int:
         if args.warmup:
             for v in variants:
                 log(f"warm-up {v.name} ({args.warmup}s)")
-                run_wrk(script, v.envoy_port, args.threads, args.connections, args.warmup)
+                run_wrk(scripts[v.name], v.envoy_port, args.threads, args.connections, args.warmup)
 
         n = len(variants)
         for rnd in range(args.rounds):
@@ -1114,9 +1122,9 @@ def main() -> int:
                     # data aliasing in the caches) weighs on every round of a variant.
                     procs.stop(f"envoy-{v.name}")
                     start_envoy(procs, envoy, v, tmp, upstream_port, args.workers, validate=False, run=rnd)
-                    run_wrk(script, v.envoy_port, args.threads, args.connections, max(1, args.warmup))
+                    run_wrk(scripts[v.name], v.envoy_port, args.threads, args.connections, max(1, args.warmup))
                 cpu0 = group_cpu_seconds(v.pgid)
-                r = run_wrk(script, v.envoy_port, args.threads, args.connections, args.duration)
+                r = run_wrk(scripts[v.name], v.envoy_port, args.threads, args.connections, args.duration)
                 cpu = group_cpu_seconds(v.pgid) - cpu0
                 # Envoy's CPU per request: less sensitive to a busy neighbour than req/s
                 r["cpu_us"] = cpu * 1e6 / r["requests"] if r["requests"] else 0.0
