@@ -40,12 +40,18 @@ pub struct RequestRecord<'a> {
 /// Stat names may not contain `.` inside a tag value (it separates tags), nor characters Envoy
 /// or Prometheus would mangle; anything else becomes `_`. Empty becomes `-`.
 pub fn tag(value: &str) -> String {
-    let v: String = value.chars().take(64).map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-    if v.is_empty() {
-        "-".to_string()
-    } else {
-        v
+    let mut out = String::with_capacity(value.len().min(64));
+    push_tag(&mut out, value);
+    out
+}
+
+/// Appends `value` as a tag (see [`tag`]) without a string of its own.
+fn push_tag(out: &mut String, value: &str) {
+    if value.is_empty() {
+        out.push('-');
+        return;
     }
+    out.extend(value.chars().take(64).map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }));
 }
 
 fn status_class(status: u16) -> &'static str {
@@ -61,15 +67,22 @@ fn status_class(status: u16) -> &'static str {
 
 /// The stat updates for one request.
 pub fn request_metrics(r: &RequestRecord<'_>) -> Vec<Metric> {
-    let prefix = format!(
-        "tollgate.model.{}.provider.{}.tenant.{}.status.{}.",
-        tag(r.model),
-        tag(r.provider),
-        tag(r.principal),
-        status_class(r.status)
-    );
-    let counter = |n: &str, v: u64| Metric { kind: Kind::Counter, name: format!("{prefix}{n}"), value: v };
-    let hist = |n: &str, v: u64| Metric { kind: Kind::Histogram, name: format!("{prefix}{n}"), value: v };
+    let mut prefix = String::with_capacity(96);
+    for (label, value) in [("tollgate.model.", r.model), (".provider.", r.provider), (".tenant.", r.principal)] {
+        prefix.push_str(label);
+        push_tag(&mut prefix, value);
+    }
+    prefix.push_str(".status.");
+    prefix.push_str(status_class(r.status));
+    prefix.push('.');
+    let named = |n: &str| {
+        let mut name = String::with_capacity(prefix.len() + n.len());
+        name.push_str(&prefix);
+        name.push_str(n);
+        name
+    };
+    let counter = |n: &str, v: u64| Metric { kind: Kind::Counter, name: named(n), value: v };
+    let hist = |n: &str, v: u64| Metric { kind: Kind::Histogram, name: named(n), value: v };
     let mut out = vec![counter("requests", 1)];
     if let Some(u) = r.usage {
         out.push(counter("tokens.input", u.prompt_tokens));
