@@ -16,25 +16,12 @@ use support::envoy::{repo, Envoy, Gateway};
 use support::hook_server::{HookServer, Received, Reply};
 use support::http_client::{post_json, Response};
 use support::mock_provider::*;
-use tollgate::keys::Digest;
 
 /// A Standard Webhooks secret (`whsec_` + base64 of 24 bytes).
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn config(keys: &[(&str, &str)], webhook: &str, rules: &str, anomalies: &str) -> String {
-    let keys: Vec<String> = keys
-        .iter()
-        .map(|(id, tenant)| format!(r#"{{"id": "{id}", "tenant": "{tenant}", "digests": ["{}"]}}"#, Digest::of(format!("sk-{id}").as_bytes())))
-        .collect();
-    format!(
-        r#"{{"providers": [{{"name": "openai", "kind": "openai", "cluster": "openai"}}, {{"name": "anthropic", "kind": "anthropic", "cluster": "anthropic"}}],
-            "models": [{{"name": "gpt-*", "targets": [{{"provider": "openai"}}]}}, {{"name": "claude-*", "targets": [{{"provider": "anthropic"}}]}}],
-            "keys": [{}],
-            "pricing": {{"models": {{"*": {{"input": 1000, "output": 2000, "cached_input": 500}}}}}},
-            "limits": {{"default_completion_tokens": 100, "rules": {rules}}},
-            "alerts": {{"webhook": {webhook}, "anomalies": {anomalies}}}}}"#,
-        keys.join(",")
-    )
+    support::configs::limited(keys, rules, &format!(r#", "alerts": {{"webhook": {webhook}, "anomalies": {anomalies}}}"#))
 }
 
 fn gateway(config: &str, mock: &MockProvider, hooks_port: u16, workers: u32) -> Envoy {

@@ -9,22 +9,10 @@ use std::time::{Duration, Instant};
 use support::envoy::{Envoy, Gateway};
 use support::http_client::{post_json, Response};
 use support::mock_provider::*;
-use tollgate::keys::Digest;
 
 /// A config with one key per entry of `keys` (`(id, tenant)`, secret `sk-<id>`) and `rules`.
 fn config(keys: &[(&str, &str)], rules: &str) -> String {
-    let keys: Vec<String> = keys
-        .iter()
-        .map(|(id, tenant)| format!(r#"{{"id": "{id}", "tenant": "{tenant}", "digests": ["{}"]}}"#, Digest::of(format!("sk-{id}").as_bytes())))
-        .collect();
-    format!(
-        r#"{{"providers": [{{"name": "openai", "kind": "openai", "cluster": "openai"}}, {{"name": "anthropic", "kind": "anthropic", "cluster": "anthropic"}}],
-            "models": [{{"name": "gpt-*", "targets": [{{"provider": "openai"}}]}}, {{"name": "claude-*", "targets": [{{"provider": "anthropic"}}]}}],
-            "keys": [{}],
-            "pricing": {{"models": {{"*": {{"input": 1000, "output": 2000, "cached_input": 500}}}}}},
-            "limits": {{"default_completion_tokens": 100, "rules": {rules}}}}}"#,
-        keys.join(",")
-    )
+    support::configs::limited(keys, rules, "")
 }
 
 fn gateway(config: &str, mock: &MockProvider, workers: u32) -> Envoy {

@@ -1,7 +1,8 @@
 //! Shared support for the real-Envoy tests: the Envoy launcher, the mock provider, an HTTP client,
-//! a one-file HTTP server, file-based ECDS, a GCE metadata server stand-in.
+//! a one-file HTTP server, file-based ECDS, a GCE metadata server stand-in, shared tollgate configs.
 #![allow(dead_code)]
 
+pub mod configs;
 pub mod ecds;
 pub mod envoy;
 pub mod file_server;
