@@ -31,7 +31,7 @@
 //! - [`error`]: client-facing errors, rendered per dialect at one boundary.
 //! - [`filter`]: the per-request state machines, generic over [`host::Host`]: the listener's `HttpFilter` (roles
 //!   `downstream` and `guard`, the latter redaction and accounting without routing; either without the header
-//!   hold when `hold_headers` is off) and the `UpstreamFilter`
+//!   hold when `hold_headers` is off; its response side in `http_response`) and the `UpstreamFilter`
 //!   (role `upstream`) that rewrites each failover attempt; both sign for Bedrock and hold Vertex requests for their
 //!   metadata-server token; `provider_faults` turns an answer the gateway
 //!   cannot use into an error in the client's dialect.

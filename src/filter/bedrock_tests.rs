@@ -1,6 +1,7 @@
 //! Bedrock responses through the whole filter over the fake host: ConverseStream and
 //! InvokeModelWithResponseStream event-stream frames reach a chat client as its own SSE, with
 //! their usage metered; compiled only in tests (included from `signing.rs`).
+//! Compiled only in tests: `signing.rs` includes this file under `#[cfg(test)]`.
 
 use crate::config::parse;
 use crate::eventstream::decoder::encode;

@@ -1,5 +1,6 @@
 //! The cache through the filter over the fake host: hits answered locally in the client's
 //! dialect and mode, partitions, controls, and what is never stored.
+//! Compiled only in tests: `cache.rs` includes this file under `#[cfg(test)]`.
 
 use crate::config::{parse, Config};
 use crate::filter::HttpFilter;

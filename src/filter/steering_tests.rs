@@ -1,4 +1,5 @@
 //! Tests of the filter's steering over the fake host (compiled only in tests).
+//! Compiled only in tests: `steering.rs` includes this file under `#[cfg(test)]`.
 
 use super::*;
 use crate::config::parse;

@@ -1,5 +1,6 @@
 //! Vertex's metadata-server tokens through the whole filter over the fake host (included from
 //! `vertex_token.rs`, compiled only in tests).
+//! Compiled only in tests: `vertex_token.rs` includes this file under `#[cfg(test)]`.
 
 use crate::config::parse;
 use crate::filter::{Flow, HttpFilter};
