@@ -41,6 +41,8 @@ pub enum ErrorKind {
     PolicyDenied,
     /// A policy webhook did not answer usably and its `failure_mode` is `closed`.
     PolicyUnavailable,
+    /// The key source's first load has not completed, so an unlisted key cannot be checked yet.
+    KeysUnavailable,
 }
 
 impl ErrorKind {
@@ -53,7 +55,7 @@ impl ErrorKind {
             ErrorKind::ModelNotAllowed | ErrorKind::PolicyDenied => 403,
             ErrorKind::ModelNotFound | ErrorKind::UnknownEndpoint => 404,
             ErrorKind::MethodNotAllowed => 405,
-            ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured | ErrorKind::LimitsUnavailable | ErrorKind::PolicyUnavailable => 503,
+            ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured | ErrorKind::LimitsUnavailable | ErrorKind::PolicyUnavailable | ErrorKind::KeysUnavailable => 503,
             ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded | ErrorKind::AnomalyDetected => 429,
         }
     }
@@ -79,6 +81,7 @@ impl ErrorKind {
             ErrorKind::AnomalyDetected => "anomaly_detected",
             ErrorKind::PolicyDenied => "policy_denied",
             ErrorKind::PolicyUnavailable => "policy_unavailable",
+            ErrorKind::KeysUnavailable => "keys_unavailable",
         }
     }
 
@@ -87,7 +90,7 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidApiKey => "authentication_error",
             ErrorKind::ModelNotAllowed | ErrorKind::PolicyDenied => "permission_error",
-            ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured | ErrorKind::LimitsUnavailable | ErrorKind::PolicyUnavailable => "api_error",
+            ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured | ErrorKind::LimitsUnavailable | ErrorKind::PolicyUnavailable | ErrorKind::KeysUnavailable => "api_error",
             ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded | ErrorKind::AnomalyDetected => "rate_limit_error",
             _ => "invalid_request_error",
         }
@@ -100,7 +103,7 @@ impl ErrorKind {
             ErrorKind::ModelNotAllowed | ErrorKind::PolicyDenied => "permission_error",
             ErrorKind::ModelNotFound | ErrorKind::UnknownEndpoint => "not_found_error",
             ErrorKind::BodyTooLarge => "request_too_large",
-            ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured | ErrorKind::LimitsUnavailable | ErrorKind::PolicyUnavailable => "api_error",
+            ErrorKind::ProviderUnavailable | ErrorKind::NotConfigured | ErrorKind::LimitsUnavailable | ErrorKind::PolicyUnavailable | ErrorKind::KeysUnavailable => "api_error",
             ErrorKind::RateLimitExceeded | ErrorKind::BudgetExceeded | ErrorKind::ConcurrencyLimitExceeded | ErrorKind::AnomalyDetected => "rate_limit_error",
             _ => "invalid_request_error",
         }

@@ -1,9 +1,8 @@
 //! Parse, validate, compile: JSON text to a `Config`, or a `ConfigError` naming the field.
 
-use super::dto::{ConfigDto, KeyDto, ModelDto, ProviderDto, TargetDto, TelemetryDto};
+use super::dto::{ConfigDto, ModelDto, ProviderDto, TargetDto, TelemetryDto};
 use super::runtime::{Auth, AuthMode, Config, Credential, Provider, ProviderKind, Role, Telemetry};
-use super::{parse_rfc3339, ConfigError};
-use crate::keys::{Digest, KeyPolicy, KeyStore};
+use super::ConfigError;
 use crate::route::{Glob, Route, Router, Target};
 use std::collections::{HashMap, HashSet};
 
@@ -53,8 +52,8 @@ pub(super) fn compile(dto: ConfigDto, env: &dyn Fn(&str) -> Option<String>) -> R
         routes.extend(keep(&mut errs, route(i, m, &by_name)));
     }
     // The guard checks no keys and strips no header: the client's credential is the provider's.
-    let auth = if guard { Some(Auth { mode: AuthMode::None, headers: Vec::new(), tenant_header: None }) } else { keep(&mut errs, auth(&dto.auth)) };
-    let keys = keys(dto.keys, auth.as_ref().map_or(&AuthMode::Keys, |a| &a.mode), &mut errs);
+    let auth = if guard { Some(Auth { mode: AuthMode::None, headers: Vec::new(), tenant_header: None, key_source: None }) } else { keep(&mut errs, auth(&dto.auth)) };
+    let keys = super::keys_compile::keys(dto.keys, auth.as_ref().map_or(&AuthMode::Keys, |a| &a.mode), &mut errs);
     if dto.cluster_header.is_empty() || !is_header_name(&dto.cluster_header) {
         errs.push(ConfigError::new("cluster_header", "must be a lower-case HTTP header name"));
     }
@@ -265,70 +264,11 @@ fn auth(a: &super::dto::AuthDto) -> Result<Auth, ConfigError> {
             return Err(ConfigError::new("auth.tenant_header", "is not a lower-case HTTP header name"));
         }
     }
-    Ok(Auth { mode, headers, tenant_header: a.tenant_header.clone() })
+    let key_source = a.key_source.as_ref().map(|k| super::keys_compile::key_source(k, &mode)).transpose()?;
+    Ok(Auth { mode, headers, tenant_header: a.tenant_header.clone(), key_source })
 }
 
-fn keys(dtos: Vec<KeyDto>, mode: &AuthMode, errs: &mut Vec<ConfigError>) -> KeyStore {
-    let mut store = KeyStore::default();
-    let mut ids = HashSet::new();
-    for (i, k) in dtos.into_iter().enumerate() {
-        if let Err(e) = key(i, k, mode, &mut ids, &mut store) {
-            errs.push(e);
-        }
-    }
-    store
-}
-
-fn key(i: usize, k: KeyDto, mode: &AuthMode, ids: &mut HashSet<String>, store: &mut KeyStore) -> Result<(), ConfigError> {
-    let at = |f: &str| format!("keys[{i}].{f}");
-    if k.id.is_empty() {
-        return Err(ConfigError::new(at("id"), "must not be empty"));
-    }
-    if !ids.insert(k.id.clone()) {
-        return Err(ConfigError::new(at("id"), format!("duplicate key id `{}`; list several digests under one id to rotate", k.id)));
-    }
-    let mut digests = Vec::with_capacity(k.digests.len());
-    for (j, d) in k.digests.iter().enumerate() {
-        let digest = Digest::parse(d).map_err(|m| ConfigError::new(format!("keys[{i}].digests[{j}]"), m))?;
-        if store.contains_digest(&digest) || digests.contains(&digest) {
-            return Err(ConfigError::new(format!("keys[{i}].digests[{j}]"), "digest is already used by another key"));
-        }
-        digests.push(digest);
-    }
-    for (j, p) in k.principals.iter().enumerate() {
-        if p.is_empty() || store.contains_principal(p) {
-            return Err(ConfigError::new(format!("keys[{i}].principals[{j}]"), "must be non-empty and unique"));
-        }
-    }
-    if *mode == AuthMode::Keys && digests.is_empty() {
-        return Err(ConfigError::new(at("digests"), "must list at least one `sha256:` digest in auth mode `keys`"));
-    }
-    let time = |f: &str, v: &Option<String>| -> Result<Option<i64>, ConfigError> {
-        v.as_deref()
-            .map(|s| parse_rfc3339(s).ok_or_else(|| ConfigError::new(at(f), "is not an RFC 3339 timestamp (e.g. 2026-01-31T00:00:00Z)")))
-            .transpose()
-    };
-    let not_before = time("not_before", &k.not_before)?;
-    let expires_at = time("expires_at", &k.expires_at)?;
-    if let (Some(a), Some(b)) = (not_before, expires_at) {
-        if b <= a {
-            return Err(ConfigError::new(at("expires_at"), "must be after not_before"));
-        }
-    }
-    let policy = KeyPolicy {
-        id: k.id,
-        tenant: k.tenant,
-        models: k.models.iter().map(|m| Glob::new(m)).collect(),
-        disabled: k.disabled,
-        not_before,
-        expires_at,
-        labels: k.labels,
-    };
-    store.insert(policy, digests, k.principals);
-    Ok(())
-}
-
-fn is_header_name(h: &str) -> bool {
+pub(super) fn is_header_name(h: &str) -> bool {
     !h.is_empty() && h.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_')
 }
 

@@ -270,6 +270,48 @@ pub struct AuthDto {
     /// Where to find the JWT claim that names the caller (mode `jwt`).
     #[serde(default)]
     pub jwt: JwtDto,
+    /// Keys kept outside the config: a JSON-lines file of `keys` entries, fetched over HTTP and
+    /// held once per Envoy process in shared data (`docs/keys.md`). Inline `keys` still work
+    /// and are checked first.
+    #[serde(default)]
+    pub key_source: Option<KeySourceDto>,
+}
+
+/// `auth.key_source`: where the key file is served, and how often it is checked for changes.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct KeySourceDto {
+    /// Envoy cluster serving the file (any HTTP server: a static file server, object storage
+    /// behind a proxy, a key service).
+    pub cluster: String,
+    /// `:authority` of the request (default: the cluster name).
+    #[serde(default)]
+    pub authority: Option<String>,
+    /// Path of the JSON-lines file: one `keys` entry (`{"id": …, "digests": […], …}`) per line.
+    pub path: String,
+    /// Seconds between checks for a new version (a conditional GET with `If-None-Match`).
+    #[serde(default = "default_key_refresh_s")]
+    pub refresh_s: u64,
+    /// Timeout of each request to the source, milliseconds.
+    #[serde(default = "default_key_timeout_ms")]
+    pub timeout_ms: u64,
+    /// The file is fetched in byte ranges of this size (`Range` requests), so no VM ever holds
+    /// more of it than one range.
+    #[serde(default = "default_key_chunk_bytes")]
+    pub chunk_bytes: u64,
+}
+
+fn default_key_refresh_s() -> u64 {
+    60
+}
+
+fn default_key_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_key_chunk_bytes() -> u64 {
+    256 << 10
 }
 
 impl Default for AuthDto {
@@ -279,6 +321,7 @@ impl Default for AuthDto {
             headers: default_key_headers(),
             tenant_header: None,
             jwt: JwtDto::default(),
+            key_source: None,
         }
     }
 }

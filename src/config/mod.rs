@@ -11,6 +11,7 @@ mod error_path;
 pub mod hooks_dto;
 mod ids;
 pub mod limits_dto;
+mod keys_compile;
 mod lint;
 pub mod pricing_dto;
 mod redact_compile;
@@ -23,8 +24,9 @@ mod time;
 
 pub use check::check;
 pub use compile::parse;
-pub use dto::ConfigDto;
+pub use dto::{ConfigDto, KeyDto};
 pub use error::ConfigError;
+pub use keys_compile::{checked_key, CheckedKey};
 pub use redact_dto::RedactionDto;
 pub use runtime::{AuthMode, Config, Credential, Provider, ProviderKind, Role, Telemetry};
 #[cfg(feature = "schema")]

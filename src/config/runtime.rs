@@ -186,6 +186,8 @@ pub struct Auth {
     /// Lower-case header names that may carry a virtual key; all are stripped before forwarding.
     pub headers: Vec<String>,
     pub tenant_header: Option<String>,
+    /// Keys loaded from an HTTP source into the shared index (`auth.key_source`).
+    pub key_source: Option<crate::keys::source::KeySource>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

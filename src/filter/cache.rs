@@ -9,7 +9,7 @@ use crate::api::translate::{ResponseTranslator, Translation, Wire};
 use crate::api::{Dialect, Endpoint};
 use crate::cache::{self, Assembler, Entry, KeyInput, Rule, Scope};
 use crate::config::{Config, ProviderKind, Role};
-use crate::gateway::{Admission, Identity, Plan};
+use crate::gateway::{Admission, Plan};
 use crate::host::{Callout, Host};
 use crate::metrics::{tag, Kind, Metric};
 use crate::usage::Usage;
@@ -102,10 +102,7 @@ fn wire(admission: &Admission, plan: &Plan) -> Option<Wire> {
 
 /// The partition the scope gives, and the tenant label of the metrics.
 fn partition(config: &Config, admission: &Admission, scope: Scope) -> (String, String) {
-    let policy = match admission.identity {
-        Identity::Key(i) => config.keys.get(i),
-        Identity::Anonymous => None,
-    };
+    let policy = admission.identity.policy(config);
     let key = policy.map_or("-", |p| p.id.as_str());
     let tenant = policy.and_then(|p| p.tenant.as_deref());
     let label = tag(tenant.unwrap_or(key));

@@ -3,7 +3,7 @@
 
 use super::exports::{Exports, FilterStateName};
 use crate::config::{Config, Credential, ProviderKind, Role};
-use crate::gateway::{Admission, Identity, Plan};
+use crate::gateway::{Admission, Plan};
 use crate::host::Host;
 
 /// Applies `plan` to the request: its headers when they are `held` (without the hold they went
@@ -35,14 +35,12 @@ pub(super) fn apply(host: &mut impl Host, config: &Config, exports: &mut Exports
         let sent = beta.or_else(|| plan.body.clone()).or_else(|| host.request_body(body_size)).unwrap_or_default();
         super::signing::sign(host, p, &plan.path, &sent);
     }
-    if let Identity::Key(i) = admission.identity {
-        if let Some(p) = config.keys.get(i) {
-            exports.set(host, config, FilterStateName::KeyId, &p.id);
-            if let Some(t) = &p.tenant {
-                exports.set(host, config, FilterStateName::Tenant, t);
-                if let (true, Some(h)) = (held, &config.auth.tenant_header) {
-                    host.set_request_header(h, Some(t));
-                }
+    if let Some(p) = admission.identity.policy(config) {
+        exports.set(host, config, FilterStateName::KeyId, &p.id);
+        if let Some(t) = &p.tenant {
+            exports.set(host, config, FilterStateName::Tenant, t);
+            if let (true, Some(h)) = (held, &config.auth.tenant_header) {
+                host.set_request_header(h, Some(t));
             }
         }
     }

@@ -145,7 +145,8 @@ impl HttpFilter {
         let values: Vec<Option<String>> = names.iter().map(|n| host.request_header(n)).collect();
         let lookup = |n: &str| names.iter().position(|h| h == n).and_then(|i| values[i].as_deref());
         let now = i64::try_from(self.started_nanos / 1_000_000_000).unwrap_or(i64::MAX);
-        let head = Head { method: &method, path: &path, header: &lookup, principals: &principals, now };
+        let shared = |k: &str| host.shared_get(k).ok().and_then(|(v, _)| v);
+        let head = Head { method: &method, path: &path, header: &lookup, principals: &principals, now, shared: &shared };
         let admission = match gateway::admit(&config, &head) {
             Ok(a) => a,
             Err(r) => {

@@ -4,7 +4,7 @@
 use crate::api::Endpoint;
 use crate::config::Config;
 use crate::error::{ApiError, ErrorKind};
-use crate::gateway::{Admission, Identity, Plan};
+use crate::gateway::{Admission, Plan};
 use crate::host::Host;
 use crate::limits::{headers, Amounts, Held, Kind, SharedStore, Status, StoreError, Who};
 use crate::metrics::{Kind as MetricKind, Metric};
@@ -103,11 +103,8 @@ impl LimitGuard {
 }
 
 /// The caller's key id (`-` when anonymous) and tenant, as limits count them.
-pub(super) fn caller<'a>(config: &'a Config, admission: &Admission) -> (&'a str, Option<&'a str>) {
-    let policy = match admission.identity {
-        Identity::Key(i) => config.keys.get(i),
-        Identity::Anonymous => None,
-    };
+pub(super) fn caller<'a>(config: &'a Config, admission: &'a Admission) -> (&'a str, Option<&'a str>) {
+    let policy = admission.identity.policy(config);
     (policy.map_or("-", |p| p.id.as_str()), policy.and_then(|p| p.tenant.as_deref()))
 }
 

@@ -8,6 +8,7 @@ mod fleet;
 mod forward;
 mod guard;
 mod hooks;
+pub mod key_loader;
 mod http;
 mod limits;
 mod on_route;

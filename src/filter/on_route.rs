@@ -4,7 +4,7 @@
 //! Envoy resets the upstream stream the headers opened, so the provider never gets the body.
 
 use crate::config::Config;
-use crate::gateway::{Admission, Identity, RouteTarget};
+use crate::gateway::{Admission, RouteTarget};
 use crate::host::Host;
 
 /// Sends the request headers to `target`'s provider: its cluster, path, authority and
@@ -16,8 +16,8 @@ pub(super) fn send_headers(host: &mut impl Host, config: &Config, admission: &Ad
     super::forward::provider_headers(host, &target.path, provider.host.as_deref(), provider.credential.as_ref(), provider.kind);
     host.set_request_header("content-length", None);
     host.set_request_header("accept-encoding", None);
-    if let (Identity::Key(i), Some(h)) = (&admission.identity, &config.auth.tenant_header) {
-        if let Some(t) = config.keys.get(*i).and_then(|p| p.tenant.as_deref()) {
+    if let Some(h) = &config.auth.tenant_header {
+        if let Some(t) = admission.identity.policy(config).and_then(|p| p.tenant.as_deref()) {
             host.set_request_header(h, Some(t));
         }
     }

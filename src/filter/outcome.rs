@@ -36,10 +36,7 @@ pub fn report(host: &mut impl Host, config: &Config, exports: &mut Exports, o: &
     if !config.telemetry.stats {
         return;
     }
-    let policy = match o.identity {
-        Some(Identity::Key(i)) => config.keys.get(*i),
-        _ => None,
-    };
+    let policy = o.identity.and_then(|i| i.policy(config));
     let (model, provider) = match o.plan {
         // The guard's models are the clients' own names, unbounded; its provider is the route's.
         Some(_) if config.role == Role::Guard => ("-", "-"),

@@ -3,7 +3,9 @@
 use crate::api::Endpoint;
 use crate::config::{AuthMode, Config};
 use crate::error::{ApiError, ErrorKind};
-use crate::keys::{presented_key, TimeCheck};
+use crate::keys::index::{self, Lookup};
+use crate::keys::{presented_key, Digest, KeyPolicy, TimeCheck};
+use std::rc::Rc;
 
 /// What the headers phase knows about a request.
 pub struct Head<'a> {
@@ -15,6 +17,8 @@ pub struct Head<'a> {
     pub principals: &'a [String],
     /// Unix seconds, from the host clock.
     pub now: i64,
+    /// Reads shared data (the key source's index).
+    pub shared: &'a dyn Fn(&str) -> Option<Vec<u8>>,
 }
 
 /// The caller, as accounting and policy see them.
@@ -22,8 +26,21 @@ pub struct Head<'a> {
 pub enum Identity {
     /// Auth mode `none`.
     Anonymous,
-    /// Index of the caller's key policy.
+    /// Index of the caller's key policy in the config.
     Key(usize),
+    /// A key from the key source's shared index, decoded for this request.
+    Indexed(Rc<KeyPolicy>),
+}
+
+impl Identity {
+    /// The caller's key policy (none when anonymous).
+    pub fn policy<'a>(&'a self, config: &'a Config) -> Option<&'a KeyPolicy> {
+        match self {
+            Identity::Key(i) => config.keys.get(*i),
+            Identity::Indexed(p) => Some(p),
+            Identity::Anonymous => None,
+        }
+    }
 }
 
 /// An admitted request, waiting for its body.
@@ -43,6 +60,8 @@ pub enum Refusal {
     Disabled,
     NotYetValid,
     Expired,
+    /// The key source's index is not loaded yet.
+    Loading,
 }
 
 impl Refusal {
@@ -53,6 +72,7 @@ impl Refusal {
             Refusal::Disabled => "disabled",
             Refusal::NotYetValid => "not_yet_valid",
             Refusal::Expired => "expired",
+            Refusal::Loading => "keys_loading",
         }
     }
 }
@@ -79,6 +99,10 @@ pub fn admit(config: &Config, head: &Head<'_>) -> Result<Admission, Rejection> {
         return Err(Rejection { endpoint: Some(endpoint), error: ApiError::new(ErrorKind::MethodNotAllowed, msg), refusal: None });
     }
     let identity = authenticate(config, head).map_err(|r| {
+        if r == Refusal::Loading {
+            let error = ApiError::new(ErrorKind::KeysUnavailable, "API keys are still loading; retry in a moment.").with_header("retry-after", "1");
+            return Rejection { endpoint: Some(endpoint), error, refusal: Some(r) };
+        }
         let msg = match r {
             Refusal::Missing => "Missing API key. Send it as `Authorization: Bearer <key>` or `x-api-key`.",
             _ => "Invalid API key provided.",
@@ -90,26 +114,44 @@ pub fn admit(config: &Config, head: &Head<'_>) -> Result<Admission, Rejection> {
 }
 
 fn authenticate(config: &Config, head: &Head<'_>) -> Result<Identity, Refusal> {
-    let idx = match &config.auth.mode {
+    let found = match &config.auth.mode {
         AuthMode::None => return Ok(Identity::Anonymous),
         AuthMode::Keys => {
             let key = presented_key(&config.auth.headers, head.header).ok_or(Refusal::Missing)?;
-            config.keys.by_secret(key).ok_or(Refusal::Unknown)?
+            let digest = Digest::of(key.as_bytes());
+            config.keys.by_digest(&digest).ok_or_else(|| vec![digest])
         }
         AuthMode::Jwt { .. } => {
             if head.principals.is_empty() {
                 return Err(Refusal::Missing);
             }
-            head.principals.iter().find_map(|p| config.keys.by_principal(p)).ok_or(Refusal::Unknown)?
+            head.principals.iter().find_map(|p| config.keys.by_principal(p)).ok_or_else(|| head.principals.iter().map(|p| index::principal_digest(p)).collect())
         }
     };
-    let policy = config.keys.get(idx).ok_or(Refusal::Unknown)?;
+    let identity = match found {
+        Ok(i) => Identity::Key(i),
+        Err(digests) => indexed(config, head, &digests)?,
+    };
+    let policy = identity.policy(config).ok_or(Refusal::Unknown)?;
     match policy.check(head.now) {
-        TimeCheck::Valid => Ok(Identity::Key(idx)),
+        TimeCheck::Valid => Ok(identity),
         TimeCheck::Disabled => Err(Refusal::Disabled),
         TimeCheck::NotYetValid => Err(Refusal::NotYetValid),
         TimeCheck::Expired => Err(Refusal::Expired),
     }
+}
+
+/// A key the config does not list, looked up in the key source's index.
+fn indexed(config: &Config, head: &Head<'_>, digests: &[Digest]) -> Result<Identity, Refusal> {
+    let Some(src) = &config.auth.key_source else { return Err(Refusal::Unknown) };
+    for d in digests {
+        match index::lookup(&src.prefix, d, head.shared) {
+            Lookup::Found(p) => return Ok(Identity::Indexed(Rc::new(p))),
+            Lookup::Absent => {}
+            Lookup::NotLoaded => return Err(Refusal::Loading),
+        }
+    }
+    Err(Refusal::Unknown)
 }
 
 fn path_only(path: &str) -> &str {
@@ -142,7 +184,7 @@ mod tests {
 
     fn run(c: &Config, method: &str, path: &str, auth: Option<&'static str>) -> Result<Admission, Rejection> {
         let header = move |n: &str| if n == "authorization" { auth } else { None };
-        admit(c, &Head { method, path, header: &header, principals: &[], now: 1_800_000_000 })
+        admit(c, &Head { method, path, header: &header, principals: &[], now: 1_800_000_000, shared: &|_| None })
     }
 
     #[test]
@@ -177,7 +219,7 @@ mod tests {
         let c = parse(json.as_bytes(), &|_| None).unwrap();
         let none = |_: &str| None;
         let ok = vec!["alice@example.com".to_string()];
-        let head = |p: &'static [String]| Head { method: "POST", path: "/v1/chat/completions", header: &none, principals: p, now: 0 };
+        let head = |p: &'static [String]| Head { method: "POST", path: "/v1/chat/completions", header: &none, principals: p, now: 0, shared: &|_| None };
         let ok: &'static [String] = Box::leak(ok.into_boxed_slice());
         assert_eq!(admit(&c, &head(ok)).unwrap().identity, Identity::Key(0));
         assert_eq!(admit(&c, &head(&[])).unwrap_err().refusal, Some(Refusal::Missing));

@@ -7,10 +7,7 @@ use crate::config::Config;
 /// The list of model objects the identity may use. `created` is the config load time;
 /// `anthropic`: Anthropic's shape (`data` of `type: model`, `has_more`, `first_id`, `last_id`).
 pub fn models_list(config: &Config, identity: &Identity, created: i64, anthropic: bool) -> String {
-    let policy = match identity {
-        Identity::Key(i) => config.keys.get(*i),
-        Identity::Anonymous => None,
-    };
+    let policy = identity.policy(config);
     let names = config.router.listed_names().filter(|name| policy.is_none_or(|p| p.allows(name, None)));
     if anthropic {
         let at = crate::config::format_rfc3339(created);

@@ -5,7 +5,7 @@
 
 use super::plan::{count_tokens_estimate, document, model_and_stream};
 use super::rewrite::{rewrite, translation, upstream_endpoint, upstream_path};
-use super::{Admission, Identity, Plan};
+use super::{Admission, Plan};
 use crate::config::{Config, ProviderKind};
 use crate::error::{ApiError, ErrorKind};
 use crate::redact::Findings;
@@ -48,10 +48,8 @@ pub fn plan_on_route(config: &Config, admission: &Admission, target: &RouteTarge
     }
     let mut json = document(body)?;
     let (requested, stream) = model_and_stream(&json, false)?;
-    if let Identity::Key(i) = admission.identity {
-        if config.keys.get(i).is_some_and(|p| !p.allows(&requested, None)) {
-            return Err(ApiError::new(ErrorKind::ModelNotAllowed, format!("This API key is not allowed to use the model `{requested}`.")).with_param("model"));
-        }
+    if admission.identity.policy(config).is_some_and(|p| !p.allows(&requested, None)) {
+        return Err(ApiError::new(ErrorKind::ModelNotAllowed, format!("This API key is not allowed to use the model `{requested}`.")).with_param("model"));
     }
     let provider = config.provider(target.provider).ok_or_else(|| ApiError::new(ErrorKind::ProviderUnavailable, "No provider is configured."))?;
     let redacted = crate::redact::apply(config.redaction.as_ref(), admission.endpoint, body.len(), &mut json, findings)?;

@@ -1,6 +1,6 @@
 //! Request-body decision: resolve the model, check the key's allow-list, and plan the upstream request.
 
-use super::{Admission, Identity};
+use super::Admission;
 use super::handoff::Handoff;
 use super::rewrite::{rewrite, Rewrite};
 use crate::api::translate::Translation;
@@ -135,10 +135,7 @@ pub fn plan_steered(config: &Config, admission: &Admission, body: &[u8], seed: u
         let head = Head { requested, stream, clean };
         return guarded(config, admission.endpoint, head, parsed, body, findings);
     }
-    let policy = match &admission.identity {
-        Identity::Key(i) => config.keys.get(*i),
-        Identity::Anonymous => None,
-    };
+    let policy = admission.identity.policy(config);
     let not_allowed = || {
         ApiError::new(ErrorKind::ModelNotAllowed, format!("This API key is not allowed to use the model `{requested}`.")).with_param("model")
     };
@@ -326,7 +323,7 @@ mod tests {
     }
 
     fn adm(endpoint: Endpoint) -> Admission {
-        Admission { endpoint, identity: Identity::Key(0), beta: false }
+        Admission { endpoint, identity: crate::gateway::Identity::Key(0), beta: false }
     }
 
     fn chat(body: &str) -> Result<Plan, ApiError> {

@@ -4,6 +4,7 @@ use super::wasm::WasmHost;
 use super::webhook::SharedOutbox;
 use super::Host;
 use crate::config::{self, Config, Role};
+use crate::filter::key_loader::{Answer, KeyLoader};
 use crate::filter::{Flow, HttpFilter, UpstreamFilter};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -13,7 +14,7 @@ use std::rc::Rc;
 /// Registers the root context; called once per VM from `_initialize`.
 pub fn start() {
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|id| Box::new(Root { id, config: None, loaded_at: 0, outbox: None }));
+    proxy_wasm::set_root_context(|id| Box::new(Root { id, config: None, loaded_at: 0, outbox: None, keys: None }));
 }
 
 struct Root {
@@ -22,10 +23,26 @@ struct Root {
     loaded_at: i64,
     /// This worker's alert webhook outbox (with a webhook configured), drained on the tick.
     outbox: Option<SharedOutbox>,
+    /// This VM's side of the key source (`auth.key_source`): it may be the one that loads it.
+    keys: Option<KeyLoader>,
+}
+
+/// A value telling this VM from the others of the process (WASI randomness via `RandomState`,
+/// and the clock).
+fn vm_owner() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(WasmHost::default().now_nanos());
+    h.finish()
 }
 
 impl Context for Root {
-    fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, _body_size: usize, _num_trailers: usize) {
+    fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
+        if let Some(loader) = self.keys.as_mut().filter(|l| l.owns(token_id)) {
+            let answer = Answer { status: WasmHost::callout_status(), header: &WasmHost::callout_header, body_size, body: &WasmHost::callout_body };
+            loader.answered(&mut WasmHost::default(), token_id, &answer);
+            return;
+        }
         let (Some(outbox), Some(hook)) = (&self.outbox, self.config.as_ref().and_then(|c| c.alerts.webhook.as_ref())) else { return };
         let (status, _) = WasmHost::callout_answer(0);
         super::webhook::answered(outbox, hook, token_id, status);
@@ -61,9 +78,16 @@ impl RootContext for Root {
                     if self.outbox.is_none() {
                         self.outbox = Some(SharedOutbox::default());
                     }
-                    self.set_tick_period(super::webhook::TICK);
                 } else {
                     self.outbox = None;
+                }
+                match &c.auth.key_source {
+                    Some(src) if self.keys.as_ref().is_some_and(|l| l.source() == src) => {}
+                    Some(src) => self.keys = Some(KeyLoader::new(src.clone(), vm_owner())),
+                    None => self.keys = None,
+                }
+                if self.outbox.is_some() || self.keys.is_some() {
+                    self.set_tick_period(super::webhook::TICK);
                 }
                 self.config = Some(Rc::new(c));
                 true
@@ -76,6 +100,9 @@ impl RootContext for Root {
     }
 
     fn on_tick(&mut self) {
+        if let Some(loader) = self.keys.as_mut() {
+            loader.tick(&mut WasmHost::default());
+        }
         let (Some(outbox), Some(hook)) = (&self.outbox, self.config.as_ref().and_then(|c| c.alerts.webhook.as_ref())) else { return };
         if !outbox.borrow().is_idle() {
             super::webhook::tick(self, outbox, hook);

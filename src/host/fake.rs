@@ -32,6 +32,8 @@ pub struct FakeHost {
     pub delivered: Vec<(String, Vec<u8>)>,
     /// GET callouts sent: cluster, path, and whether `Metadata-Flavor: Google` was set.
     pub gets: Vec<(String, String, bool)>,
+    /// The headers of each GET callout.
+    pub get_headers: Vec<Vec<(String, String)>>,
 }
 
 impl FakeHost {
@@ -130,6 +132,7 @@ impl Host for FakeHost {
         }
         let flavor = headers.iter().any(|(k, v)| *k == "metadata-flavor" && *v == "Google");
         self.gets.push((cluster.to_string(), path.to_string(), flavor));
+        self.get_headers.push(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
         u32::try_from(1000 + self.gets.len()).ok()
     }
     fn resume_request(&mut self) {

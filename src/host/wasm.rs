@@ -198,21 +198,34 @@ impl WasmHost {
 
     /// A callout's answer: `:status` (none after a timeout or reset) and body.
     pub fn callout_answer(body_size: usize) -> (Option<u16>, Vec<u8>) {
-        let status = match hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status") {
-            Ok(v) => v.and_then(|s| s.parse().ok()),
+        (Self::callout_status(), Self::callout_body(0, body_size).unwrap_or_default())
+    }
+
+    /// The `:status` of the callout answer being handled.
+    pub fn callout_status() -> Option<u16> {
+        Self::callout_header(":status").and_then(|s| s.parse().ok())
+    }
+
+    /// A header of the callout answer being handled.
+    pub fn callout_header(name: &str) -> Option<String> {
+        match hostcalls::get_map_value(MapType::HttpCallResponseHeaders, name) {
+            Ok(v) => v,
             Err(s) => {
-                warn("get_map_value(callout :status)", s);
+                warn("get_map_value(callout header)", s);
                 None
             }
-        };
-        let body = match hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size) {
-            Ok(b) => b.unwrap_or_default(),
+        }
+    }
+
+    /// `len` bytes of the callout answer's body from `start`.
+    pub fn callout_body(start: usize, len: usize) -> Option<Vec<u8>> {
+        match hostcalls::get_buffer(BufferType::HttpCallResponseBody, start, len) {
+            Ok(b) => Some(b.unwrap_or_default()),
             Err(s) => {
                 warn("get_buffer(callout body)", s);
-                Vec::new()
+                None
             }
-        };
-        (status, body)
+        }
     }
 
     /// Sends the header writes queued during a callback (called at the end of every callback).

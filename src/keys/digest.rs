@@ -13,6 +13,11 @@ impl Digest {
         Digest(Sha256::digest(secret).into())
     }
 
+    /// The digest's 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// Parses `sha256:<64 lower- or upper-case hex digits>`.
     pub fn parse(s: &str) -> Result<Digest, &'static str> {
         let hex = s.strip_prefix("sha256:").ok_or("must start with `sha256:`")?;

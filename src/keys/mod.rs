@@ -1,9 +1,12 @@
-//! Virtual API keys: digests, policies, lookup and the checks each request passes.
+//! Virtual API keys: digests, policies, lookup and the checks each request passes; the shared
+//! index of keys loaded from a key source (`index`, `source`).
 
 mod digest;
 mod extract;
 mod generate;
+pub mod index;
 mod policy;
+pub mod source;
 mod store;
 
 pub use digest::Digest;

@@ -4,7 +4,7 @@ use crate::route::Glob;
 use std::collections::BTreeMap;
 
 /// What a key (or a JWT principal) may do, and who it is in accounting.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct KeyPolicy {
     pub id: String,
     pub tenant: Option<String>,

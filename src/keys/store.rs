@@ -43,7 +43,12 @@ impl KeyStore {
 
     /// Looks a presented secret up by its digest.
     pub fn by_secret(&self, secret: &str) -> Option<usize> {
-        self.by_digest.get(&Digest::of(secret.as_bytes())).copied()
+        self.by_digest(&Digest::of(secret.as_bytes()))
+    }
+
+    /// Looks a digest up.
+    pub fn by_digest(&self, digest: &Digest) -> Option<usize> {
+        self.by_digest.get(digest).copied()
     }
 
     /// Looks a JWT claim value up.
