@@ -42,7 +42,7 @@ LISTEN_PORT ?= 10000
 ADMIN_PORT  ?= 9901
 MOCK_PORT   ?= 18080
 
-.PHONY: all build envoy envoy-oldest py-tools tools test prometheus-rules unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-stream bench-translate bench-responses bench-request bench-limits bench-cache bench-route bench-redact bench-v8 bench-instructions keygen oci fuzz soak soak-ci clean
+.PHONY: all build envoy envoy-oldest py-tools tools test prometheus-rules unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-keys-inline bench-stream bench-translate bench-responses bench-request bench-limits bench-cache bench-route bench-redact bench-v8 bench-instructions keygen oci fuzz soak soak-ci clean
 
 all: build
 
@@ -198,7 +198,13 @@ bench-responses: build envoy
 	  --variant name=tollgate-responses-telemetry-off,wasm=$(WASM),config=bench/tollgate-config-translate-anthropic.json,root_id=tollgate \
 	  --variant name=tollgate-responses-defaults,wasm=$(WASM),config=bench/tollgate-config-translate-anthropic-defaults.json,root_id=tollgate
 
+# Keys at scale (issue 25): 10, 100k and 1M keys from a key source (a JSON-lines file served by
+# nginx) at 1 and 4 workers: load time, the process's memory, and probes that every key checks.
 bench-keys: build envoy
+	$(PYTHON) bench/keys_source.py
+
+# The same question for inline keys (the key list inside the plugin config).
+bench-keys-inline: build envoy
 	$(PYTHON) bench/keys.py
 
 # OCI image layout of the module (compat variant by default, OCI_VARIANT=oci for the other);

@@ -114,7 +114,12 @@ impl Record<'_> {
         let start = out.len();
         out.extend_from_slice(digest.as_bytes());
         out.extend_from_slice(&[0, 0]);
-        let flags = u8::from(self.disabled) * DISABLED | u8::from(self.not_before.is_some()) * NOT_BEFORE | u8::from(self.expires_at.is_some()) * EXPIRES_AT;
+        let mut flags = 0;
+        for (on, bit) in [(self.disabled, DISABLED), (self.not_before.is_some(), NOT_BEFORE), (self.expires_at.is_some(), EXPIRES_AT)] {
+            if on {
+                flags |= bit;
+            }
+        }
         out.push(flags);
         for t in [self.not_before, self.expires_at].into_iter().flatten() {
             out.extend_from_slice(&t.to_le_bytes());
