@@ -42,7 +42,7 @@ LISTEN_PORT ?= 10000
 ADMIN_PORT  ?= 9901
 MOCK_PORT   ?= 18080
 
-.PHONY: all build envoy envoy-oldest py-tools tools test prometheus-rules unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-keys-inline bench-stream bench-translate bench-responses bench-request bench-limits bench-cache bench-route bench-redact bench-v8 bench-instructions keygen oci fuzz soak soak-ci clean
+.PHONY: all build envoy envoy-oldest py-tools tools test prometheus-rules unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-keys-inline bench-workers bench-stream bench-translate bench-responses bench-request bench-limits bench-cache bench-route bench-redact bench-v8 bench-instructions keygen oci fuzz soak soak-ci clean
 
 all: build
 
@@ -202,6 +202,10 @@ bench-responses: build envoy
 # nginx) at 1 and 4 workers: load time, the process's memory, and probes that every key checks.
 bench-keys: build envoy
 	$(PYTHON) bench/keys_source.py
+
+# Throughput at 1 and 2 workers for floor-resp, the shipped default and the full policy.
+bench-workers: build envoy
+	$(PYTHON) bench/workers.py
 
 # The same question for inline keys (the key list inside the plugin config).
 bench-keys-inline: build envoy

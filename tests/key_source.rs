@@ -139,3 +139,31 @@ fn no_index_yet_is_a_503_in_the_clients_dialect_and_inline_keys_still_work() {
     nginx.put("missing.jsonl", key_file(10, "").as_bytes());
     wait_for(&envoy, "tg-file-1", 200, 15);
 }
+
+/// Issue 25: a million keys load into the shared index and each one checks. The file (135 MB)
+/// is written by the test; 200 keys drawn across it must pass and 200 others must not.
+#[test]
+fn a_million_keys_load_and_check() {
+    let (mock, nginx) = (MockProvider::start(), Nginx::start());
+    const N: usize = 1_000_000;
+    let mut f = String::with_capacity(N * 140);
+    for i in 0..N {
+        f.push_str(&line(i, r#","models":["*"]"#));
+        f.push('\n');
+    }
+    nginx.put("million.jsonl", f.as_bytes());
+    drop(f);
+    let envoy = gateway(&mock, &nginx, "/million.jsonl", 1);
+    let took = wait_for(&envoy, "tg-file-999999", 200, 120);
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    for _ in 0..200 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let i = (seed % N as u64) as usize;
+        assert_eq!(chat(&envoy, &format!("tg-file-{i}"), "gpt-4o-mini").status, 200, "key {i}");
+        assert_eq!(chat(&envoy, &format!("tg-file-{}", N + i), "gpt-4o-mini").status, 401, "absent key {}", N + i);
+    }
+    drop(envoy);
+    eprintln!("a million keys usable {took:?} after the first request");
+}

@@ -108,3 +108,30 @@ pub(super) fn key_source(d: &KeySourceDto, mode: &AuthMode) -> Result<KeySource,
     let authority = d.authority.clone().unwrap_or_else(|| d.cluster.clone());
     Ok(KeySource::new(&d.cluster, &authority, &d.path, d.refresh_s, d.timeout_ms, d.chunk_bytes, *mode == AuthMode::Keys))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parse;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn field(json: &str) -> String {
+        parse(json.as_bytes(), &|_| None).unwrap_err().field
+    }
+
+    #[test]
+    fn key_source_compiles_with_defaults_and_names_bad_fields() {
+        let c = parse(br#"{"auth": {"key_source": {"cluster": "keys", "path": "/k.jsonl"}}}"#, &|_| None).unwrap();
+        let s = c.auth.key_source.unwrap();
+        assert_eq!((s.authority.as_str(), s.refresh_s, s.timeout_ms, s.chunk_bytes, s.need_digests), ("keys", 60, 10_000, 262_144, true));
+        assert!(s.prefix.starts_with("tollgate.keys."));
+        let jwt = parse(br#"{"auth": {"mode": "jwt", "jwt": {"claim": "sub"}, "key_source": {"cluster": "k", "path": "/k"}}}"#, &|_| None).unwrap();
+        assert!(!jwt.auth.key_source.unwrap().need_digests);
+        assert_eq!(field(r#"{"auth": {"key_source": {"cluster": "", "path": "/k"}}}"#), "auth.key_source.cluster");
+        assert_eq!(field(r#"{"auth": {"key_source": {"cluster": "k", "path": "k"}}}"#), "auth.key_source.path");
+        assert_eq!(field(r#"{"auth": {"key_source": {"cluster": "k", "path": "/k", "refresh_s": 0}}}"#), "auth.key_source.refresh_s");
+        assert_eq!(field(r#"{"auth": {"key_source": {"cluster": "k", "path": "/k", "chunk_bytes": 100}}}"#), "auth.key_source.chunk_bytes");
+        assert_eq!(field(r#"{"auth": {"mode": "none", "key_source": {"cluster": "k", "path": "/k"}}}"#), "auth.key_source");
+        assert_eq!(field(r#"{"auth": {"key_source": {"cluster": "k", "path": "/k", "url": "x"}}}"#), "auth.key_source.url");
+    }
+}
