@@ -42,7 +42,7 @@ LISTEN_PORT ?= 10000
 ADMIN_PORT  ?= 9901
 MOCK_PORT   ?= 18080
 
-.PHONY: all build envoy envoy-oldest py-tools tools test prometheus-rules unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-keys-inline bench-workers bench-stream bench-translate bench-responses bench-request bench-limits bench-cache bench-route bench-redact bench-v8 bench-instructions keygen oci fuzz soak soak-ci clean
+.PHONY: all build envoy envoy-oldest py-tools tools test prometheus-rules unit wasm-test lint integration integration-compat validate-bench policy schema run run-guard bench bench-keys bench-keys-inline bench-workers bench-64k bench-stream bench-translate bench-responses bench-request bench-limits bench-cache bench-route bench-redact bench-v8 bench-instructions keygen oci fuzz soak soak-ci clean
 
 all: build
 
@@ -206,6 +206,13 @@ bench-keys: build envoy
 # Throughput at 1 and 2 workers for floor-resp, the shipped default and the full policy.
 bench-workers: build envoy
 	$(PYTHON) bench/workers.py
+
+# A 64 KB prompt: floor-resp, the shipped default and the full policy (every redaction detector).
+bench-64k: build envoy
+	$(PYTHON) bench/run.py --fresh --body-kb 64 --rounds 3 --duration 5 --baseline floor-resp --out bench/results/body-64k.md \
+	  --variant name=floor-resp,wasm=bench/floor/target/wasm32-wasip1/release/tollgate_floor.wasm,config=bench/floor-resp.json \
+	  --variant name=tollgate,wasm=$(WASM),config=bench/tollgate-config.json,root_id=tollgate \
+	  --variant name=tollgate-full,wasm=$(WASM),config=bench/tollgate-config-full.json,root_id=tollgate
 
 # The same question for inline keys (the key list inside the plugin config).
 bench-keys-inline: build envoy

@@ -73,7 +73,7 @@ fn serve(loader: &mut KeyLoader, host: &mut FakeHost, server: &Server) -> usize 
 }
 
 fn find(host: &FakeHost, prefix: &str, secret: &str) -> Lookup {
-    lookup(prefix, &Digest::of(secret.as_bytes()), &|k| host.shared_get(k).ok().and_then(|(v, _)| v))
+    lookup(prefix, &Digest::of(secret.as_bytes()), (host.now_nanos / 1_000_000_000) as i64, &|k| host.shared_get(k).ok().and_then(|(v, _)| v))
 }
 
 /// Runs ticks until a load starts, serves it, and returns the answers it took.

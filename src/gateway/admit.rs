@@ -145,7 +145,7 @@ fn authenticate(config: &Config, head: &Head<'_>) -> Result<Identity, Refusal> {
 fn indexed(config: &Config, head: &Head<'_>, digests: &[Digest]) -> Result<Identity, Refusal> {
     let Some(src) = &config.auth.key_source else { return Err(Refusal::Unknown) };
     for d in digests {
-        match index::lookup(&src.prefix, d, head.shared) {
+        match index::lookup(&src.prefix, d, head.now, head.shared) {
             Lookup::Found(p) => return Ok(Identity::Indexed(Rc::new(p))),
             Lookup::Absent => {}
             Lookup::NotLoaded => return Err(Refusal::Loading),

@@ -230,11 +230,30 @@ pub enum Lookup {
     NotLoaded,
 }
 
-/// Looks `digest` up in the index under `prefix`, reading shared data through `read`.
-pub fn lookup(prefix: &str, digest: &Digest, read: &dyn Fn(&str) -> Option<Vec<u8>>) -> Lookup {
-    let Some(p) = read(prefix).as_deref().and_then(Pointer::decode) else { return Lookup::NotLoaded };
+/// Looks `digest` up in the index under `prefix`, reading shared data through `read`. `now`
+/// (Unix seconds) bounds the VM's copy of the pointer: it is read again in each new second, so
+/// a request costs one shared-data read (its bucket). A copy is never older than the second it
+/// was read in, and a reload never empties the slot a pointer of the previous second names (the
+/// loader waits at least a second between loads), so the bucket read is always of a whole index.
+pub fn lookup(prefix: &str, digest: &Digest, now: i64, read: &dyn Fn(&str) -> Option<Vec<u8>>) -> Lookup {
+    let Some(p) = pointer(prefix, now, read) else { return Lookup::NotLoaded };
     let bucket = read(&bucket_key(prefix, p.slot, bucket_of(digest, p.buckets))).unwrap_or_default();
     find(&bucket, digest).map_or(Lookup::Absent, Lookup::Found)
+}
+
+thread_local! {
+    /// This VM's copy of the pointer it read last: prefix, the second it was read in, slot and buckets.
+    static POINTER: std::cell::RefCell<Option<(String, i64, u8, u32)>> = const { std::cell::RefCell::new(None) };
+}
+
+fn pointer(prefix: &str, now: i64, read: &dyn Fn(&str) -> Option<Vec<u8>>) -> Option<Pointer> {
+    let cached = POINTER.with(|c| c.borrow().as_ref().filter(|(p, at, _, _)| p == prefix && *at == now).map(|(_, _, slot, buckets)| (*slot, *buckets)));
+    if let Some((slot, buckets)) = cached {
+        return Some(Pointer { slot, buckets, ..Pointer::default() });
+    }
+    let p = read(prefix).as_deref().and_then(Pointer::decode)?;
+    POINTER.with(|c| *c.borrow_mut() = Some((prefix.to_string(), now, p.slot, p.buckets)));
+    Some(p)
 }
 
 /// The digest a JWT principal is indexed under (secrets are indexed under their own digest).
@@ -305,13 +324,27 @@ mod tests {
         assert_eq!(Pointer::decode(b"junk"), None);
         let d = Digest::of(b"a");
         let mut store: HashMap<String, Vec<u8>> = HashMap::new();
-        assert_eq!(lookup("t", &d, &|k| store.get(k).cloned()), Lookup::NotLoaded);
+        assert_eq!(lookup("t", &d, 5, &|k| store.get(k).cloned()), Lookup::NotLoaded);
         store.insert("t".into(), p.encode().into_bytes());
-        assert_eq!(lookup("t", &d, &|k| store.get(k).cloned()), Lookup::Absent);
+        assert_eq!(lookup("t", &d, 5, &|k| store.get(k).cloned()), Lookup::Absent);
         let mut bucket = Vec::new();
         rec().encode(&d, &mut bucket).unwrap();
         store.insert(bucket_key("t", 1, bucket_of(&d, 16)), bucket);
-        assert!(matches!(lookup("t", &d, &|k| store.get(k).cloned()), Lookup::Found(p) if p.id == "k-1"));
+        assert!(matches!(lookup("t", &d, 5, &|k| store.get(k).cloned()), Lookup::Found(p) if p.id == "k-1"));
+        // Within the second, the pointer is this VM's copy: one read per lookup; the next
+        // second reads it again and sees a new slot.
+        let store = std::cell::RefCell::new(store);
+        let reads = std::cell::Cell::new(0);
+        let counted = |k: &str| {
+            reads.set(reads.get() + 1);
+            store.borrow().get(k).cloned()
+        };
+        assert!(matches!(lookup("t", &d, 5, &counted), Lookup::Found(_)));
+        assert_eq!(reads.get(), 1);
+        store.borrow_mut().insert("t".into(), Pointer { slot: 0, ..p.clone() }.encode().into_bytes());
+        assert!(matches!(lookup("t", &d, 5, &counted), Lookup::Found(_)), "the copy of this second still names slot 1");
+        assert_eq!(lookup("t", &d, 6, &counted), Lookup::Absent, "the next second reads slot 0, empty");
+        assert_eq!(reads.get(), 4);
     }
 
     #[test]
