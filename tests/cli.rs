@@ -1,4 +1,4 @@
-//! The `tollgate` binary end to end: exit codes and output of validate, keygen, test and schema.
+//! The `tollgate` binary end to end: exit codes and output of validate, keygen, keys, test and schema.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -122,4 +122,22 @@ fn schema_prints_the_shipped_schema_and_bad_usage_exits_2() {
     assert!(err.contains("usage: tollgate"));
     assert_eq!(tollgate(&[]).0, 2);
     assert_eq!(tollgate(&["test", "only-one-arg"]).0, 2);
+}
+
+#[test]
+fn keys_export_writes_a_key_file_that_keys_check_accepts_and_bad_lines_are_named() {
+    let (code, file, _) = tollgate(&["keys", "export", "examples/policy/config.yaml"]);
+    assert_eq!(code, 0);
+    assert_eq!(file.lines().count(), 4, "{file}");
+    let good = scratch("keys.jsonl", &file);
+    let (code, out, _) = tollgate(&["keys", "check", &good]);
+    assert_eq!((code, out.trim_end()), (0, format!("{good}: ok (4 keys)").as_str()));
+    let first = file.lines().next().unwrap();
+    let bad = scratch("bad-keys.jsonl", &format!("{file}# a comment\n{first}\n{{\"id\":\"x\",\"digests\":[\"sha256:zz\"]}}\nnot json\n"));
+    let (code, out, _) = tollgate(&["keys", "check", &bad]);
+    assert_eq!(code, 1, "{out}");
+    for line in ["3 lines refused (4 keys)", "  line 6: a digest or principal is already used by an earlier line", "  line 7: `digests[0]` must have 64 hex digits after `sha256:`", "  line 8: is not a key entry (not valid JSON)"] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    assert_eq!(tollgate(&["keys", "check"]).0, 2);
 }

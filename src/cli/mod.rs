@@ -1,8 +1,9 @@
-//! The `tollgate` command-line tool (feature `cli`): `validate`, `keygen`, `test`, `schema`.
+//! The `tollgate` command-line tool (feature `cli`): `validate`, `keygen`, `keys`, `test`, `schema`.
 //! Config as code: CI checks configs and policy cases without Envoy, through the filter's own
 //! code (`config::check`, and `policy` over the in-memory host).
 
 mod keygen;
+mod keys_file;
 mod load;
 mod test_cmd;
 mod validate;
@@ -29,6 +30,9 @@ commands:
   keygen [--id ID] [--tenant TENANT]
                            a new virtual key (shown once) and its config entry (digest only)
   keygen --digest-of KEY   the digest of an existing key (rotation)
+  keys check FILE...       check key files for `auth.key_source` (JSON lines) as the filter loads
+                           them: print each refused line's number and reason; exit 1 if any
+  keys export CONFIG       print CONFIG's inline `keys` as a key file (one entry per line)
   test CONFIG CASES        run declarative policy cases against CONFIG; exit 1 if any fails
   json CONFIG              print CONFIG (JSON or YAML) as one line of JSON, the form Envoy's
                            `configuration` StringValue holds; exit 1 if it has errors
@@ -44,6 +48,7 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     let result = match cmd.as_str() {
         "validate" => validate::run(rest, out),
         "keygen" => keygen::run(rest, out, err),
+        "keys" => keys_file::run(rest, out),
         "test" => test_cmd::run(rest, out),
         "json" => validate::json(rest, out, err),
         "schema" if rest.is_empty() => write!(out, "{}", crate::config::schema_json()).map(|_| EXIT_OK).map_err(|e| e.to_string()),

@@ -62,11 +62,13 @@ pub struct Lines {
     /// Lines refused, and the first one's number and reason (field names only, no values).
     pub refused: u64,
     pub first_refusal: Option<String>,
+    /// The latest refusal (a checker reading the file line by line reports each).
+    pub last_refusal: Option<String>,
 }
 
 impl Lines {
     pub fn new(buckets: u32, need_digests: bool) -> Lines {
-        Lines { buckets, need_digests, carry: Vec::new(), skipping: false, line: 0, batch: BTreeMap::new(), keys: 0, refused: 0, first_refusal: None }
+        Lines { buckets, need_digests, carry: Vec::new(), skipping: false, line: 0, batch: BTreeMap::new(), keys: 0, refused: 0, first_refusal: None, last_refusal: None }
     }
 
     /// Parses the complete lines in `bytes` (with what earlier pieces left unfinished).
@@ -122,9 +124,11 @@ impl Lines {
 
     fn refuse(&mut self, why: String) {
         self.refused += 1;
+        let at = format!("line {}: {why}", self.line);
         if self.first_refusal.is_none() {
-            self.first_refusal = Some(format!("line {}: {why}", self.line));
+            self.first_refusal = Some(at.clone());
         }
+        self.last_refusal = Some(at);
     }
 
     fn line(&mut self, raw: &[u8]) {
