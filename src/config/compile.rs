@@ -125,7 +125,7 @@ fn telemetry(dto: &TelemetryDto, errs: &mut Vec<ConfigError>) -> Telemetry {
 /// naming the field, rather than ignored.
 fn guard_fields(dto: &ConfigDto, errs: &mut Vec<ConfigError>) {
     let why = "is not used by role `guard` (it keeps the route's upstream and the client's credential); remove it or use role `downstream`";
-    for (set, field) in [(!dto.providers.is_empty(), "providers"), (!dto.models.is_empty(), "models"), (!dto.keys.is_empty(), "keys"), (dto.auth.mode == "jwt", "auth.mode"), (dto.breaker.is_some(), "breaker")] {
+    for (set, field) in [(!dto.providers.is_empty(), "providers"), (!dto.models.is_empty(), "models"), (!dto.keys.is_empty(), "keys"), (dto.auth.mode == "jwt", "auth.mode"), (dto.auth.key_source.is_some(), "auth.key_source"), (dto.breaker.is_some(), "breaker")] {
         if set {
             errs.push(ConfigError::new(field, why));
         }

@@ -133,5 +133,6 @@ mod tests {
         assert_eq!(field(r#"{"auth": {"key_source": {"cluster": "k", "path": "/k", "chunk_bytes": 100}}}"#), "auth.key_source.chunk_bytes");
         assert_eq!(field(r#"{"auth": {"mode": "none", "key_source": {"cluster": "k", "path": "/k"}}}"#), "auth.key_source");
         assert_eq!(field(r#"{"auth": {"key_source": {"cluster": "k", "path": "/k", "url": "x"}}}"#), "auth.key_source.url");
+        assert_eq!(field(r#"{"role": "guard", "auth": {"key_source": {"cluster": "k", "path": "/k"}}}"#), "auth.key_source");
     }
 }
