@@ -240,3 +240,39 @@ fn list_valued_groups_claim_maps_to_a_key_policy() {
     assert_eq!(ok.len(), 2, "{log:?}");
     assert!(ok.iter().all(|l| l["key_id"] == "admins" && l["tenant"] == "ops"), "{ok:?}");
 }
+
+/// Principals from a key source (`auth.key_source`, a file served by a real nginx) map like
+/// inline ones: a later element of a list claim, the entry's model allow-list, and a 401 for
+/// one the file does not list.
+#[test]
+fn principals_from_a_key_source_map_like_inline_ones() {
+    let signer = Signer::get();
+    let (mock, nginx) = (MockProvider::start(), support::nginx::Nginx::start());
+    let file = [
+        json!({"id": "admins", "tenant": "ops", "principals": ["admins"]}),
+        json!({"id": "auditors", "principals": ["auditors"], "models": ["none-such"]}),
+    ]
+    .iter()
+    .map(|k| format!("{k}\n"))
+    .collect::<String>();
+    nginx.put("principals.jsonl", file.as_bytes());
+    let config = json!({
+        "providers": [{"name": "mock", "kind": "openai", "cluster": "mock"}],
+        "models": [{"name": "*", "targets": [{"provider": "mock"}]}],
+        "auth": {"mode": "jwt", "jwt": {"claim": "groups"}, "key_source": {"cluster": "keys", "path": "/principals.jsonl"}},
+    })
+    .to_string();
+    let pre = jwt_filter(&signer.jwks);
+    let clusters = [("mock", mock.port()), ("keys", nginx.port)];
+    let envoy = Envoy::start(&Gateway { config: &config, clusters: &clusters, pre_filters: &pre, env_keys: &[] }.yaml());
+    let admin = signer.token(json!({"sub": "bob", "groups": ["dev", "admins"]}));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while chat(&envoy, &admin, "gpt-4o-mini").status != 200 {
+        assert!(std::time::Instant::now() < deadline, "the key source never loaded:\n{}", envoy.log());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let r = chat(&envoy, &signer.token(json!({"sub": "carol", "groups": ["auditors"]})), "gpt-4o-mini");
+    assert_eq!((r.status, error_code(&r).as_deref()), (403, Some("model_not_allowed")), "{}", r.text());
+    let r = chat(&envoy, &signer.token(json!({"sub": "eve", "groups": ["guests"]})), "gpt-4o-mini");
+    assert_eq!((r.status, error_code(&r).as_deref()), (401, Some("invalid_api_key")), "{}", r.text());
+}
