@@ -3,7 +3,8 @@
 
 Python 3 stdlib only. Loopback only. It starts the mock provider (`cargo build --example
 mock_provider`) and one Envoy (`.venv`, two workers) with tollgate and the full policy
-(bench/tollgate-config-full.json: keys, routing, accounting, limits, every redaction detector),
+(bench/tollgate-config-full.json: keys, routing, accounting, limits, every redaction detector;
+the response cache on the OpenAI route),
 plus an Anthropic provider so half the requests are translated and a month-long token rule whose
 counter the end checks. Client threads then send, until the time is up:
 
@@ -79,6 +80,11 @@ def soak_config() -> str:
     cfg["providers"].append({"name": "claude", "kind": "anthropic", "cluster": "upstream"})
     cfg["models"].append({"name": "claude-soak", "targets": [{"provider": "claude"}]})
     cfg["pricing"]["models"]["claude-soak"] = {"input": 3, "output": 15}
+    # The response cache on the OpenAI route: repeated prompts are answered by the proxy (a hit
+    # charges no tokens and logs none, so the counter check below still holds).
+    for m in cfg["models"]:
+        if m["name"] == "gpt-4o-mini":
+            m["cache"] = {"ttl": 30}
     # The whole run's tokens, on a month window: the end checks it against the metered usage.
     cfg["limits"]["rules"].append({"id": "soak-total", "scope": "key", "kind": "tokens", "window": "month", "limit": SOAK_TOKENS})
     return json.dumps(cfg)
@@ -232,6 +238,9 @@ def client(port: int, stop: threading.Event, tally: Tally, seed: int, fault_rate
         elif roll < fault_rate + abandon_rate:
             abandon, stream = True, True
             headers["x-mock-chunk-delay-ms"] = "50"
+        if fault or abandon:
+            # Faults and slow streams must reach the provider, not a stored answer.
+            headers["x-tollgate-cache"] = "bypass"
         body = request_body(path, model, stream, rng.choice(PROMPTS))
         status, data, complete = send(port, path, body, headers, abandon)
         if abandon:

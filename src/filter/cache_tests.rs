@@ -264,3 +264,32 @@ fn pseudonyms_are_stored_as_sent_and_restored_per_request() {
     let stored = String::from_utf8_lossy(&stored);
     assert!(stored.contains("Wrote to [EMAIL_1].") && !stored.contains("jane"), "the store holds the provider's answer");
 }
+
+#[test]
+fn a_hit_carries_the_limits_headers_and_releases_its_reservation() {
+    let json = format!(
+        r#"{{"providers": [{{"name": "mock", "kind": "openai", "cluster": "c"}}],
+            "models": [{{"name": "gpt-4o-mini", "targets": [{{"provider": "mock"}}], "cache": {{"ttl": 60}}}}],
+            "keys": [{{"id": "a1", "digests": ["{}"]}}],
+            "limits": {{"rules": [{{"id": "t", "scope": "key", "kind": "tokens", "window": "day", "limit": 100000}},
+                                 {{"id": "c", "scope": "key", "kind": "concurrency", "limit": 4}}]}}}}"#,
+        Digest::of(b"tg-a1")
+    );
+    let c = Rc::new(parse(json.as_bytes(), &|_| None).unwrap());
+    let store = MemStore::default();
+    let answer = br#"{"id":"x","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"hello"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":1,"total_tokens":10}}"#;
+    let first = send(&c, &store, "tg-a1", "/v1/chat/completions", CHAT, &[]).answer(200, "application/json", answer);
+    let remaining = |h: &FakeHost| response_header(h, "x-ratelimit-remaining-tokens").map(|v| v.parse::<u64>().unwrap());
+    assert!(remaining(&first).is_some());
+    let run = send(&c, &store, "tg-a1", "/v1/chat/completions", CHAT, &[]);
+    let reply = run.h.reply.clone().expect("a hit");
+    let header = |n: &str| reply.1.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    assert_eq!(header("x-tollgate-cache").as_deref(), Some("hit"));
+    assert_eq!(header("x-ratelimit-limit-concurrency").as_deref(), Some("4"));
+    assert_eq!(header("x-ratelimit-remaining-concurrency").as_deref(), Some("3"));
+    run.hit();
+    // The hit released what it reserved: a third request (the same reservation as the first's)
+    // finds only the first's 10 tokens spent.
+    let third = send(&c, &store, "tg-a1", "/v1/chat/completions", CHAT, &[("x-tollgate-cache", "bypass")]).answer(200, "application/json", answer);
+    assert_eq!(remaining(&third), remaining(&first).map(|r| r - 10), "the hit kept tokens");
+}

@@ -307,7 +307,10 @@ impl HttpFilter {
 
     /// A cache hit, answered locally.
     fn reply_hit(&mut self, host: &mut impl Host, plan: Plan, hit: &super::cache::Hit) -> Flow {
-        let headers: Vec<(&str, &str)> = hit.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        // A hit carries the limits' `x-ratelimit-*` headers like an upstream answer.
+        let limits = self.limits.header_pairs();
+        let mut headers: Vec<(&str, &str)> = hit.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        headers.extend(limits.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         host.send_reply(200, &headers, &hit.body);
         self.plan = Some(plan);
         self.status = 200;

@@ -74,6 +74,11 @@ impl LimitGuard {
         e
     }
 
+    /// The `x-ratelimit-*` headers, for an answer the filter sends itself (a cache hit).
+    pub fn header_pairs(&self) -> Vec<(String, String)> {
+        headers(&self.statuses)
+    }
+
     /// `x-ratelimit-*` headers on the upstream response.
     pub fn response_headers(&self, host: &mut impl Host) {
         if self.statuses.is_empty() {
