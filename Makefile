@@ -46,9 +46,25 @@ MOCK_PORT   ?= 18080
 
 all: build
 
+# The module cargo links, then binaryen's wasm-opt -O3 on it (docs/size.md): 12 % smaller and a
+# few hundred instructions per request cheaper. The features are those rustc 1.95 enables for
+# wasm32-wasip1 (its target_features section), so wasm-opt emits nothing Envoy's V8 lacks.
+# Deterministic: the same module and wasm-opt version give the same bytes (Debian 12: version 108).
+# Rerun only when cargo relinked; the result replaces $(WASM) (a new file, not cargo's hardlink).
+WASM_RAW        := target/wasm32-wasip1/release/deps/tollgate.wasm
+WASM_OPTIMIZED  := target/wasm32-wasip1/release/tollgate.opt.wasm
+WASM_OPT        ?= wasm-opt
+WASM_OPT_FLAGS  := -O3 --enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int \
+                   --enable-reference-types --enable-multivalue --enable-extended-const
+
 build:
+	@command -v $(WASM_OPT) >/dev/null || { echo "installing binaryen (wasm-opt) with apt-get"; apt-get install -y -qq binaryen || { apt-get update -qq && apt-get install -y -qq binaryen; }; }
 	cargo build --release --target wasm32-wasip1 --lib
-	@ls -l $(WASM) | awk '{print "tollgate.wasm: " $$5 " bytes"}'
+	@if [ ! -e $(WASM_OPTIMIZED) ] || [ $(WASM_RAW) -nt $(WASM_OPTIMIZED) ] || [ Makefile -nt $(WASM_OPTIMIZED) ]; then \
+	  echo "$(WASM_OPT) $(WASM_OPT_FLAGS) ($$($(WASM_OPT) --version))"; \
+	  $(WASM_OPT) $(WASM_OPT_FLAGS) $(WASM_RAW) -o $(WASM_OPTIMIZED).tmp && mv -f $(WASM_OPTIMIZED).tmp $(WASM_OPTIMIZED) || exit 1; fi
+	cp $(WASM_OPTIMIZED) $(WASM).tmp && mv -f $(WASM).tmp $(WASM)
+	@ls -l $(WASM_RAW) $(WASM) | awk '{print $$9 ": " $$5 " bytes"}'
 
 envoy: $(ENVOY)
 

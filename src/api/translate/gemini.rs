@@ -243,12 +243,26 @@ fn convert_tools(tools: &Value, lenience: &mut Lenience) -> Result<Value, Transl
 /// Drops `$schema`, `additionalProperties` and `strict` at every level (Gemini's Schema lacks them).
 fn clean_schema(schema: &Value) -> Value {
     match schema {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "$schema" | "additionalProperties" | "strict"))
-                .map(|(k, v)| (k.clone(), if k == "properties" { v.as_object().map_or_else(|| v.clone(), |p| Value::Object(p.iter().map(|(n, s)| (n.clone(), clean_schema(s))).collect())) } else { clean_schema(v) }))
-                .collect(),
-        ),
+        // Maps built by insertion: a `collect` into one compiles a copy of the sort for each
+        // iterator type (docs/size.md).
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (k, v) in map.iter().filter(|(k, _)| !matches!(k.as_str(), "$schema" | "additionalProperties" | "strict")) {
+                let cleaned = match v.as_object() {
+                    Some(properties) if k == "properties" => {
+                        let mut cleaned = Map::new();
+                        for (name, s) in properties {
+                            cleaned.insert(name.clone(), clean_schema(s));
+                        }
+                        Value::Object(cleaned)
+                    }
+                    _ if k == "properties" => v.clone(),
+                    _ => clean_schema(v),
+                };
+                out.insert(k.clone(), cleaned);
+            }
+            Value::Object(out)
+        }
         Value::Array(items) => Value::Array(items.iter().map(clean_schema).collect()),
         other => other.clone(),
     }
