@@ -528,9 +528,19 @@ def default_variants() -> list[Variant]:
         # What users run: the shipped default config (accounting, filter state, stats and
         # x-tollgate-* headers on).
         Variant("tollgate", tg_path, TOLLGATE_CONFIG, root_id="tollgate"),
+        # The host calls the default makes per request in Envoy (one whole-map read of the
+        # request headers, four header writes, the response's status read and three headers
+        # written, two filter-state writes, five counters and three histograms, a clock read,
+        # the request and the response held and read), made by the floor with no logic: the
+        # least any filter delivering the same routing and telemetry can cost.
+        Variant("floor-default-calls", FLOOR_WASM, BENCH_DIR / "floor-default-calls.json"),
         # The full policy: the defaults plus pricing, four limit rules and every built-in
         # redaction detector.
         Variant("tollgate-full", tg_path, BENCH_DIR / "tollgate-config-full.json", root_id="tollgate"),
+        # The full policy's host calls (the default's, plus three counters, eleven x-ratelimit-*
+        # response headers and seven limit-counter updates in shared data), with no logic:
+        # what remains above it is tollgate's own work (redaction, pricing, the limits' logic).
+        Variant("floor-full-calls", FLOOR_WASM, BENCH_DIR / "floor-full-calls.json"),
         # Labelled: keys and routing only, accounting, filter state, stats and headers off.
         Variant("tollgate-routing", tg_path, BENCH_DIR / "tollgate-config-routing.json", root_id="tollgate", note="telemetry off"),
         # The response cache (docs/cache.md) on the default config: one fixed body, so every

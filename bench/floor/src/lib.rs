@@ -50,7 +50,9 @@ struct FloorRoot {
 
 /// With the configuration `"probe hold get=N set=N prop=N stat=N"`, the floor also makes that many
 /// host calls per request after reading the body (header reads, header writes, filter-state
-/// writes, counter increments), to measure what each kind of host call costs.
+/// writes, counter increments), to measure what each kind of host call costs. `rget`/`rset`:
+/// response header reads and writes; `shared`: shared-data read-then-write pairs; `resp=1`: hold
+/// and read the response body.
 #[derive(Clone, Copy, Default)]
 struct Probe {
     get: u32,
@@ -66,6 +68,11 @@ struct Probe {
     time: u32,
     /// Hold the response body to its end and read it, as JSON accounting does.
     resp: bool,
+    /// Response header reads and writes (in the response-headers phase).
+    rget: u32,
+    rset: u32,
+    /// Shared-data reads followed by a write of the same key (a limit counter's CAS update).
+    shared: u32,
 }
 
 impl Context for FloorRoot {}
@@ -94,6 +101,9 @@ impl RootContext for FloorRoot {
                         "hist" => self.probe.hist = n,
                         "time" => self.probe.time = n,
                         "resp" => self.probe.resp = n > 0,
+                        "rget" => self.probe.rget = n,
+                        "rset" => self.probe.rset = n,
+                        "shared" => self.probe.shared = n,
                         _ => {}
                     }
                 }
@@ -232,6 +242,11 @@ impl HttpContext for Floor {
         for _ in 0..self.probe.hist {
             let _ = proxy_wasm::hostcalls::record_metric(self.probe.hist_metric, 42);
         }
+        for i in 0..self.probe.shared {
+            let key = format!("floor.probe.{i}");
+            let (_, cas) = proxy_wasm::hostcalls::get_shared_data(&key).unwrap_or((None, None));
+            let _ = proxy_wasm::hostcalls::set_shared_data(&key, Some(b"42"), cas);
+        }
         for _ in 0..self.probe.setmap {
             if let Ok(m) = proxy_wasm::hostcalls::get_map_bytes(HttpRequestHeaders) {
                 let pairs: Vec<(&str, &[u8])> = m.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
@@ -242,6 +257,15 @@ impl HttpContext for Floor {
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        use proxy_wasm::types::MapType::HttpResponseHeaders;
+        for _ in 0..self.probe.rget {
+            if let Ok(Some(v)) = proxy_wasm::hostcalls::get_map_value_bytes(HttpResponseHeaders, ":status") {
+                self.bytes_seen = self.bytes_seen.wrapping_add(v.len());
+            }
+        }
+        for i in 0..self.probe.rset {
+            let _ = proxy_wasm::hostcalls::set_map_value(HttpResponseHeaders, "x-floor-probe", Some(if i % 2 == 0 { "a" } else { "b" }));
+        }
         if self.translate {
             let _ = proxy_wasm::hostcalls::set_map_value(proxy_wasm::types::MapType::HttpResponseHeaders, "content-length", None);
         }
