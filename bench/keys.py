@@ -510,7 +510,7 @@ def main() -> int:
     tg = os.environ.get("TOLLGATE_WASM", "").strip()
     wasm = (Path(tg) if os.path.isabs(tg) else REPO / tg) if tg else R.DEFAULT_TOLLGATE_WASM
     if not wasm.exists():
-        log(f"error: {wasm} not found (build it: cargo build --release --target wasm32-wasip1 --lib)")
+        log(f"error: {wasm} not found (build it: make build)")
         return 1
 
     tmp = Path(tempfile.mkdtemp(prefix="tollgate-keys-"))

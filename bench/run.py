@@ -1088,7 +1088,7 @@ def main() -> int:
             if not v.wasm.exists():
                 hint = ""
                 if v.wasm.resolve() == DEFAULT_TOLLGATE_WASM.resolve():
-                    hint = " (build it: cargo build --release --target wasm32-wasip1; or set TOLLGATE_WASM)"
+                    hint = " (build it: make build; or set TOLLGATE_WASM)"
                 raise BenchError(f"variant {v.name}: wasm {v.wasm} not found{hint}")
             if v.config_file is not None and not v.config_file.exists():
                 log(f"warning: variant {v.name}: {rel(v.config_file)} not found, using configuration {{}}")
