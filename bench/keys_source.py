@@ -10,7 +10,7 @@ worker count, and load in under 0.5 s; and do 1,000,000 keys load and check corr
   3. For each file and each worker count (`KEYS_WORKERS`, default "1 4"), starts Envoy with
      the shipped bench config (`bench/tollgate-config.json`) with its inline keys replaced by
      `auth.key_source`, and measures:
-       - the load: tollgate's own log line (`N keys loaded in X ms`), and the time from LIVE
+       - the load: tollgate's own log line (`N entries loaded in X ms`), and the time from LIVE
          until the bench key is accepted;
        - the Envoy process's VmRSS once loaded, against the 10-key file at the same worker
          count (the difference is what the keys cost);
@@ -40,7 +40,7 @@ sys.path.insert(0, str(BENCH_DIR))
 import run as R  # noqa: E402
 
 RESULTS_MD = BENCH_DIR / "results" / "keys-source.md"
-LOADED = re.compile(r"(\d+) keys loaded in (\d+) ms")
+LOADED = re.compile(r"(\d+) entries loaded in (\d+) ms")
 
 
 def log(msg: str) -> None:

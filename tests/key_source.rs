@@ -95,9 +95,9 @@ fn keys_from_a_file_check_like_inline_keys_and_one_vm_loads_them() {
     // One VM of the three (main + 2 workers) loaded the file, in 16 KiB ranges; the log names
     // the counts and the first refused line by number, never its content.
     let text = envoy.log();
-    let loads: Vec<&str> = text.lines().filter(|l| l.contains("keys loaded")).collect();
+    let loads: Vec<&str> = text.lines().filter(|l| l.contains("entries loaded")).collect();
     assert_eq!(loads.len(), 1, "{loads:?}");
-    assert!(loads[0].contains("5003 keys loaded") && loads[0].contains("1 lines refused") && loads[0].contains("line 5005"), "{}", loads[0]);
+    assert!(loads[0].contains("5003 entries loaded") && loads[0].contains("1 lines refused") && loads[0].contains("line 5005"), "{}", loads[0]);
     assert!(!text.contains("not a key entry\"") && !text.contains("tg-file"), "the log quotes the key file or a key");
     let ranges = nginx.access_log().lines().filter(|l| l.contains("GET /keys.jsonl") && l.contains(" 206 ")).count();
     assert!(ranges >= key_file(5_000, "").len() / 16_384, "{ranges} range requests:\n{}", nginx.access_log());

@@ -84,7 +84,7 @@ impl KeyLoader {
         match &self.state {
             State::Loading(job) => {
                 if now > job.last_ms + self.src.timeout_ms + 5_000 {
-                    log::warn!("tollgate: key source `{}`: no answer; the load starts over", self.src.cluster);
+                    log::warn!("tollgate: auth source `{}`: no answer; the load starts over", self.src.cluster);
                     self.abandon(host, now + 1_000);
                 }
             }
@@ -141,12 +141,12 @@ impl KeyLoader {
                 self.finish(host, job, now);
             }
             Some(412) => {
-                log::info!("tollgate: key source `{}`: the file changed during the load; starting over", self.src.cluster);
+                log::info!("tollgate: auth source `{}`: the file changed during the load; starting over", self.src.cluster);
                 self.abandon(host, now);
             }
             status => {
                 let s = status.map_or_else(|| "no answer".to_string(), |s| format!("status {s}"));
-                log::warn!("tollgate: key source `{}` {}: {s}; the index stays as it was", self.src.cluster, self.src.path);
+                log::warn!("tollgate: auth source `{}` {}: {s}; the index stays as it was", self.src.cluster, self.src.path);
                 host.emit(&Metric { kind: Kind::Counter, name: "tollgate.keys.source.failures".into(), value: 1 });
                 self.abandon(host, now + 5_000);
             }
@@ -163,7 +163,7 @@ impl KeyLoader {
             job.lines = Some(Lines::new(job.buckets, self.src.need_digests));
             self.clear_slot(host, job.slot, job.buckets);
         } else if !ranged {
-            log::warn!("tollgate: key source `{}`: a range request got the whole file; starting over", self.src.cluster);
+            log::warn!("tollgate: auth source `{}`: a range request got the whole file; starting over", self.src.cluster);
             return self.abandon(host, now);
         }
         let mut start = 0;
@@ -207,7 +207,7 @@ impl KeyLoader {
         };
         let _ = host.shared_set(&self.src.prefix, p.encode().as_bytes(), 0);
         log::info!(
-            "tollgate: key source `{}` {}: {} keys loaded in {} ms ({} lines refused{}{})",
+            "tollgate: auth source `{}` {}: {} entries loaded in {} ms ({} lines refused{}{})",
             self.src.cluster,
             self.src.path,
             lines.keys,
@@ -246,7 +246,7 @@ impl KeyLoader {
                 true
             }
             None => {
-                log::warn!("tollgate: key source: cluster `{}` could not be called", self.src.cluster);
+                log::warn!("tollgate: auth source: cluster `{}` could not be called", self.src.cluster);
                 false
             }
         }
