@@ -10,7 +10,8 @@
 //!   from the chat shape) with each dialect's translators.
 //! - [`cache`]: the response cache: the key, the bounded store in shared data, the hub form answers are kept in.
 //! - [`crypto`]: SHA-256, HMAC-SHA256, hex and base64, shared by the features that sign what they send.
-//! - [`keys`]: virtual keys: digests, policies, O(1) lookup, SDK header forms.
+//! - [`keys`]: virtual keys: digests, policies, O(1) lookup, SDK header forms; `index` and `source`, the key file
+//!   (`auth.key_source`) parsed into one compact index in shared data that every worker reads.
 //! - [`route`]: model resolution: exact names, aliases, globs, `provider/model`, weights, fallbacks; steering
 //!   (`health`: the circuit breaker per target; `strategy`; `rules`: conditional routes; `select`: their composition).
 //! - [`sign`]: credentials for the cloud providers: AWS SigV4 over the request as sent, Google metadata-server tokens.
@@ -34,13 +35,13 @@
 //!   hold when `hold_headers` is off; its response side in `http_response`) and the `UpstreamFilter`
 //!   (role `upstream`) that rewrites each failover attempt; both sign for Bedrock and hold Vertex requests for their
 //!   metadata-server token; `provider_faults` turns an answer the gateway
-//!   cannot use into an error in the client's dialect.
+//!   cannot use into an error in the client's dialect; `key_loader` loads a key source from a root context's tick.
 //! - [`policy`]: policy cases (request + expected decision) run through the filter over the
 //!   in-memory `host::sim::SimHost`; the `tollgate test` command.
 //! - [`host`]: the only code that names `proxy_wasm`: the `Host` trait's wasm implementation
-//!   and the root/HTTP context glue (the root context's tick sends alert webhooks); `sim`, a pure in-memory
+//!   and the root/HTTP context glue (the root context's tick sends alert webhooks and loads the key source); `sim`, a pure in-memory
 //!   host; a fake host for native tests.
-//! - `cli` (feature `cli`): the `tollgate` command-line tool (validate, keygen, test, schema).
+//! - `cli` (feature `cli`): the `tollgate` command-line tool (validate, keygen, keys, test, schema).
 
 pub mod alerts;
 pub mod api;
