@@ -85,7 +85,7 @@ impl KeyLoader {
             State::Loading(job) => {
                 if now > job.last_ms + self.src.timeout_ms + 5_000 {
                     log::warn!("tollgate: auth source `{}`: no answer; the load starts over", self.src.cluster);
-                    self.abandon(host, now + 1_000);
+                    self.release(host, now + 1_000);
                 }
             }
             State::Claimed { at_ms } => {
@@ -142,13 +142,13 @@ impl KeyLoader {
             }
             Some(412) => {
                 log::info!("tollgate: auth source `{}`: the file changed during the load; starting over", self.src.cluster);
-                self.abandon(host, now);
+                self.release(host, now);
             }
             status => {
                 let s = status.map_or_else(|| "no answer".to_string(), |s| format!("status {s}"));
                 log::warn!("tollgate: auth source `{}` {}: {s}; the index stays as it was", self.src.cluster, self.src.path);
                 host.emit(&Metric { kind: Kind::Counter, name: "tollgate.keys.source.failures".into(), value: 1 });
-                self.abandon(host, now + 5_000);
+                self.release(host, now + 5_000);
             }
         }
         true
@@ -164,7 +164,7 @@ impl KeyLoader {
             self.clear_slot(host, job.slot, job.buckets);
         } else if !ranged {
             log::warn!("tollgate: auth source `{}`: a range request got the whole file; starting over", self.src.cluster);
-            return self.abandon(host, now);
+            return self.release(host, now);
         }
         let mut start = 0;
         while start < a.body_size {
@@ -183,7 +183,7 @@ impl KeyLoader {
                 self.renew(host, now);
                 self.state = State::Loading(job);
             } else {
-                self.abandon(host, now + 5_000);
+                self.release(host, now + 5_000);
             }
             return;
         }
@@ -195,7 +195,7 @@ impl KeyLoader {
             l.finish();
         }
         self.flush(host, &mut job);
-        let Some(lines) = job.lines.take() else { return self.abandon(host, now) };
+        let Some(lines) = job.lines.take() else { return self.release(host, now) };
         let p = Pointer {
             generation: job.prev.as_ref().map_or(1, |p| p.generation + 1),
             slot: job.slot,
@@ -231,7 +231,7 @@ impl KeyLoader {
         if self.request(host, &mut job, &headers) {
             self.state = State::Loading(job);
         } else {
-            self.abandon(host, now + 5_000);
+            self.release(host, now + 5_000);
         }
     }
 
@@ -301,14 +301,11 @@ impl KeyLoader {
         let _ = host.shared_set(&self.lease_key(), lease.as_bytes(), 0);
     }
 
+    /// Gives the lease up (after a load, a 304, or a failure) and waits until `next_check_ms`.
     fn release(&mut self, host: &mut dyn Host, next_check_ms: u64) {
         let _ = host.shared_set(&self.lease_key(), b"", 0);
         self.state = State::Idle;
         self.next_check_ms = next_check_ms;
-    }
-
-    fn abandon(&mut self, host: &mut dyn Host, next_check_ms: u64) {
-        self.release(host, next_check_ms);
     }
 }
 

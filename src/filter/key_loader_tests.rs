@@ -1,4 +1,5 @@
-//! Tests of the key loader (cfg(test)): a file served in ranges, as nginx serves a static file
+//! Compiled only in tests: `key_loader.rs` includes this file under `#[cfg(test)]`.
+//! Tests of the key loader: a file served in ranges, as nginx serves a static file
 //! (RFC 9110: `206` with `Content-Range`, `304` for a matching `If-None-Match`, `412` for a
 //! failed `If-Match`), several VMs sharing one store, and the index the requests then read.
 
@@ -58,15 +59,25 @@ fn at(host: &mut FakeHost, ms: u64) {
     host.now_nanos = 1_800_000_000_000_000_000 + ms * 1_000_000;
 }
 
+/// The token of the host's last GET (the fake host numbers them from 1001).
+fn last_token(host: &FakeHost) -> u32 {
+    u32::try_from(1000 + host.gets.len()).unwrap()
+}
+
+/// `server`'s answer to the host's last GET, handed to the loader.
+fn answer_last(loader: &mut KeyLoader, host: &mut FakeHost, server: &Server) -> bool {
+    let token = last_token(host);
+    let (status, headers, body) = server.answer(host);
+    let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    let slice = |s: usize, l: usize| Some(body[s..s + l].to_vec());
+    loader.answered(host, token, &Answer { status: Some(status), header: &header, body_size: body.len(), body: &slice })
+}
+
 /// Delivers answers from `server` until the loader has nothing pending.
 fn serve(loader: &mut KeyLoader, host: &mut FakeHost, server: &Server) -> usize {
     let mut answers = 0;
-    while let Some(token) = (1..=u32::MAX).map(|_| u32::try_from(1000 + host.gets.len()).unwrap()).next().filter(|t| loader.owns(*t)) {
-        let (status, headers, body) = server.answer(host);
-        let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-        let slice = |s: usize, l: usize| Some(body[s..s + l].to_vec());
-        let a = Answer { status: Some(status), header: &header, body_size: body.len(), body: &slice };
-        assert!(loader.answered(host, token, &a));
+    while loader.owns(last_token(host)) {
+        assert!(answer_last(loader, host, server));
         answers += 1;
     }
     answers
@@ -76,16 +87,22 @@ fn find(host: &FakeHost, prefix: &str, secret: &str) -> Lookup {
     lookup(prefix, &Digest::of(secret.as_bytes()), (host.now_nanos / 1_000_000_000) as i64, &|k| host.shared_get(k).ok().and_then(|(v, _)| v))
 }
 
-/// Runs ticks until a load starts, serves it, and returns the answers it took.
-fn load(loader: &mut KeyLoader, host: &mut FakeHost, server: &Server, from_ms: u64) -> usize {
-    for ms in (from_ms..from_ms + 2_000).step_by(100) {
+/// Runs ticks for up to 2 s from `from_ms`; whether a load started.
+fn start_load(loader: &mut KeyLoader, host: &mut FakeHost, from_ms: u64) -> bool {
+    (from_ms..from_ms + 2_000).step_by(100).any(|ms| {
         at(host, ms);
         loader.tick(host);
-        if matches!(loader.state, State::Loading(_)) {
-            return serve(loader, host, server);
-        }
+        matches!(loader.state, State::Loading(_))
+    })
+}
+
+/// Runs ticks until a load starts, serves it, and returns the answers it took.
+fn load(loader: &mut KeyLoader, host: &mut FakeHost, server: &Server, from_ms: u64) -> usize {
+    if start_load(loader, host, from_ms) {
+        serve(loader, host, server)
+    } else {
+        0
     }
-    0
 }
 
 #[test]
@@ -156,19 +173,8 @@ fn a_file_replaced_mid_load_starts_over_and_failures_keep_the_index() {
     // The next version changes between the first and second range: 412, then a clean reload.
     server.file = file(400, "b");
     server.etag = "\"v2\"".into();
-    at(&mut host, 61_000);
-    for ms in (61_000..63_000).step_by(100) {
-        at(&mut host, ms);
-        l.tick(&mut host);
-        if matches!(l.state, State::Loading(_)) {
-            break;
-        }
-    }
-    let token = u32::try_from(1000 + host.gets.len()).unwrap();
-    let (status, headers, body) = server.answer(&host);
-    let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-    let slice = |s: usize, len: usize| Some(body[s..s + len].to_vec());
-    l.answered(&mut host, token, &Answer { status: Some(status), header: &header, body_size: body.len(), body: &slice });
+    assert!(start_load(&mut l, &mut host, 61_000));
+    assert!(answer_last(&mut l, &mut host, &server));
     server.etag = "\"v3\"".into();
     serve(&mut l, &mut host, &server);
     assert!(matches!(l.state, State::Idle));
@@ -183,7 +189,7 @@ fn a_file_replaced_mid_load_starts_over_and_failures_keep_the_index() {
     l2.tick(&mut h2);
     at(&mut h2, 200);
     l2.tick(&mut h2);
-    let token = u32::try_from(1000 + h2.gets.len()).unwrap();
+    let token = last_token(&h2);
     let none = |_: &str| None;
     let empty = |_: usize, _: usize| None;
     assert!(l2.answered(&mut h2, token, &Answer { status: Some(503), header: &none, body_size: 0, body: &empty }));

@@ -37,7 +37,7 @@ pub fn tick(root: &dyn Context, outbox: &SharedOutbox, hook: &Webhook) {
         let signed = signed_headers(hook.key.as_deref(), &p.id, ts, &p.body);
         if hook.key.is_none() {
             // Names the environment variable, never its value; the id is the event's own.
-            log::warn!("tollgate: webhook secret variable {} is not set: alert {} not sent", hook.secret_env, p.id);
+            log::warn!("tollgate: webhook signing variable {} is not set: alert {} not sent", hook.secret_env, p.id);
             count("tollgate.alerts.webhook.dropped");
             continue;
         }
