@@ -250,12 +250,13 @@ bench-instructions: build
 # libFuzzer through cargo-fuzz (installed once from crates.io), on the pinned stable toolchain
 # with RUSTC_BOOTSTRAP=1 (fuzz/run.sh). Its own workspace (fuzz/), never part of `make test`.
 FUZZ_SECONDS ?= 10
+FUZZ_RUNS ?= -1
 CARGO_FUZZ   := $(HOME)/.cargo/bin/cargo-fuzz
 $(CARGO_FUZZ):
 	cargo install cargo-fuzz --version 0.13.2 --locked
 
 fuzz: $(CARGO_FUZZ)
-	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" FUZZ_SANITIZER="$(FUZZ_SANITIZER)" nice -n 19 fuzz/run.sh
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_TARGETS="$(FUZZ_TARGETS)" FUZZ_SANITIZER="$(FUZZ_SANITIZER)" nice -n 19 fuzz/run.sh
 
 keygen:
 	@cargo run -q --example keygen -- $(ARGS)
