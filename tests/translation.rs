@@ -17,6 +17,15 @@ fn gateway(openai: &MockProvider, anthropic: &MockProvider) -> Envoy {
     Envoy::start(&Gateway { config, clusters: &[("openai", openai.port()), ("anthropic", anthropic.port())], pre_filters: "", env_keys: &[] }.yaml())
 }
 
+/// `gemini-*` to a Gemini-kind provider (the mock), its key `gemini-test-secret`.
+fn gemini_gateway(gemini: &MockProvider) -> Envoy {
+    let config = r#"{"providers": [{"name": "google", "kind": "gemini", "cluster": "gemini", "host": "generativelanguage.googleapis.com", "api_key_env": "TEST_GEMINI_KEY"}],
+                     "models": [{"name": "gemini-*", "targets": [{"provider": "google"}]}],
+                     "auth": {"mode": "none"}}"#;
+    let yaml = Gateway { config, clusters: &[("gemini", gemini.port())], pre_filters: "", env_keys: &["TEST_GEMINI_KEY"] }.yaml();
+    Envoy::start_with_env(&yaml, &[("TEST_GEMINI_KEY", "gemini-test-secret")])
+}
+
 fn chat(model: &str, stream: bool) -> serde_json::Value {
     serde_json::json!({"model": model, "stream": stream, "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}]})
 }
@@ -143,11 +152,7 @@ fn provider_errors_come_back_in_the_clients_shape() {
 #[test]
 fn openai_client_answered_by_gemini_provider_json_and_stream() {
     let gemini = MockProvider::start();
-    let config = r#"{"providers": [{"name": "google", "kind": "gemini", "cluster": "gemini", "host": "generativelanguage.googleapis.com", "api_key_env": "TEST_GEMINI_KEY"}],
-                     "models": [{"name": "gemini-*", "targets": [{"provider": "google"}]}],
-                     "auth": {"mode": "none"}}"#;
-    let yaml = Gateway { config, clusters: &[("gemini", gemini.port())], pre_filters: "", env_keys: &["TEST_GEMINI_KEY"] }.yaml();
-    let envoy = Envoy::start_with_env(&yaml, &[("TEST_GEMINI_KEY", "gemini-test-secret")]);
+    let envoy = gemini_gateway(&gemini);
 
     let r = post_json(envoy.port, "/v1/chat/completions", &[], &chat("gemini-2.5-flash", false)).unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
@@ -241,4 +246,68 @@ fn anthropic_client_answered_by_gemini_provider_json_and_stream() {
     assert_eq!(text, ASSISTANT_TEXT);
     let log = envoy.wait_access_log(2);
     assert_eq!(log[1]["completion_tokens"], (GEMINI_CANDIDATES_TOKENS + GEMINI_THOUGHTS_TOKENS).to_string());
+}
+
+#[test]
+fn gemini_thought_signatures_survive_tool_loops_in_every_dialect() {
+    // The mock's Gemini signs its calls and, as Gemini 3 does, refuses a history whose calls
+    // come back unsigned (tests/support/mock_provider.rs).
+    let gemini = MockProvider::start();
+    let envoy = gemini_gateway(&gemini);
+    let tools = serde_json::json!([{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]);
+    let user = serde_json::json!({"role": "user", "content": "Weather in Paris?"});
+
+    // OpenAI chat, JSON: the signature comes back in the tool call's `extra_content`, as Gemini's
+    // own OpenAI-compatible API puts it; sent back with the message, it reaches Gemini again.
+    let first = post_json(envoy.port, "/v1/chat/completions", &[], &serde_json::json!({"model": "gemini-3-tool-caller", "tools": tools, "messages": [user]})).unwrap();
+    assert_eq!(first.status, 200, "{}", first.text());
+    let message = first.json()["choices"][0]["message"].clone();
+    let call = &message["tool_calls"][0];
+    assert_eq!(call["extra_content"]["google"]["thought_signature"], MOCK_THOUGHT_SIGNATURE);
+    let id = call["id"].as_str().unwrap().to_string();
+    let tool = |id: &str, out: &str| serde_json::json!({"role": "tool", "tool_call_id": id, "content": out});
+    let second = post_json(envoy.port, "/v1/chat/completions", &[], &serde_json::json!({"model": "gemini-3-tool-caller", "tools": tools, "messages": [user, message, tool(&id, "sunny")]})).unwrap();
+    assert_eq!(second.status, 200, "{}", second.text());
+    let seen = gemini.last_request().unwrap().json();
+    assert_eq!(seen["contents"][1]["parts"][0]["thoughtSignature"], MOCK_THOUGHT_SIGNATURE);
+    assert_eq!(seen["contents"][2]["parts"][0]["functionResponse"]["name"], "get_weather");
+
+    // Streamed, the call carries it too, and each answer names its calls apart.
+    let body = serde_json::json!({"model": "gemini-3-tool-caller", "stream": true, "tools": tools, "messages": [user]});
+    let r = request_streamed(envoy.port, "POST", "/v1/chat/completions", &[], body.to_string().as_bytes()).unwrap();
+    assert_eq!(r.status, 200);
+    let streamed = r.sse_events().iter().filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.data).ok()).find_map(|v| v["choices"][0]["delta"]["tool_calls"].get(0).cloned()).unwrap();
+    assert_eq!(streamed["extra_content"]["google"]["thought_signature"], MOCK_THOUGHT_SIGNATURE);
+    assert_ne!(streamed["id"], id.as_str());
+
+    // A history rebuilt without the signature (or from another model) gets Google's documented
+    // placeholder, and an id repeated across turns names the latest call's function.
+    let rebuilt = |name: &str| serde_json::json!({"role": "assistant", "content": null, "tool_calls": [{"id": "call_0", "type": "function", "function": {"name": name, "arguments": "{}"}}]});
+    let msgs = serde_json::json!([user, rebuilt("get_weather"), tool("call_0", "sunny"), {"role": "user", "content": "And the time?"}, rebuilt("get_time"), tool("call_0", "noon")]);
+    let third = post_json(envoy.port, "/v1/chat/completions", &[], &serde_json::json!({"model": "gemini-3-flash", "messages": msgs})).unwrap();
+    assert_eq!(third.status, 200, "{}", third.text());
+    let seen = gemini.last_request().unwrap().json();
+    assert_eq!(seen["contents"][1]["parts"][0]["thoughtSignature"], "skip_thought_signature_validator");
+    assert_eq!(seen["contents"][4]["parts"][0]["functionResponse"]["name"], "get_time");
+
+    // An Anthropic client (a coding agent) loops through Gemini: its tool_use blocks have no
+    // slot for the signature, so the placeholder carries the loop.
+    let anthropic_tools = serde_json::json!([{"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]);
+    let ask = serde_json::json!({"role": "user", "content": "Weather in Paris?"});
+    let first = post_json(envoy.port, "/v1/messages", &[], &serde_json::json!({"model": "gemini-3-tool-caller", "max_tokens": 100, "tools": anthropic_tools, "messages": [ask]})).unwrap();
+    assert_eq!(first.status, 200, "{}", first.text());
+    let content = first.json()["content"].clone();
+    let tool_use = content.as_array().unwrap().iter().find(|b| b["type"] == "tool_use").unwrap().clone();
+    let result = serde_json::json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_use["id"], "content": "sunny"}]});
+    let body = serde_json::json!({"model": "gemini-3-tool-caller", "max_tokens": 100, "tools": anthropic_tools, "messages": [ask, {"role": "assistant", "content": content}, result]});
+    let second = post_json(envoy.port, "/v1/messages", &[], &body).unwrap();
+    assert_eq!(second.status, 200, "{}", second.text());
+    assert_eq!(second.json()["type"], "message");
+    assert_eq!(gemini.last_request().unwrap().json()["contents"][1]["parts"][0]["thoughtSignature"], "skip_thought_signature_validator");
+
+    // Without tollgate's placeholder, the mock refuses as Gemini 3 does: the check is real.
+    let unsigned = serde_json::json!({"contents": [{"role": "user", "parts": [{"text": "x"}]}, {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}}]}]});
+    let direct = post_json(gemini.port(), "/v1beta/models/gemini-3-flash:generateContent", &[], &unsigned).unwrap();
+    assert_eq!(direct.status, 400, "{}", direct.text());
+    assert_eq!(direct.json()["error"]["status"], "INVALID_ARGUMENT");
 }

@@ -29,6 +29,9 @@
 //!   Anthropic `output_config.format`, Gemini `responseJsonSchema`) is answered with a JSON
 //!   document built from that schema instead of [`ASSISTANT_TEXT`].
 //!
+//! A Gemini `tool-caller` signs its calls ([`MOCK_THOUGHT_SIGNATURE`]) and, as Gemini 3 does, a
+//! Gemini `gemini-3…` or `tool-caller` model refuses a history whose calls lack their signature.
+//!
 //! Hostile-upstream fault modes (a 10 MB SSE event, HTML with status 200, unasked-for gzip, …)
 //! are chosen by `x-mock-hostile: <mode>` or a model `hostile-<mode>`; see [`hostile_upstream`].
 //!
@@ -774,6 +777,8 @@ fn respond(
         json_reply(404, &v)
     } else if let Some(status) = b.status.filter(|s| *s >= 400) {
         json_reply(status, &error_body(dialect, status, None))
+    } else if let Some(msg) = unsigned_gemini_call(&route, &req.body) {
+        json_reply(400, &error_body(dialect, 400, Some(&msg)))
     } else {
         match build_success(&route, req, b) {
             Ok(mut r) => {
@@ -1379,6 +1384,30 @@ pub fn schema_example(schema: &Value) -> Value {
     }
 }
 
+/// The `thoughtSignature` the mock's Gemini `tool-caller` puts on the calls it makes.
+pub const MOCK_THOUGHT_SIGNATURE: &str = "bW9jay1zaWduYXR1cmUtMQ==";
+
+/// As Gemini 3 does (https://ai.google.dev/gemini-api/docs/thought-signatures), for a Gemini
+/// model named `gemini-3…` or `…tool-caller…`: a history whose model turn has a function call
+/// without a signature on its first call is refused (400 `INVALID_ARGUMENT`), as is a signature
+/// the mock never gave; Google's placeholder `skip_thought_signature_validator` passes.
+fn unsigned_gemini_call(route: &Route, body: &[u8]) -> Option<String> {
+    let (Route::GeminiGenerate(model) | Route::GeminiStream(model)) = route else { return None };
+    if !(model.starts_with("gemini-3") || model.contains("tool-caller")) {
+        return None;
+    }
+    let req: Value = serde_json::from_slice(body).ok()?;
+    for (i, turn) in req.get("contents")?.as_array()?.iter().enumerate().filter(|(_, t)| t["role"] == "model") {
+        let Some(first) = turn["parts"].as_array().into_iter().flatten().find(|p| p.get("functionCall").is_some()) else { continue };
+        match first.get("thoughtSignature").and_then(Value::as_str) {
+            Some(MOCK_THOUGHT_SIGNATURE | "skip_thought_signature_validator") => {}
+            Some(_) => return Some(format!("Corrupted thought signature in contents[{i}].")),
+            None => return Some(format!("Function call is missing a thought_signature in functionCall parts (contents[{i}]).")),
+        }
+    }
+    None
+}
+
 /// For a `tool-caller` model offered tools, whose last turn is not a tool result: the first
 /// tool's name and arguments.
 fn tool_to_call(route: &Route, req: &Value) -> Option<(String, Value)> {
@@ -1405,6 +1434,9 @@ fn tool_to_call(route: &Route, req: &Value) -> Option<(String, Value)> {
     let schema = ["parameters", "input_schema", "parametersJsonSchema"].iter().find_map(|k| tool.get(*k)).cloned().unwrap_or(json!({"type": "object"}));
     Some((name, schema_example(&schema)))
 }
+
+/// Numbers the Gemini tool replies' `responseId`s, as Google's differ from answer to answer.
+static TOOL_REPLIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// One call of tool `name` with `args`, in the route's dialect, unary or streamed.
 fn tool_reply(route: &Route, streaming: bool, name: &str, args: &Value, reply: Reply) -> Reply {
@@ -1447,8 +1479,8 @@ fn tool_reply(route: &Route, streaming: bool, name: &str, args: &Value, reply: R
             ]
         }
         Route::GeminiGenerate(_) | Route::GeminiStream(_) => {
-            let v = json!({"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": name, "args": args}}]}, "finishReason": "STOP", "index": 0}],
-                "usageMetadata": {"promptTokenCount": input, "candidatesTokenCount": output, "totalTokenCount": input + output}, "modelVersion": "mock"});
+            let v = json!({"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": name, "args": args}, "thoughtSignature": MOCK_THOUGHT_SIGNATURE}]}, "finishReason": "STOP", "index": 0}],
+                "usageMetadata": {"promptTokenCount": input, "candidatesTokenCount": output, "totalTokenCount": input + output}, "modelVersion": "mock", "responseId": format!("mock-tool-{}", TOOL_REPLIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed))});
             if matches!(route, Route::GeminiGenerate(_)) {
                 return json_reply(200, &v);
             }

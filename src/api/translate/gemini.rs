@@ -4,7 +4,15 @@
 //! turns (tool calls as `functionCall` parts); tool messages become `functionResponse` parts in a
 //! user turn, named by looking up their `tool_call_id` among earlier assistant tool calls.
 //! Consecutive turns of one role are merged. Gemini function calls carry no id, so responses
-//! number them `call_<index>`. The model is not part of the body (it goes in the URL).
+//! name them `call_<hash of responseId>_<index>`, unique across the turns of a conversation.
+//! The model is not part of the body (it goes in the URL).
+//!
+//! Thought signatures: Gemini 3 refuses a history whose function calls lack the
+//! `thoughtSignature` it gave them. An answer's signature goes to the client in the tool call's
+//! `extra_content.google.thought_signature` (the slot Gemini's own OpenAI-compatible API uses,
+//! which the OpenAI SDKs keep when the message is sent back), and comes back from there. A model
+//! turn whose first call has none (a client that rebuilt its history, or a history from another
+//! model or dialect) gets Google's documented placeholder, [`SKIP_SIGNATURE`].
 //! `reasoning_effort` becomes `thinkingConfig.thinkingBudget` (low 1,024, medium 8,192, high
 //! 24,576), a `json_schema` `response_format` becomes `responseJsonSchema` with a JSON MIME
 //! type, and the hub's `top_k` becomes `topK`. Fields Gemini cannot honour (`n > 1`,
@@ -15,6 +23,10 @@ use super::{Lenience, TranslateError};
 use crate::api::anthropic::tool_input;
 use crate::api::openai::arguments_string;
 use serde_json::{json, Map, Value};
+
+/// The `thoughtSignature` Google documents for function calls whose real signature is not at
+/// hand (histories from another model, or rebuilt by the client): it passes Gemini 3's check.
+pub const SKIP_SIGNATURE: &str = "skip_thought_signature_validator";
 
 /// Translates an OpenAI chat request into a Gemini `generateContent` request body.
 pub fn chat_to_gemini(req: &Value, lenience: &mut Lenience) -> Result<Value, TranslateError> {
@@ -120,7 +132,9 @@ fn convert_messages(messages: Option<&Value>) -> Result<(Vec<String>, Vec<Value>
             "assistant" => ("model", assistant_parts(m, content, &mut call_names)?),
             "tool" => {
                 let id = m.get("tool_call_id").and_then(Value::as_str).ok_or_else(|| bad("A `tool` message needs a `tool_call_id`."))?;
-                let name = call_names.iter().find(|(i, _)| i == id).map(|(_, n)| n.clone());
+                // The latest call with that id: ids may repeat across turns (`call_0` from
+                // gateways that number calls per answer).
+                let name = call_names.iter().rev().find(|(i, _)| i == id).map(|(_, n)| n.clone());
                 let name = name.ok_or_else(|| bad(&format!("No earlier assistant tool call has the id `{id}`.")))?;
                 let text = plain_text(content)?;
                 let response = match serde_json::from_str::<Value>(&text) {
@@ -204,7 +218,7 @@ fn assistant_parts(message: &Value, content: Option<&Value>, call_names: &mut Ve
             if text.is_empty() { vec![] } else { vec![super::obj(&mut [("text", Value::from(text))])] }
         }
     };
-    for call in message.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+    for (i, call) in message.get("tool_calls").and_then(Value::as_array).into_iter().flatten().enumerate() {
         let id = call.get("id").and_then(Value::as_str);
         let name = call.pointer("/function/name").and_then(Value::as_str);
         let (Some(id), Some(name)) = (id, name) else {
@@ -212,7 +226,13 @@ fn assistant_parts(message: &Value, content: Option<&Value>, call_names: &mut Ve
         };
         call_names.push((id.to_string(), name.to_string()));
         let args = tool_input(call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or_default());
-        parts.push(super::obj(&mut [("functionCall", super::obj(&mut [("name", Value::from(name)), ("args", args)]))]));
+        let mut part = super::obj(&mut [("functionCall", super::obj(&mut [("name", Value::from(name)), ("args", args)]))]);
+        // Gemini signs the first call of a step; the others of a parallel step carry none.
+        let signature = call.pointer("/extra_content/google/thought_signature").and_then(Value::as_str).filter(|s| !s.is_empty());
+        if let (Some(sig), Some(map)) = (signature.or((i == 0).then_some(SKIP_SIGNATURE)), part.as_object_mut()) {
+            map.insert("thoughtSignature".into(), Value::from(sig));
+        }
+        parts.push(part);
     }
     Ok(parts)
 }
@@ -297,10 +317,28 @@ pub(crate) fn usage(meta: &Value) -> Value {
     super::obj(&mut [("prompt_tokens", Value::from(prompt)), ("completion_tokens", Value::from(completion)), ("total_tokens", Value::from(prompt.saturating_add(completion))), ("prompt_tokens_details", super::obj(&mut [("cached_tokens", Value::from(count("cachedContentTokenCount")))])), ("completion_tokens_details", super::obj(&mut [("reasoning_tokens", Value::from(thoughts))]))])
 }
 
-/// An OpenAI tool call for a Gemini `functionCall`, numbered `index` (its id is `call_<index>`).
-pub(crate) fn tool_call(call: &Value, index: usize) -> Value {
+/// An OpenAI tool call for the Gemini part holding a `functionCall`, the `index`-th call of the
+/// answer `response_id`. Its id is the call's own `id` when Gemini gave one, else
+/// `call_<8 hex digits of the response id>_<index>` (`call_<index>` without a response id); the
+/// part's `thoughtSignature` goes in `extra_content.google.thought_signature`.
+pub(crate) fn tool_call(part: &Value, index: usize, response_id: Option<&str>) -> Value {
+    let call = part.get("functionCall").unwrap_or(&Value::Null);
     let args = arguments_string(call.get("args").unwrap_or(&super::obj(&mut [])));
-    super::obj(&mut [("id", Value::from(format!("call_{index}"))), ("type", Value::from("function")), ("function", super::obj(&mut [("name", call.get("name").cloned().unwrap_or(Value::Null)), ("arguments", Value::from(args))]))])
+    let id = match (call.get("id").and_then(Value::as_str).filter(|i| !i.is_empty()), response_id) {
+        (Some(own), _) => own.to_string(),
+        (None, Some(r)) => format!("call_{:08x}_{index}", fnv32(r)),
+        (None, None) => format!("call_{index}"),
+    };
+    let mut out = super::obj(&mut [("id", Value::from(id)), ("type", Value::from("function")), ("function", super::obj(&mut [("name", call.get("name").cloned().unwrap_or(Value::Null)), ("arguments", Value::from(args))]))]);
+    if let (Some(sig), Some(map)) = (part.get("thoughtSignature").and_then(Value::as_str), out.as_object_mut()) {
+        map.insert("extra_content".into(), json!({"google": {"thought_signature": sig}}));
+    }
+    out
+}
+
+/// FNV-1a, 32 bits: a short, stable tag of a response id for its tool-call ids.
+fn fnv32(s: &str) -> u32 {
+    s.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
 }
 
 /// Translates a Gemini `GenerateContentResponse` (its first candidate) into an OpenAI
@@ -312,9 +350,10 @@ pub fn gemini_to_completion(resp: &Value, model: &str, created: u64) -> Result<V
     let candidate = resp.get("candidates").and_then(Value::as_array).and_then(|c| c.first());
     let mut text = String::new();
     let mut calls = Vec::new();
+    let response_id = resp.get("responseId").and_then(Value::as_str);
     for part in candidate.and_then(|c| c.pointer("/content/parts")).and_then(Value::as_array).into_iter().flatten() {
-        if let Some(call) = part.get("functionCall") {
-            calls.push(tool_call(call, calls.len()));
+        if part.get("functionCall").is_some() {
+            calls.push(tool_call(part, calls.len(), response_id));
         } else if part.get("thought").and_then(Value::as_bool) != Some(true) {
             text.push_str(part.get("text").and_then(Value::as_str).unwrap_or_default());
         }
@@ -359,7 +398,7 @@ mod tests {
         assert_eq!(got["generationConfig"], json!({"maxOutputTokens": 50, "temperature": 0.2, "topP": 0.9, "stopSequences": ["END"]}));
         assert_eq!(got["contents"], json!([
             {"role": "user", "parts": [{"text": "Weather?"}, {"inlineData": {"mimeType": "image/png", "data": "AAAA"}}]},
-            {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}]},
+            {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": SKIP_SIGNATURE}]},
             {"role": "user", "parts": [{"functionResponse": {"name": "get_weather", "response": {"output": "sunny"}}}, {"text": "Thanks"}]}
         ]));
         assert_eq!(got["tools"], json!([{"functionDeclarations": [
@@ -369,6 +408,42 @@ mod tests {
         assert_eq!(got["toolConfig"], json!({"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}}));
         let bare = chat_to_gemini(&json!({"messages": [{"role": "user", "content": "x"}]}), &mut Lenience::new(true)).unwrap();
         assert_eq!(bare, json!({"contents": [{"role": "user", "parts": [{"text": "x"}]}]}));
+    }
+
+    #[test]
+    fn thought_signatures_round_trip_and_repeated_ids_name_the_latest_call() {
+        let answer = json!({"responseId": "r9", "candidates": [{"content": {"role": "model", "parts": [
+            {"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "c2lnLTE="}, {"functionCall": {"name": "g", "args": {}}}]}, "finishReason": "STOP"}]});
+        let got = gemini_to_completion(&answer, "m", 0).unwrap();
+        let calls = got["choices"][0]["message"]["tool_calls"].as_array().unwrap().clone();
+        let tag = format!("{:08x}", fnv32("r9"));
+        assert_eq!(calls[0], json!({"id": format!("call_{tag}_0"), "type": "function", "function": {"name": "f", "arguments": "{}"}, "extra_content": {"google": {"thought_signature": "c2lnLTE="}}}));
+        assert_eq!((calls[1]["id"].as_str(), calls[1].get("extra_content")), (Some(format!("call_{tag}_1").as_str()), None));
+        // A call with Gemini's own id keeps it.
+        assert_eq!(tool_call(&json!({"functionCall": {"id": "own", "name": "f"}}), 3, Some("r9"))["id"], "own");
+
+        // Sent back as the OpenAI SDK sends the message it got: the signature returns to its call;
+        // a rebuilt history (no `extra_content`) gets the placeholder on each step's first call.
+        // Ids repeated across turns (`call_0`) name the latest call.
+        let req = json!({"messages": [
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "call_0", "type": "function", "function": {"name": "first", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "call_0", "content": "1"},
+            got["choices"][0]["message"].clone(),
+            {"role": "tool", "tool_call_id": calls[0]["id"], "content": "2"},
+            {"role": "tool", "tool_call_id": calls[1]["id"], "content": "3"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "call_0", "type": "function", "function": {"name": "second", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "call_0", "content": "4"}
+        ]});
+        let out = chat_to_gemini(&req, &mut Lenience::new(true)).unwrap();
+        let c = &out["contents"];
+        assert_eq!(c[1]["parts"][0]["thoughtSignature"], SKIP_SIGNATURE);
+        assert_eq!(c[2]["parts"][0]["functionResponse"]["name"], "first");
+        assert_eq!(c[3]["parts"][0]["thoughtSignature"], "c2lnLTE=");
+        assert!(c[3]["parts"][1].get("thoughtSignature").is_none(), "{}", c[3]);
+        assert_eq!(c[4]["parts"].as_array().map(Vec::len), Some(2));
+        assert_eq!(c[5]["parts"][0]["thoughtSignature"], SKIP_SIGNATURE);
+        assert_eq!(c[6]["parts"][0]["functionResponse"]["name"], "second");
     }
 
     #[test]

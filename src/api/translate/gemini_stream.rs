@@ -23,6 +23,8 @@ pub struct GeminiToOpenAiStream {
     created: u64,
     include_usage: bool,
     id: String,
+    /// The answer's `responseId`, which names its tool calls.
+    response_id: Option<String>,
     /// The last `usageMetadata` seen (Gemini's counts are cumulative).
     usage: Option<Value>,
     /// Or, when the last event carrying it was plain text, that event's data (parsed at the end).
@@ -45,6 +47,7 @@ impl GeminiToOpenAiStream {
             created,
             include_usage,
             id: "chatcmpl-tollgate".to_string(),
+            response_id: None,
             usage: None,
             usage_data: None,
             text_frame: None,
@@ -122,13 +125,14 @@ impl GeminiToOpenAiStream {
             self.started = true;
             if let Some(id) = v.get("responseId").and_then(Value::as_str) {
                 self.id = id.to_string();
+                self.response_id = Some(id.to_string());
             }
             out.extend(self.chunk(super::obj(&mut [("role", Value::from("assistant")), ("content", Value::from(""))]), None));
         }
         let candidate = v.get("candidates").and_then(Value::as_array).and_then(|c| c.first());
         for part in candidate.and_then(|c| c.pointer("/content/parts")).and_then(Value::as_array).into_iter().flatten() {
-            if let Some(call) = part.get("functionCall") {
-                let mut entry = tool_call(call, self.tool_calls);
+            if part.get("functionCall").is_some() {
+                let mut entry = tool_call(part, self.tool_calls, self.response_id.as_deref());
                 if let Some(map) = entry.as_object_mut() {
                     map.insert("index".into(), json!(self.tool_calls));
                 }
@@ -224,6 +228,13 @@ mod tests {
         let calls: Vec<&Value> = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["tool_calls"].get(0)).collect();
         assert_eq!(calls[0], &json!({"index": 0, "id": "call_0", "type": "function", "function": {"name": "f", "arguments": "{\"a\":1}"}}));
         assert_eq!(calls[1]["id"], "call_1");
+        // With a response id the calls are named after it, and a signature rides along.
+        let signed = json!({"responseId": "r9", "candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "c2ln"}]}, "finishReason": "STOP"}]}).to_string();
+        let chunks = run(&mut GeminiToOpenAiStream::new("m", 0, false), &[signed]);
+        let call = chunks.iter().find_map(|c| c["choices"][0]["delta"]["tool_calls"].get(0).cloned()).unwrap();
+        assert_eq!(call["id"], tool_call(&json!({"functionCall": {}}), 0, Some("r9"))["id"]);
+        assert_eq!(call["extra_content"]["google"]["thought_signature"], "c2ln");
+        assert_ne!(call["id"], "call_0");
         assert!(chunks.iter().all(|c| c["choices"][0]["delta"].get("content").is_none_or(|t| t == "")));
         assert_eq!(chunks.last().unwrap()["choices"][0]["finish_reason"], "tool_calls");
     }
