@@ -175,7 +175,7 @@ fn a_redis_outage_follows_failure_mode() {
 #[test]
 fn the_documented_fleet_config_compiles() {
     let doc = fs::read_to_string(repo().join("docs/limits.md")).unwrap();
-    let block = doc.split("```json\n").nth(1).and_then(|b| b.split("```").next()).unwrap();
+    let block = doc.split("```json\n").skip(1).filter_map(|b| b.split("```").next()).find(|b| b.contains("\"fleet\"")).unwrap();
     let json = format!(r#"{{"pricing": {{"models": {{"*": {{"input": 1, "output": 1}}}}}}, {block}}}"#);
     let c = tollgate::config::parse(json.as_bytes(), &|_| None).unwrap_or_else(|e| panic!("{e}\n{json}"));
     let fleet = c.limits.fleet.unwrap();
