@@ -65,8 +65,98 @@ fn status_class(status: u16) -> &'static str {
     }
 }
 
+/// One of the per-request stats: a fixed suffix and kind under the request's tag prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Series {
+    Requests,
+    TokensInput,
+    TokensOutput,
+    TokensCached,
+    TokensReasoning,
+    UsageEstimated,
+    OutputTokens,
+    CostMicros,
+    RequestDurationMs,
+    TimeToFirstTokenMs,
+    OutputTokensPerSecond,
+}
+
+impl Series {
+    /// Every series, in the order a request's updates are made.
+    pub const ALL: [Series; 11] = [
+        Series::Requests,
+        Series::TokensInput,
+        Series::TokensOutput,
+        Series::TokensCached,
+        Series::TokensReasoning,
+        Series::UsageEstimated,
+        Series::OutputTokens,
+        Series::CostMicros,
+        Series::RequestDurationMs,
+        Series::TimeToFirstTokenMs,
+        Series::OutputTokensPerSecond,
+    ];
+
+    /// The stat name's last part, after the prefix.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Series::Requests => "requests",
+            Series::TokensInput => "tokens.input",
+            Series::TokensOutput => "tokens.output",
+            Series::TokensCached => "tokens.cached",
+            Series::TokensReasoning => "tokens.reasoning",
+            Series::UsageEstimated => "usage_estimated",
+            Series::OutputTokens => "output_tokens",
+            Series::CostMicros => "cost_micros",
+            Series::RequestDurationMs => "request_duration_ms",
+            Series::TimeToFirstTokenMs => "time_to_first_token_ms",
+            Series::OutputTokensPerSecond => "output_tokens_per_second",
+        }
+    }
+
+    pub fn kind(self) -> Kind {
+        match self {
+            Series::OutputTokens | Series::RequestDurationMs | Series::TimeToFirstTokenMs | Series::OutputTokensPerSecond => Kind::Histogram,
+            _ => Kind::Counter,
+        }
+    }
+
+    /// Its place in [`Series::ALL`] (and in a host's table of ids per prefix).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One request's stat updates: the tag prefix they share (`tollgate.model.….status.2xx.`) and a
+/// value per series it updates. A host can look the prefix up once and keep the ids of its
+/// series, where building and looking up every full name costs an allocation and a hash each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestStats {
+    pub prefix: String,
+    pub values: [Option<u64>; Series::ALL.len()],
+}
+
+impl RequestStats {
+    /// The full name of one of its series.
+    pub fn name(&self, series: Series) -> String {
+        let mut name = String::with_capacity(self.prefix.len() + series.suffix().len());
+        name.push_str(&self.prefix);
+        name.push_str(series.suffix());
+        name
+    }
+
+    /// The updates as named metrics, in [`Series::ALL`] order.
+    pub fn metrics(&self) -> Vec<Metric> {
+        Series::ALL
+            .iter()
+            .zip(&self.values)
+            .filter_map(|(s, v)| v.map(|value| Metric { kind: s.kind(), name: self.name(*s), value }))
+            .collect()
+    }
+}
+
 /// The stat updates for one request.
-pub fn request_metrics(r: &RequestRecord<'_>) -> Vec<Metric> {
+pub fn request_stats(r: &RequestRecord<'_>) -> RequestStats {
     let mut prefix = String::with_capacity(96);
     for (label, value) in [("tollgate.model.", r.model), (".provider.", r.provider), (".tenant.", r.principal)] {
         prefix.push_str(label);
@@ -75,38 +165,40 @@ pub fn request_metrics(r: &RequestRecord<'_>) -> Vec<Metric> {
     prefix.push_str(".status.");
     prefix.push_str(status_class(r.status));
     prefix.push('.');
-    let named = |n: &str| {
-        let mut name = String::with_capacity(prefix.len() + n.len());
-        name.push_str(&prefix);
-        name.push_str(n);
-        name
-    };
-    let counter = |n: &str, v: u64| Metric { kind: Kind::Counter, name: named(n), value: v };
-    let hist = |n: &str, v: u64| Metric { kind: Kind::Histogram, name: named(n), value: v };
-    let mut out = vec![counter("requests", 1)];
-    if let Some(u) = r.usage {
-        out.push(counter("tokens.input", u.prompt_tokens));
-        out.push(counter("tokens.output", u.completion_tokens));
-        out.push(counter("tokens.cached", u.cached_prompt_tokens));
-        out.push(counter("tokens.reasoning", u.reasoning_tokens));
-        if u.estimated {
-            out.push(counter("usage_estimated", 1));
+    let mut values = [None; Series::ALL.len()];
+    let mut set = |s: Series, v: u64| {
+        if let Some(slot) = values.get_mut(s.index()) {
+            *slot = Some(v);
         }
-        out.push(hist("output_tokens", u.completion_tokens));
+    };
+    set(Series::Requests, 1);
+    if let Some(u) = r.usage {
+        set(Series::TokensInput, u.prompt_tokens);
+        set(Series::TokensOutput, u.completion_tokens);
+        set(Series::TokensCached, u.cached_prompt_tokens);
+        set(Series::TokensReasoning, u.reasoning_tokens);
+        if u.estimated {
+            set(Series::UsageEstimated, 1);
+        }
+        set(Series::OutputTokens, u.completion_tokens);
     }
-    if let Some(c) = r.cost_micros {
-        out.push(counter("cost_micros", c));
+    let optional = [
+        (Series::CostMicros, r.cost_micros),
+        (Series::RequestDurationMs, r.duration_ms),
+        (Series::TimeToFirstTokenMs, r.ttft_ms),
+        (Series::OutputTokensPerSecond, r.output_tokens_per_second),
+    ];
+    for (s, v) in optional {
+        if let Some(v) = v {
+            set(s, v);
+        }
     }
-    if let Some(d) = r.duration_ms {
-        out.push(hist("request_duration_ms", d));
-    }
-    if let Some(t) = r.ttft_ms {
-        out.push(hist("time_to_first_token_ms", t));
-    }
-    if let Some(t) = r.output_tokens_per_second {
-        out.push(hist("output_tokens_per_second", t));
-    }
-    out
+    RequestStats { prefix, values }
+}
+
+/// The stat updates for one request, as named metrics.
+pub fn request_metrics(r: &RequestRecord<'_>) -> Vec<Metric> {
+    request_stats(r).metrics()
 }
 
 /// Redaction counters for one request: `tollgate.redaction.detector.<d>.action.<a>.matches`
@@ -129,6 +221,23 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    /// A host keeps a prefix's ids by [`Series::index`]: every series has its own place.
+    #[test]
+    fn series_index_their_place() {
+        for (i, s) in Series::ALL.iter().enumerate() {
+            assert_eq!(s.index(), i, "{s:?}");
+        }
+        let r = RequestRecord { model: "m", provider: "p", principal: "t", status: 200, duration_ms: Some(3), ..Default::default() };
+        let stats = request_stats(&r);
+        assert_eq!(stats.prefix, "tollgate.model.m.provider.p.tenant.t.status.2xx.");
+        assert_eq!(stats.name(Series::RequestDurationMs), "tollgate.model.m.provider.p.tenant.t.status.2xx.request_duration_ms");
+        let names: Vec<_> = stats.metrics().into_iter().map(|m| (m.name, m.kind, m.value)).collect();
+        assert_eq!(names, [
+            ("tollgate.model.m.provider.p.tenant.t.status.2xx.requests".to_string(), Kind::Counter, 1),
+            ("tollgate.model.m.provider.p.tenant.t.status.2xx.request_duration_ms".to_string(), Kind::Histogram, 3),
+        ]);
+    }
 
     #[test]
     fn tags_are_safe() {

@@ -25,7 +25,21 @@ pub fn put(out: &mut Vec<u8>, parts: &[&[u8]]) {
 
 /// Writes `n` in decimal (no formatting machinery, no allocation).
 #[inline(never)]
-pub fn put_u64(out: &mut Vec<u8>, mut n: u64) {
+pub fn put_u64(out: &mut Vec<u8>, n: u64) {
+    let (digits, start) = decimal(n);
+    out.extend_from_slice(digits.get(start..).unwrap_or_default());
+}
+
+/// Appends `n` in decimal to a `String` (as [`put_u64`]).
+#[inline(never)]
+pub fn push_u64(out: &mut String, n: u64) {
+    let (digits, start) = decimal(n);
+    // Digits are ASCII, so this never fails.
+    out.push_str(std::str::from_utf8(digits.get(start..).unwrap_or_default()).unwrap_or_default());
+}
+
+/// `n`'s decimal digits, in the buffer from the returned index on.
+fn decimal(mut n: u64) -> ([u8; 20], usize) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
@@ -36,7 +50,7 @@ pub fn put_u64(out: &mut Vec<u8>, mut n: u64) {
             break;
         }
     }
-    out.extend_from_slice(digits.get(i..).unwrap_or_default());
+    (digits, i)
 }
 
 /// The value of a JSON number that is a plain non-negative integer fitting a `u64` (no sign,

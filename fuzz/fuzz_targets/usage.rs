@@ -1,5 +1,6 @@
 //! The usage parsers: JSON bodies of every provider, and streams metered chunk by chunk, where
-//! the usage read does not depend on the chunking.
+//! the usage read does not depend on the chunking, and where the JSON fast path decides it
+//! agrees with the whole parse.
 #![no_main]
 use libfuzzer_sys::{fuzz_mutator, fuzz_target};
 use tollgate::usage::{estimate_prompt_tokens, estimate_tokens, from_response, ResponseMeter, Usage, UsageDialect};
@@ -17,7 +18,10 @@ fn metered(d: UsageDialect, parts: &[&[u8]]) -> Option<Usage> {
 
 fuzz_target!(|data: &[u8]| {
     for d in ALL {
-        if let Some(u) = from_response(d, data) {
+        let fast = from_response(d, data);
+        let whole = tollgate::usage::json::reported_by_whole_parse(d, data).filter(Usage::plausible);
+        assert_eq!(fast, whole, "{d:?}: the fast path and the whole parse disagree");
+        if let Some(u) = fast {
             let _ = u.total_tokens();
         }
         let m = ResponseMeter::for_response(d, 200, "application/json");

@@ -129,7 +129,7 @@ impl Exports {
 
     /// Sets a numeric field (as [`Exports::set`]).
     pub fn set_number(&mut self, host: &mut impl Host, config: &Config, name: FilterStateName, value: u64) {
-        if self.separately(host, config, name, || value.to_string()) {
+        if self.separately(host, config, name, || decimal(value)) {
             self.put(name, Value::Number(value));
         }
     }
@@ -193,7 +193,6 @@ impl Exports {
 
     /// The record as a JSON object: numbers and booleans bare, names as strings.
     fn record(&self) -> Option<String> {
-        use std::fmt::Write as _;
         let mut out = String::with_capacity(320);
         for (name, value) in FIELDS.iter().zip(&self.values) {
             let Some(v) = value else { continue };
@@ -203,9 +202,7 @@ impl Exports {
             out.push_str("\":");
             match v {
                 Value::Text(t) => json_string(&mut out, t),
-                Value::Number(n) => {
-                    let _ = write!(out, "{n}");
-                }
+                Value::Number(n) => crate::scan::push_u64(&mut out, *n),
                 Value::Flag(b) => out.push_str(if *b { "true" } else { "false" }),
             }
         }
@@ -217,10 +214,22 @@ impl Exports {
     }
 }
 
+/// `n` in decimal, without the formatting machinery.
+fn decimal(n: u64) -> String {
+    let mut out = String::with_capacity(20);
+    crate::scan::push_u64(&mut out, n);
+    out
+}
+
 /// Appends `s` as a JSON string (RFC 8259 escapes).
 fn json_string(out: &mut String, s: &str) {
     use std::fmt::Write as _;
     out.push('"');
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

@@ -60,7 +60,8 @@ pub fn report(host: &mut impl Host, config: &Config, exports: &mut Exports, o: &
         output_tokens_per_second: tps,
         cost_micros: o.cost_micros,
     };
-    for m in crate::metrics::request_metrics(&record).into_iter().chain(more()) {
+    host.emit_request(&crate::metrics::request_stats(&record));
+    for m in more() {
         host.emit(&m);
     }
 }

@@ -40,10 +40,11 @@ impl Redaction {
 
     /// Chooses the restore mode; `true` when the body will be rewritten (drop `content-length`).
     pub fn on_response_headers(&mut self, dialect: Dialect, status: u16, content_type: &str) -> bool {
-        let ct = content_type.trim_start().to_ascii_lowercase();
+        let ct = content_type.trim_start().as_bytes();
+        let is = |prefix: &str| ct.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix.as_bytes()));
         let restorer = Restorer::new(self.findings.pseudonyms.restorable());
         self.mode = match restorer {
-            Some(r) if (200..300).contains(&status) && ct.starts_with("text/event-stream") => {
+            Some(r) if (200..300).contains(&status) && is("text/event-stream") => {
                 let d = match dialect {
                     Dialect::Anthropic => StreamDialect::Anthropic,
                     Dialect::OpenAiResponses => StreamDialect::Responses,
@@ -51,7 +52,7 @@ impl Redaction {
                 };
                 Mode::Sse(Box::new(SseRestorer::new(d, r)))
             }
-            Some(r) if (200..300).contains(&status) && ct.starts_with("application/json") => Mode::Json(r),
+            Some(r) if (200..300).contains(&status) && is("application/json") => Mode::Json(r),
             _ => Mode::Off,
         };
         !matches!(self.mode, Mode::Off)
@@ -123,7 +124,7 @@ mod tests {
         assert_eq!(send(&mut f, &mut h), Flow::Continue);
         let sent: serde_json::Value = serde_json::from_slice(&h.request_body).unwrap();
         assert_eq!(sent["messages"][0]["content"], "mail [EMAIL_1]");
-        h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into()), ("content-length".into(), "99".into())];
+        h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), " Application/JSON; charset=utf-8".into()), ("content-length".into(), "99".into())];
         f.on_response_headers(&mut h);
         assert!(!h.response_headers.iter().any(|(k, _)| k == "content-length"));
         h.response_body = br#"{"choices":[{"message":{"content":"Wrote to [EMAIL_1]."}}]}"#.to_vec();

@@ -52,6 +52,13 @@ pub trait Host {
     fn set_filter_state(&mut self, name: &str, value: &str);
     /// Applies one stat update (the metric is defined on first use).
     fn emit(&mut self, metric: &crate::metrics::Metric);
+    /// Applies one request's stat updates (see [`crate::metrics::RequestStats`]). A host that
+    /// keeps the ids per prefix overrides this; the default emits each as a named metric.
+    fn emit_request(&mut self, stats: &crate::metrics::RequestStats) {
+        for m in stats.metrics() {
+            self.emit(&m);
+        }
+    }
     /// A property (e.g. dynamic metadata) as strings: a string leaf gives one value, a list of
     /// strings gives each; absent gives none.
     fn property_strings(&self, path: &[&str]) -> Vec<String>;

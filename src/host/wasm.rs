@@ -4,7 +4,7 @@ use super::pairs::Pairs;
 use super::Host;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType};
-use crate::metrics::{Kind, Metric};
+use crate::metrics::{Kind, Metric, RequestStats, Series};
 use crate::limits::StoreError;
 use proxy_wasm::types::{MetricType, Status};
 use std::cell::RefCell;
@@ -14,7 +14,13 @@ use std::time::UNIX_EPOCH;
 thread_local! {
     /// Metric ids by name, defined once per VM.
     static METRIC_IDS: RefCell<HashMap<String, u32, BuildFnv>> = const { RefCell::new(HashMap::with_hasher(BuildFnv)) };
+    /// The ids of a request's series by their tag prefix ([`RequestStats`]): one lookup per
+    /// request instead of one per stat. At most [`MAX_METRICS`] prefixes.
+    static SERIES_IDS: RefCell<HashMap<String, SeriesIds, BuildFnv>> = const { RefCell::new(HashMap::with_hasher(BuildFnv)) };
 }
+
+/// A prefix's series ids, [`Series::index`]-ed; `None` until the series is first updated.
+type SeriesIds = [Option<u32>; Series::ALL.len()];
 
 /// FNV-1a for the metric-id map: a request looks up about ten names of ~80 bytes, which SipHash
 /// hashes at several times the cost. The names come from the config and fixed suffixes, and
@@ -249,6 +255,51 @@ fn warn(what: &str, status: proxy_wasm::types::Status) {
     log::warn!("host call {what} failed: {status:?}");
 }
 
+/// The id of a stat, defined on first use (at most [`MAX_METRICS`] per VM).
+fn metric_id(kind: Kind, name: &str) -> Option<u32> {
+    METRIC_IDS.with(|ids| {
+        let mut ids = ids.borrow_mut();
+        if let Some(id) = ids.get(name) {
+            return Some(*id);
+        }
+        if ids.len() >= MAX_METRICS {
+            return None;
+        }
+        let host_kind = match kind {
+            Kind::Counter => MetricType::Counter,
+            Kind::Histogram => MetricType::Histogram,
+            Kind::Gauge => MetricType::Gauge,
+        };
+        match hostcalls::define_metric(host_kind, name) {
+            Ok(id) => {
+                ids.insert(name.to_string(), id);
+                if ids.len() == MAX_METRICS {
+                    log::warn!("tollgate: {MAX_METRICS} distinct stats defined; further ones are dropped");
+                }
+                Some(id)
+            }
+            Err(s) => {
+                warn("define_metric", s);
+                None
+            }
+        }
+    })
+}
+
+/// One stat update. A counter adding nothing is not sent (defining it made the stat exist at 0).
+fn update_metric(id: u32, kind: Kind, value: u64) {
+    if kind == Kind::Counter && value == 0 {
+        return;
+    }
+    let result = match kind {
+        Kind::Counter => hostcalls::increment_metric(id, i64::try_from(value).unwrap_or(i64::MAX)),
+        Kind::Histogram | Kind::Gauge => hostcalls::record_metric(id, value),
+    };
+    if let Err(s) = result {
+        warn("update_metric", s);
+    }
+}
+
 impl Host for WasmHost {
     fn request_header(&mut self, name: &str) -> Option<String> {
         self.request.get(MapType::HttpRequestHeaders, name)
@@ -332,44 +383,35 @@ impl Host for WasmHost {
     }
 
     fn emit(&mut self, metric: &Metric) {
-        let id = METRIC_IDS.with(|ids| {
-            let mut ids = ids.borrow_mut();
-            if let Some(id) = ids.get(&metric.name) {
-                return Some(*id);
-            }
-            if ids.len() >= MAX_METRICS {
-                return None;
-            }
-            let kind = match metric.kind {
-                Kind::Counter => MetricType::Counter,
-                Kind::Histogram => MetricType::Histogram,
-                Kind::Gauge => MetricType::Gauge,
-            };
-            match hostcalls::define_metric(kind, &metric.name) {
-                Ok(id) => {
-                    ids.insert(metric.name.clone(), id);
-                    if ids.len() == MAX_METRICS {
-                        log::warn!("tollgate: {MAX_METRICS} distinct stats defined; further ones are dropped");
-                    }
-                    Some(id)
-                }
-                Err(s) => {
-                    warn("define_metric", s);
-                    None
-                }
-            }
-        });
-        let Some(id) = id else { return };
-        if metric.kind == Kind::Counter && metric.value == 0 {
-            // Defined (so the stat exists at 0) but adding nothing: skip the host call.
-            return;
+        if let Some(id) = metric_id(metric.kind, &metric.name) {
+            update_metric(id, metric.kind, metric.value);
         }
-        let result = match metric.kind {
-            Kind::Counter => hostcalls::increment_metric(id, i64::try_from(metric.value).unwrap_or(i64::MAX)),
-            Kind::Histogram | Kind::Gauge => hostcalls::record_metric(id, metric.value),
-        };
-        if let Err(s) = result {
-            warn("update_metric", s);
+    }
+
+    fn emit_request(&mut self, stats: &RequestStats) {
+        let known = SERIES_IDS.with(|t| t.borrow().get(&stats.prefix).copied());
+        let mut ids = known.unwrap_or_default();
+        let mut defined = false;
+        for (series, (value, id)) in Series::ALL.iter().zip(stats.values.iter().zip(ids.iter_mut())) {
+            let Some(value) = *value else { continue };
+            let id = match *id {
+                Some(id) => id,
+                None => {
+                    let Some(new) = metric_id(series.kind(), &stats.name(*series)) else { continue };
+                    *id = Some(new);
+                    defined = true;
+                    new
+                }
+            };
+            update_metric(id, series.kind(), value);
+        }
+        if defined {
+            SERIES_IDS.with(|t| {
+                let mut t = t.borrow_mut();
+                if t.len() < MAX_METRICS || t.contains_key(&stats.prefix) {
+                    t.insert(stats.prefix.clone(), ids);
+                }
+            });
         }
     }
 

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use super::model::{Usage, UsageDialect};
+use crate::scan::Scan;
 use super::wire::{AnthropicUsage, ConverseUsage, GeminiUsage, OpenAiUsage};
 
 #[derive(Deserialize)]
@@ -26,24 +27,65 @@ pub fn from_response(dialect: UsageDialect, body: &[u8]) -> Option<Usage> {
 }
 
 fn reported(dialect: UsageDialect, body: &[u8]) -> Option<Usage> {
+    let fast = match dialect {
+        UsageDialect::OpenAi | UsageDialect::OpenAiResponses => usage_member::<OpenAiUsage>(body, b"usage").map(|u| u.map(|u| u.normalise())),
+        UsageDialect::Anthropic => usage_member::<AnthropicUsage>(body, b"usage").map(|u| u.map(|u| u.normalise())),
+        UsageDialect::Converse => usage_member::<ConverseUsage>(body, b"usage").map(|u| u.map(|u| u.normalise())),
+        UsageDialect::Gemini => usage_member::<GeminiUsage>(body, b"usageMetadata").map(|u| u.map(|u| u.normalise())),
+    };
+    fast.unwrap_or_else(|| reported_by_whole_parse(dialect, body))
+}
+
+/// The reference path: the whole body parsed by `serde_json` into a struct that keeps only the
+/// usage. [`from_response`] takes it when its fast path cannot decide; the differential test
+/// and the `usage` fuzz target compare the two.
+#[doc(hidden)]
+pub fn reported_by_whole_parse(dialect: UsageDialect, body: &[u8]) -> Option<Usage> {
     match dialect {
-        UsageDialect::OpenAi | UsageDialect::OpenAiResponses => {
-            let parsed: WithUsage<OpenAiUsage> = serde_json::from_slice(body).ok()?;
-            parsed.usage.map(|u| u.normalise())
-        }
-        UsageDialect::Anthropic => {
-            let parsed: WithUsage<AnthropicUsage> = serde_json::from_slice(body).ok()?;
-            parsed.usage.map(|u| u.normalise())
-        }
-        UsageDialect::Converse => {
-            let parsed: WithUsage<ConverseUsage> = serde_json::from_slice(body).ok()?;
-            parsed.usage.map(|u| u.normalise())
-        }
-        UsageDialect::Gemini => {
-            let parsed: WithUsageMetadata = serde_json::from_slice(body).ok()?;
-            parsed.usage_metadata.map(|u| u.normalise())
-        }
+        UsageDialect::OpenAi | UsageDialect::OpenAiResponses => parsed::<WithUsage<OpenAiUsage>>(body)?.usage.map(|u| u.normalise()),
+        UsageDialect::Anthropic => parsed::<WithUsage<AnthropicUsage>>(body)?.usage.map(|u| u.normalise()),
+        UsageDialect::Converse => parsed::<WithUsage<ConverseUsage>>(body)?.usage.map(|u| u.normalise()),
+        UsageDialect::Gemini => parsed::<WithUsageMetadata>(body)?.usage_metadata.map(|u| u.normalise()),
     }
+}
+
+fn parsed<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<T> {
+    serde_json::from_slice(body).ok()
+}
+
+/// The fast path: the top-level member `key` of a body that [`crate::scan`] walks whole,
+/// parsed on its own, where `serde_json` would otherwise read (and skip) the whole answer into
+/// [`WithUsage`]. `Some(None)`: decided, no usage (absent, `null`, or not a usage object).
+/// `None`: undecided, and the whole parse decides: a body the scanner refuses (it is stricter
+/// than `serde_json`, never looser), invalid UTF-8 anywhere (checked once, as the other fast paths do), a top level that is not an object, a
+/// key with an escape, or `key` given twice. Where it decides, it decides as `serde_json`
+/// would (a differential unit test and the `usage` fuzz target hold it to that).
+fn usage_member<T: serde::de::DeserializeOwned>(body: &[u8], key: &[u8]) -> Option<Option<T>> {
+    let Some(span) = member_span(body, key)? else { return Some(None) };
+    Some(serde_json::from_slice::<Option<T>>(body.get(span)?).ok().flatten())
+}
+
+/// Where the top-level member `key`'s value lies (`Some(None)`: absent), when the scanner
+/// walks the whole body (see [`usage_member`]). Not generic, so it is built once.
+#[inline(never)]
+fn member_span(body: &[u8], key: &[u8]) -> Option<Option<std::ops::Range<usize>>> {
+    std::str::from_utf8(body).ok()?;
+    let mut s = Scan::new(body);
+    let mut member = None;
+    s.object(&mut |s, k| {
+        if k != key {
+            return s.value(1);
+        }
+        if member.is_some() {
+            return None;
+        }
+        let start = s.i;
+        s.value(1)?;
+        member = Some(start..s.i);
+        Some(())
+    })?;
+    s.end()?;
+    Some(member)
 }
 
 #[cfg(test)]
@@ -68,6 +110,45 @@ mod tests {
         }
         let body = OPENAI.replace("\"prompt_tokens\": 42", "\"prompt_tokens\": 1000000000");
         assert_eq!(from_response(UsageDialect::OpenAi, body.as_bytes()).map(|u| u.prompt_tokens), Some(1_000_000_000), "the bound itself is believed");
+    }
+
+    /// The fast path decides as the whole parse does: on the fixtures, on bodies it must leave to
+    /// the whole parse (escaped or repeated keys, invalid UTF-8 in an ignored string, a top-level
+    /// array, trailing bytes, depth at `serde_json`'s limit) and on usage that is not a count.
+    #[test]
+    fn the_fast_path_agrees_with_the_whole_parse() {
+        let deep = |n: usize| format!(r#"{{"x": {}1{}, "usage": {{"prompt_tokens": 1, "completion_tokens": 2}}}}"#, "[".repeat(n), "]".repeat(n));
+        let mut bodies: Vec<Vec<u8>> = [
+            OPENAI,
+            EMBEDDINGS,
+            ANTHROPIC,
+            GEMINI,
+            r#"{"usage": null}"#,
+            r#"{}"#,
+            r#"{"usage": {"prompt_tokens": 1}, "usage": {"prompt_tokens": 2}}"#,
+            r#"{"us\u0061ge": {"prompt_tokens": 1, "completion_tokens": 2}}"#,
+            r#"{"usage": {"prompt_tokens": "1"}}"#,
+            r#"{"usage": [1, 2]}"#,
+            r#"[{"prompt_tokens": 1, "completion_tokens": 2}]"#,
+            r#"{"usage": {"prompt_tokens": 1, "completion_tokens": 2}} x"#,
+            r#"{"usage": {"prompt_tokens": 1, "completion_tokens": 2}, "x": "\ud800"}"#,
+            r#"{"usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 4}, "usageMetadata": null}"#,
+            r#"{"usage": {"input_tokens": 5, "output_tokens": 6, "input_tokens": 7}}"#,
+        ]
+        .iter()
+        .map(|b| b.as_bytes().to_vec())
+        .collect();
+        bodies.extend([125, 126, 127, 128].map(|n| deep(n).into_bytes()));
+        let mut bad_utf8 = br#"{"x": "?", "usage": {"prompt_tokens": 1, "completion_tokens": 2}}"#.to_vec();
+        bad_utf8[7] = 0xff;
+        bodies.push(bad_utf8);
+        assert!(usage_member::<OpenAiUsage>(OPENAI.as_bytes(), b"usage").is_some(), "the fast path decides the common answer");
+        assert!(usage_member::<GeminiUsage>(GEMINI.as_bytes(), b"usageMetadata").is_some());
+        for body in &bodies {
+            for d in [UsageDialect::OpenAi, UsageDialect::Anthropic, UsageDialect::Converse, UsageDialect::Gemini, UsageDialect::OpenAiResponses] {
+                assert_eq!(reported(d, body), reported_by_whole_parse(d, body), "{d:?}: {}", String::from_utf8_lossy(body));
+            }
+        }
     }
 
     fn usage(p: u64, c: u64, cached: u64, creation: u64, reasoning: u64) -> Usage {
