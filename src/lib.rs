@@ -16,6 +16,7 @@
 //!   (`health`: the circuit breaker per target; `strategy`; `rules`: conditional routes; `select`: their composition).
 //! - [`sign`]: credentials for the cloud providers: AWS SigV4 over the request as sent, Google metadata-server tokens.
 //! - [`sse`]: incremental Server-Sent Events framer (pure parsing; bytes pass through unchanged).
+//! - [`media`]: a response's `content-type` read as SSE, JSON or other, the one way every reader decides it.
 //! - [`scan`]: a validating JSON scanner that builds nothing, for the fast paths that read a body without parsing it.
 //! - [`usage`]: token usage from JSON bodies and SSE streams per provider, and estimates when it is missing.
 //! - [`limits`]: rate limits, token/spend budgets and concurrency caps: CAS counters in shared data, reserve then settle;
@@ -58,6 +59,7 @@ pub mod hooks;
 pub mod host;
 pub mod keys;
 pub mod limits;
+pub mod media;
 pub mod metrics;
 pub mod policy;
 pub mod redact;

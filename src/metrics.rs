@@ -196,11 +196,6 @@ pub fn request_stats(r: &RequestRecord<'_>) -> RequestStats {
     RequestStats { prefix, values }
 }
 
-/// The stat updates for one request, as named metrics.
-pub fn request_metrics(r: &RequestRecord<'_>) -> Vec<Metric> {
-    request_stats(r).metrics()
-}
-
 /// Redaction counters for one request: `tollgate.redaction.detector.<d>.action.<a>.matches`
 /// per rule that matched (a blocked request counts its matches under `block`).
 pub fn redaction_metrics<'a>(rules: impl Iterator<Item = (&'a str, &'static str, u64)>) -> Vec<Metric> {
@@ -250,15 +245,15 @@ mod tests {
     fn names_carry_tags_and_values() {
         let u = Usage { prompt_tokens: 42, completion_tokens: 17, cached_prompt_tokens: 16, ..Usage::default() };
         let r = RequestRecord { model: "gpt-4o-mini", provider: "openai", principal: "acme", status: 200, usage: Some(u), duration_ms: Some(12), ..Default::default() };
-        let m = request_metrics(&r);
+        let m = request_stats(&r).metrics();
         assert_eq!(m[0], Metric { kind: Kind::Counter, name: "tollgate.model.gpt-4o-mini.provider.openai.tenant.acme.status.2xx.requests".into(), value: 1 });
         assert!(m.iter().any(|x| x.name.ends_with(".tokens.input") && x.value == 42));
         assert!(m.iter().any(|x| x.name.ends_with(".request_duration_ms") && x.kind == Kind::Histogram));
         assert!(!m.iter().any(|x| x.name.ends_with(".cost_micros")), "no price, no cost");
-        let priced = request_metrics(&RequestRecord { cost_micros: Some(68_000), ..r });
+        let priced = request_stats(&RequestRecord { cost_micros: Some(68_000), ..r }).metrics();
         assert!(priced.iter().any(|x| x.name == "tollgate.model.gpt-4o-mini.provider.openai.tenant.acme.status.2xx.cost_micros" && x.value == 68_000));
         assert_eq!(dropped_metrics(&["top_k"])[0].name, "tollgate.translation.dropped.field.top_k.requests");
-        let rejected = request_metrics(&RequestRecord { status: 401, ..Default::default() });
+        let rejected = request_stats(&RequestRecord { status: 401, ..Default::default() }).metrics();
         assert_eq!(rejected.len(), 1);
         assert!(rejected[0].name.starts_with("tollgate.model.-.provider.-.tenant.-.status.4xx"));
     }

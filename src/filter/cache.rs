@@ -11,6 +11,7 @@ use crate::cache::{self, Assembler, Entry, KeyInput, Rule, Scope};
 use crate::config::{Config, ProviderKind, Role};
 use crate::gateway::{Admission, Plan};
 use crate::host::{Callout, Host};
+use crate::media::Media;
 use crate::metrics::{tag, Kind, Metric};
 use crate::usage::Usage;
 
@@ -272,14 +273,11 @@ impl CacheGuard {
         let Some(v) = self.verdict else { return };
         host.set_response_header(HEADER, Some(v.as_str()));
         let (Some(rule), Some(wire), true, true) = (&self.rule, wire(admission, plan), self.store, (200..300).contains(&status)) else { return };
-        let ct = content_type.trim_start().to_ascii_lowercase();
-        let to_hub = (wire != Wire::Chat).then(|| ResponseTranslator::new(Translation { client: Dialect::OpenAiChat, provider: wire }, &plan.requested_model, 0, true, status, &ct));
-        self.capture = if ct.starts_with("text/event-stream") {
-            Capture::Sse(to_hub, Box::new(Assembler::new(rule.max_entry_bytes)))
-        } else if ct.starts_with("application/json") {
-            Capture::Json(to_hub, None)
-        } else {
-            Capture::Off
+        let to_hub = (wire != Wire::Chat).then(|| ResponseTranslator::new(Translation { client: Dialect::OpenAiChat, provider: wire }, &plan.requested_model, 0, true, status, content_type));
+        self.capture = match crate::media::of(content_type) {
+            Media::Sse => Capture::Sse(to_hub, Box::new(Assembler::new(rule.max_entry_bytes))),
+            Media::Json => Capture::Json(to_hub, None),
+            Media::Other => Capture::Off,
         };
     }
 

@@ -14,6 +14,7 @@
 use crate::api::translate::error_body;
 use crate::api::Dialect;
 use crate::host::Host;
+use crate::media::{self, Media};
 
 /// What happens to the response body.
 #[derive(Debug, Default)]
@@ -43,12 +44,13 @@ pub struct Reading {
 }
 
 fn is_json(ct: &str) -> bool {
-    let ct = ct.trim_start().to_ascii_lowercase();
-    ct.starts_with("application/json") || (ct.starts_with("application/") && ct.split(';').next().is_some_and(|m| m.ends_with("+json")))
+    // A structured-syntax suffix (RFC 6839): `application/problem+json` and the like.
+    let structured = |m: &str| m.len().checked_sub(5).and_then(|i| m.as_bytes().get(i..)).is_some_and(|s| s.eq_ignore_ascii_case(b"+json"));
+    media::of(ct) == Media::Json || (media::starts_with(ct, "application/") && ct.split(';').next().is_some_and(structured))
 }
 
 fn is_sse(ct: &str) -> bool {
-    ct.trim_start().to_ascii_lowercase().starts_with("text/event-stream")
+    media::of(ct) == Media::Sse
 }
 
 /// Why a 2xx answer the gateway must read cannot be read, if it cannot.

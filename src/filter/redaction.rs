@@ -40,11 +40,10 @@ impl Redaction {
 
     /// Chooses the restore mode; `true` when the body will be rewritten (drop `content-length`).
     pub fn on_response_headers(&mut self, dialect: Dialect, status: u16, content_type: &str) -> bool {
-        let ct = content_type.trim_start().as_bytes();
-        let is = |prefix: &str| ct.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix.as_bytes()));
+        let media = crate::media::of(content_type);
         let restorer = Restorer::new(self.findings.pseudonyms.restorable());
         self.mode = match restorer {
-            Some(r) if (200..300).contains(&status) && is("text/event-stream") => {
+            Some(r) if (200..300).contains(&status) && media == crate::media::Media::Sse => {
                 let d = match dialect {
                     Dialect::Anthropic => StreamDialect::Anthropic,
                     Dialect::OpenAiResponses => StreamDialect::Responses,
@@ -52,7 +51,7 @@ impl Redaction {
                 };
                 Mode::Sse(Box::new(SseRestorer::new(d, r)))
             }
-            Some(r) if (200..300).contains(&status) && is("application/json") => Mode::Json(r),
+            Some(r) if (200..300).contains(&status) && media == crate::media::Media::Json => Mode::Json(r),
             _ => Mode::Off,
         };
         !matches!(self.mode, Mode::Off)

@@ -26,14 +26,18 @@ pub fn from_response(dialect: UsageDialect, body: &[u8]) -> Option<Usage> {
     reported(dialect, body).filter(Usage::plausible)
 }
 
+/// The fast path first: one scan of the body finds the top-level usage member, and only that
+/// member is parsed, where `serde_json` would otherwise read (and skip) the whole answer into
+/// [`WithUsage`]. Whatever the scan cannot decide goes to [`reported_by_whole_parse`]. Where it
+/// decides, it decides as `serde_json` would (a differential unit test and the `usage` fuzz
+/// target hold it to that).
 fn reported(dialect: UsageDialect, body: &[u8]) -> Option<Usage> {
-    let fast = match dialect {
-        UsageDialect::OpenAi | UsageDialect::OpenAiResponses => usage_member::<OpenAiUsage>(body, b"usage").map(|u| u.map(|u| u.normalise())),
-        UsageDialect::Anthropic => usage_member::<AnthropicUsage>(body, b"usage").map(|u| u.map(|u| u.normalise())),
-        UsageDialect::Converse => usage_member::<ConverseUsage>(body, b"usage").map(|u| u.map(|u| u.normalise())),
-        UsageDialect::Gemini => usage_member::<GeminiUsage>(body, b"usageMetadata").map(|u| u.map(|u| u.normalise())),
-    };
-    fast.unwrap_or_else(|| reported_by_whole_parse(dialect, body))
+    let key: &[u8] = if dialect == UsageDialect::Gemini { b"usageMetadata" } else { b"usage" };
+    match member_span(body, key) {
+        None => reported_by_whole_parse(dialect, body),
+        Some(None) => None,
+        Some(Some(span)) => usage_value(dialect, body.get(span)?),
+    }
 }
 
 /// The reference path: the whole body parsed by `serde_json` into a struct that keeps only the
@@ -49,25 +53,25 @@ pub fn reported_by_whole_parse(dialect: UsageDialect, body: &[u8]) -> Option<Usa
     }
 }
 
+/// A usage member's value on its own: `null` or a value that is not the dialect's usage object
+/// is no usage, as it is inside the whole body.
+fn usage_value(dialect: UsageDialect, raw: &[u8]) -> Option<Usage> {
+    match dialect {
+        UsageDialect::OpenAi | UsageDialect::OpenAiResponses => Some(parsed::<Option<OpenAiUsage>>(raw)??.normalise()),
+        UsageDialect::Anthropic => Some(parsed::<Option<AnthropicUsage>>(raw)??.normalise()),
+        UsageDialect::Converse => Some(parsed::<Option<ConverseUsage>>(raw)??.normalise()),
+        UsageDialect::Gemini => Some(parsed::<Option<GeminiUsage>>(raw)??.normalise()),
+    }
+}
+
 fn parsed<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<T> {
     serde_json::from_slice(body).ok()
 }
 
-/// The fast path: the top-level member `key` of a body that [`crate::scan`] walks whole,
-/// parsed on its own, where `serde_json` would otherwise read (and skip) the whole answer into
-/// [`WithUsage`]. `Some(None)`: decided, no usage (absent, `null`, or not a usage object).
-/// `None`: undecided, and the whole parse decides: a body the scanner refuses (it is stricter
-/// than `serde_json`, never looser), invalid UTF-8 anywhere (checked once, as the other fast paths do), a top level that is not an object, a
-/// key with an escape, or `key` given twice. Where it decides, it decides as `serde_json`
-/// would (a differential unit test and the `usage` fuzz target hold it to that).
-fn usage_member<T: serde::de::DeserializeOwned>(body: &[u8], key: &[u8]) -> Option<Option<T>> {
-    let Some(span) = member_span(body, key)? else { return Some(None) };
-    Some(serde_json::from_slice::<Option<T>>(body.get(span)?).ok().flatten())
-}
-
-/// Where the top-level member `key`'s value lies (`Some(None)`: absent), when the scanner
-/// walks the whole body (see [`usage_member`]). Not generic, so it is built once.
-#[inline(never)]
+/// Where the top-level member `key`'s value lies (`Some(None)`: absent). `None`: undecided, for
+/// the whole parse: a body the scanner refuses (it is stricter than `serde_json`, never looser),
+/// invalid UTF-8 anywhere (checked once, as the other fast paths do), a top level that is not
+/// an object, a key with an escape, or `key` given twice.
 fn member_span(body: &[u8], key: &[u8]) -> Option<Option<std::ops::Range<usize>>> {
     std::str::from_utf8(body).ok()?;
     let mut s = Scan::new(body);
@@ -142,8 +146,8 @@ mod tests {
         let mut bad_utf8 = br#"{"x": "?", "usage": {"prompt_tokens": 1, "completion_tokens": 2}}"#.to_vec();
         bad_utf8[7] = 0xff;
         bodies.push(bad_utf8);
-        assert!(usage_member::<OpenAiUsage>(OPENAI.as_bytes(), b"usage").is_some(), "the fast path decides the common answer");
-        assert!(usage_member::<GeminiUsage>(GEMINI.as_bytes(), b"usageMetadata").is_some());
+        assert!(member_span(OPENAI.as_bytes(), b"usage").is_some(), "the fast path decides the common answer");
+        assert!(member_span(GEMINI.as_bytes(), b"usageMetadata").is_some());
         for body in &bodies {
             for d in [UsageDialect::OpenAi, UsageDialect::Anthropic, UsageDialect::Converse, UsageDialect::Gemini, UsageDialect::OpenAiResponses] {
                 assert_eq!(reported(d, body), reported_by_whole_parse(d, body), "{d:?}: {}", String::from_utf8_lossy(body));

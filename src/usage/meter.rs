@@ -1,6 +1,7 @@
 //! `ResponseMeter`: follows one upstream response (JSON or SSE) and yields its usage, exact or estimated.
 
 use super::{from_response, StreamUsage, Usage, UsageDialect};
+use crate::media::Media;
 use crate::sse::{SseEvent, SseFramer};
 
 /// Largest incomplete SSE event the meter buffers before dropping it (the stream itself is
@@ -22,15 +23,13 @@ pub enum ResponseMeter {
 impl ResponseMeter {
     /// Picks the mode from the response status and `content-type`.
     pub fn for_response(dialect: UsageDialect, status: u16, content_type: &str) -> ResponseMeter {
-        let ct = content_type.trim_start().to_ascii_lowercase();
         if !(200..300).contains(&status) {
-            ResponseMeter::Off
-        } else if ct.starts_with("text/event-stream") {
-            ResponseMeter::Sse { framer: SseFramer::new(MAX_SSE_EVENT_BYTES), usage: StreamUsage::new(dialect), events: Vec::new() }
-        } else if ct.starts_with("application/json") {
-            ResponseMeter::Json { dialect }
-        } else {
-            ResponseMeter::Off
+            return ResponseMeter::Off;
+        }
+        match crate::media::of(content_type) {
+            Media::Sse => ResponseMeter::Sse { framer: SseFramer::new(MAX_SSE_EVENT_BYTES), usage: StreamUsage::new(dialect), events: Vec::new() },
+            Media::Json => ResponseMeter::Json { dialect },
+            Media::Other => ResponseMeter::Off,
         }
     }
 

@@ -93,10 +93,10 @@ impl ResponseTranslator {
     /// `model` is the model name the client asked for; `created` the Unix time to report;
     /// `include_usage` the OpenAI client's `stream_options.include_usage`.
     pub fn new(translation: Translation, model: &str, created: u64, include_usage: bool, status: u16, content_type: &str) -> Self {
-        let ct = content_type.trim_start().to_ascii_lowercase();
+        let media = crate::media::of(content_type);
         let mode = if !(200..300).contains(&status) {
             Mode::Error(status)
-        } else if ct.starts_with("text/event-stream") {
+        } else if media == crate::media::Media::Sse {
             let encoder = match translation.client {
                 Dialect::Anthropic => Some(Encoder::Anthropic(OpenAiToAnthropicStream::new(model))),
                 Dialect::OpenAiResponses => Some(Encoder::Responses(ChatToResponsesStream::new(model, created))),
@@ -111,7 +111,7 @@ impl ResponseTranslator {
                 Wire::Chat => None,
             };
             Mode::Sse(SseFramer::new(crate::usage::MAX_SSE_EVENT_BYTES), decoder, encoder, Vec::new())
-        } else if ct.starts_with("application/json") {
+        } else if media == crate::media::Media::Json {
             Mode::Json
         } else {
             Mode::Passthrough
